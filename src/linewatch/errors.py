@@ -1,0 +1,75 @@
+"""Every exception linewatch raises on purpose.
+
+The tree, grouped by who must act::
+
+    LinewatchError                      root: ``except LinewatchError`` catches all of ours
+    ├── AgreementError (ValueError)     the agreement file is invalid          exit code 3
+    ├── InputError (ValueError)         an input file cannot be read at all    exit code 4
+    │   └── RecordError                 one record is invalid (quarantined, never raised to the user)
+    ├── StoreError                      the database cannot be used            exit code 5
+    │   └── MigrationError              a schema migration failed
+    └── NotFound (LookupError)          a named thing does not exist           exit code 6
+
+A message says what is wrong, with which value, and where (file, line, field).
+Programming mistakes stay builtin ``TypeError``/``ValueError``.
+"""
+
+from __future__ import annotations
+
+
+class LinewatchError(Exception):
+    """Root of every error linewatch raises on purpose."""
+
+    exit_code = 1
+
+
+class AgreementError(LinewatchError, ValueError):
+    """The agreement file does not validate; the message names the file and field path."""
+
+    exit_code = 3
+
+
+class InputError(LinewatchError, ValueError):
+    """An input file cannot be read as a whole (missing, unknown format, broken header)."""
+
+    exit_code = 4
+
+
+class RecordError(InputError):
+    """One record is invalid; carries where it came from so it can be quarantined."""
+
+    def __init__(self, reason: str, *, field: str | None = None, line: int | None = None,
+                 file: str | None = None) -> None:
+        self.reason = reason
+        self.field = field
+        self.line = line
+        self.file = file
+        where = ", ".join(
+            part for part in (
+                file,
+                f"line {line}" if line is not None else None,
+                f"field {field!r}" if field else None,
+            ) if part
+        )
+        super().__init__(f"{where}: {reason}" if where else reason)
+
+
+class StoreError(LinewatchError):
+    """The store cannot be opened, read or written."""
+
+    exit_code = 5
+
+
+class MigrationError(StoreError):
+    """A named schema migration failed; the database is left at the previous migration."""
+
+
+class NotFound(LinewatchError, LookupError):
+    """A named thing (record, rule, zone, date) does not exist."""
+
+    exit_code = 6
+
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key!r} not found")
