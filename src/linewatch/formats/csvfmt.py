@@ -1,0 +1,182 @@
+"""Flat CSV: one canonical record per row, columns named as the JSON keys.
+
+The origin is flattened to ``origin_lon``, ``origin_lat``, ``origin_radius_m`` (or
+``origin_semi_major_m``, ``origin_semi_minor_m``, ``origin_azimuth_deg``); ``extra`` holds a
+JSON object. An empty cell means "not given". Open files with ``newline=""`` so that line breaks
+inside quoted cells survive.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from linewatch.errors import InputError
+from linewatch.formats.records import Parsed, Rejected, parse_record, record_to_dict, text_lines
+from linewatch.model import Report
+
+_ORIGIN_KEYS = ("lon", "lat", "radius_m", "semi_major_m", "semi_minor_m", "azimuth_deg")
+
+#: Every column, in the order :func:`write_csv` writes them.
+COLUMNS = (
+    "id", "kind", "time", "time_precision",
+    "lon", "lat", "radius_m", "semi_major_m", "semi_minor_m", "azimuth_deg",
+    "observer_lon", "observer_lat", "bearing_deg", "bearing_spread_deg",
+    "distance_min_m", "distance_max_m",
+    "source_kind", "source_id", "received_time",
+    "explosion_type", "weapon_class", "count", "in_storage", "category", "aircraft_type",
+    "party", *(f"origin_{k}" for k in _ORIGIN_KEYS), "killed", "injured", "corroborated",
+    "restriction", "delay_min", "live_fire_exercise", "purpose", "description",
+    "geo_precision", "engine", "extra",
+)
+#: Columns a file may have besides :data:`COLUMNS` (read, never written).
+INPUT_ONLY = ("direction",)
+REQUIRED = ("kind", "time", "source_kind", "source_id")
+_FIELD_NAMES = {f"origin.{k}": f"origin_{k}" for k in _ORIGIN_KEYS}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One CSV data row: its first line, its cells and the raw text it was read from."""
+
+    line: int
+    cells: list[str]
+    raw: str
+
+
+def read_rows(stream: Iterable[str], *, name: str) -> tuple[list[str], int, Iterator[Row | Rejected]]:
+    """The header, its line number, and the data rows after it (blank lines skipped).
+
+    Raises InputError if the file has no header. Rows that the csv module cannot parse are
+    :class:`Rejected`.
+    """
+    buffer: list[tuple[int, str]] = []
+
+    def feed() -> Iterator[str]:
+        for number, line in text_lines(stream, name):
+            buffer.append((number, line))
+            yield line
+
+    reader = csv.reader(feed(), strict=False)
+
+    def take() -> tuple[int, str]:
+        first = buffer[0][0] if buffer else 0
+        raw = "".join(line for _, line in buffer).rstrip("\r\n")
+        buffer.clear()
+        return first, raw
+
+    header: list[str] | None = None
+    header_line = 0
+    try:
+        for cells in reader:
+            line, _ = take()
+            if cells and any(c.strip() for c in cells):
+                header, header_line = [c.strip() for c in cells], line
+                break
+    except csv.Error as exc:
+        raise InputError(f"{name}: line {take()[0]}: cannot parse the CSV header: {exc}") from exc
+    if header is None:
+        raise InputError(f"{name}: the file is empty: a CSV file needs a header row")
+
+    def rows() -> Iterator[Row | Rejected]:
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                line, raw = take()
+                yield Rejected(name, line, None, f"cannot parse CSV row: {exc}", raw)
+                continue
+            line, raw = take()
+            if not cells:
+                continue
+            if len(cells) != len(header):
+                yield Rejected(name, line, None, f"row has {len(cells)} cells, the header "
+                               f"(line {header_line}) has {len(header)}", raw)
+                continue
+            yield Row(line, cells, raw)
+
+    return header, header_line, rows()
+
+
+def check_header(header: list[str], *, name: str, line: int, known: Iterable[str],
+                 required: Iterable[str], allow_unknown: bool = False) -> None:
+    """InputError for empty, duplicate, unknown or missing column names."""
+    known = set(known)
+    seen: set[str] = set()
+    for i, col in enumerate(header, 1):
+        if not col:
+            raise InputError(f"{name}: line {line}: header column {i} has no name")
+        if col in seen:
+            raise InputError(f"{name}: line {line}: header column {col!r} appears twice")
+        seen.add(col)
+        if not allow_unknown and col not in known:
+            raise InputError(f"{name}: line {line}: unknown column {col!r} in the header (is the "
+                             f"header missing, or is this another format?)")
+    missing = [c for c in required if c not in seen]
+    if missing:
+        raise InputError(f"{name}: line {line}: the header lacks the required column"
+                         f"{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
+
+
+def read_csv(stream: Iterable[str], *, name: str) -> Iterator[Parsed | Rejected]:
+    """Records from a flat CSV file with a header row, streaming."""
+    header, header_line, rows = read_rows(stream, name=name)
+    check_header(header, name=name, line=header_line, known=(*COLUMNS, *INPUT_ONLY),
+                 required=REQUIRED)
+    for row in rows:
+        if isinstance(row, Rejected):
+            yield row
+            continue
+        data: dict[str, Any] = {}
+        origin: dict[str, str] = {}
+        bad_extra: str | None = None
+        for col, cell in zip(header, row.cells):
+            if cell == "":
+                continue
+            if col.startswith("origin_"):
+                origin[col[len("origin_"):]] = cell
+            elif col == "extra":
+                try:
+                    data["extra"] = json.loads(cell)
+                except json.JSONDecodeError as exc:
+                    bad_extra = f"extra is not a JSON object: {exc.msg} at column {exc.colno}"
+            else:
+                data[col] = cell
+        if bad_extra:
+            yield Rejected(name, row.line, "extra", bad_extra, row.raw)
+            continue
+        if origin:
+            data["origin"] = origin
+        yield parse_record(data, name=name, line=row.line, raw=row.raw, field_names=_FIELD_NAMES)
+
+
+def cell(value: Any) -> str:
+    """A CSV cell: empty for None, ``true``/``false``, shortest exact float text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def write_csv(reports: Iterable[Report], stream: TextIO) -> int:
+    """Write a header and one row per report (RFC 4180, CRLF line ends); returns the count."""
+    writer = csv.writer(stream)
+    writer.writerow(COLUMNS)
+    n = 0
+    for report in reports:
+        data = record_to_dict(report)
+        for k, v in data.pop("origin", {}).items():
+            data[f"origin_{k}"] = v
+        writer.writerow([cell(data.get(col)) for col in COLUMNS])
+        n += 1
+    return n
