@@ -238,11 +238,32 @@ class BufferZoneC(CompiledZone):
             if w <= 0:
                 continue
             index = ag.reference_index(p)
-            sign = 1.0 if ag.side_of[p] == "left" else -1.0
             k = float(np.mean(ag.frame.scale_factor(index.ax, np.full(len(index.ax), 48.0))))
-            poly = shapely.buffer(index.geometry_xy, sign * w * k, single_sided=True, quad_segs=4)
-            out[p] = ag.frame.unproject_geometry(poly)
+            poly = _one_sided_buffer(index, w * k, left=ag.side_of[p] == "left")
+            out[p] = shapely.make_valid(ag.frame.unproject_geometry(poly))
         return out
+
+
+def _one_sided_buffer(index: LineIndex, d: float, *, left: bool) -> Any:
+    """The part of the line's buffer on one side, the side judged as :meth:`LineIndex.nearest`
+    judges it. (GEOS's single-sided buffer drops area at a jagged line's sharp bends and can
+    come out invalid once unprojected.) The buffer is cut by the line, extended beyond its
+    ends, and each piece goes to the side its interior point lies on."""
+    line = index.geometry_xy
+    whole = shapely.buffer(line, d, quad_segs=4)
+    cutters = []
+    for part in shapely.get_parts(line):
+        c = shapely.get_coordinates(part)
+        ends = [c[0] + (c[0] - c[1]) / np.hypot(*(c[0] - c[1])) * 2.0 * d,
+                c[-1] + (c[-1] - c[-2]) / np.hypot(*(c[-1] - c[-2])) * 2.0 * d]
+        cutters.append(shapely.linestrings(np.vstack([ends[0], c, ends[1]])))
+    pieces = shapely.get_parts(shapely.polygonize(shapely.get_parts(
+        shapely.union_all([shapely.boundary(whole), *cutters]))))
+    x, y = shapely.get_coordinates(shapely.point_on_surface(pieces)).T
+    _, lat = index.frame.to_lonlat(x, y)
+    signed = index.nearest(x, y, lat).signed_m
+    keep = shapely.contains_xy(whole, x, y) & ((signed > 0) if left else (signed < 0))
+    return shapely.union_all(pieces[keep])
 
 
 class PolygonZoneC(CompiledZone):
@@ -347,9 +368,11 @@ class Agreement:
         self.policy = spec.policy
         self.line_parts = _line_parts(spec.line) if spec.line else None
         self.reference_parts = {p: _line_parts(line) for p, line in spec.reference_lines.items()}
+        # the frame is centred on the line (so that mirroring about it is exact), or on the
+        # zones and sites of an agreement that has none
         lons = [parts[:, 0] for parts in (self.line_parts or [])]
         lons += [c[:, 0] for parts in self.reference_parts.values() for c in parts]
-        for z in spec.zones:
+        for z in ([] if lons else spec.zones):
             if isinstance(z, schema.Site) and z.point is not None:
                 lons.append(np.array([z.point[0]]))
             elif getattr(z, "geometry", None) is not None:
@@ -429,6 +452,8 @@ class Agreement:
         if pl.line_signed_m is None:
             return {}
         left = prob_in_band(pl.line_signed_m, pl.line_sd_m, 0.0, math.inf)
+        # a point known to lie exactly on the line is on neither side
+        left = np.where((pl.line_sd_m == 0) & (pl.line_signed_m == 0), 0.5, left)
         return {p: (left if self.side_of[p] == "left" else 1.0 - left) for p in self.party_ids}
 
     def zone_probabilities(self, pl: Placement) -> dict[str, np.ndarray]:

@@ -245,8 +245,15 @@ class LineIndex:
         y = np.asarray(y, dtype=float)
         use_grid = method == "grid" or (method == "auto" and len(x) >= self.grid_threshold)
         seg = self._nearest_grid(x, y) if use_grid else self._nearest_tree(x, y)
+        t = self._t(seg, x, y)
+        # a foot on a shared vertex belongs to the following segment, so ties between the two
+        # segments that meet there resolve the same way on every path
+        nxt = np.minimum(seg + 1, self.n_segments - 1)
+        at_joint = (t >= 1.0) & (seg + 1 < self.n_segments) & (self.part[nxt] == self.part[seg])
+        if at_joint.any():
+            seg = np.where(at_joint, nxt, seg)
+            t = np.where(at_joint, 0.0, t)
         ax, ay, dx, dy = self.ax[seg], self.ay[seg], self.dx[seg], self.dy[seg]
-        t = np.clip(((x - ax) * dx + (y - ay) * dy) / self.len2[seg], 0.0, 1.0)
         qx, qy = ax + t * dx, ay + t * dy
         ex, ey = x - qx, y - qy
         d_proj = np.hypot(ex, ey)
@@ -256,9 +263,17 @@ class LineIndex:
         sx = np.where(t <= 0.0, self.ns_x[seg], np.where(t >= 1.0, self.ne_x[seg], nx))
         sy = np.where(t <= 0.0, self.ns_y[seg], np.where(t >= 1.0, self.ne_y[seg], ny))
         sign = np.where(ex * sx + ey * sy >= 0.0, 1.0, -1.0)
+        # the distance's gradient: from the foot to the point (the segment normal on the line)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gx = np.where(d_proj > 0, sign * ex / d_proj, nx)
+            gy = np.where(d_proj > 0, sign * ey / d_proj, ny)
         dist = self.frame.geodesic_from_projected(d_proj, x, qx, lat)
         chain = self.chain0[seg] + t * self.geo_len[seg]
-        return Nearest(seg, dist, sign * dist, chain, nx, ny)
+        return Nearest(seg, dist, sign * dist, chain, gx, gy)
+
+    def _t(self, seg: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.clip(((x - self.ax[seg]) * self.dx[seg] + (y - self.ay[seg]) * self.dy[seg])
+                       / self.len2[seg], 0.0, 1.0)
 
 
 class _Quadtree:
@@ -410,13 +425,28 @@ def _halton(n: int, base: int) -> np.ndarray:
     return out
 
 
-#: A fixed set of standard-normal samples (Halton points through the inverse CDF): region
-#: probabilities are deterministic and independent of the order or number of records.
-_N_SAMPLES = 512
-_U = np.column_stack([_halton(_N_SAMPLES, 2), _halton(_N_SAMPLES, 3)])
+#: A fixed set of standard-normal samples (Halton points through Box-Muller), closed under
+#: reflection in either axis: region probabilities are deterministic, independent of the order
+#: or number of records, and a mirrored record sees exactly the mirrored samples (the Cholesky
+#: factor of a reflected covariance is the reflected factor with one column negated).
+_N_BASE = 128
+_U = np.column_stack([_halton(_N_BASE, 2), _halton(_N_BASE, 3)])
 _R = np.sqrt(-2.0 * np.log(1.0 - _U[:, 0]))
-STD_NORMAL_SAMPLES = np.column_stack([_R * np.cos(2 * np.pi * _U[:, 1]),
-                                      _R * np.sin(2 * np.pi * _U[:, 1])])
+_Z = np.column_stack([_R * np.cos(np.pi / 2 * _U[:, 1]), _R * np.sin(np.pi / 2 * _U[:, 1])])
+_Z = np.vstack([_Z * [sx, sy] for sx in (1, -1) for sy in (1, -1)])
+STD_NORMAL_SAMPLES = _Z / np.sqrt(np.mean(_Z * _Z, axis=0))  # unit second moments per axis
+
+
+def sqrtm2(cov: np.ndarray) -> np.ndarray:
+    """The symmetric square roots of (n, 2, 2) positive semi-definite matrices, in closed form.
+
+    Unlike a Cholesky factor it exists for singular covariances (a degenerate ellipse) and
+    commutes with reflections: sqrt(M A M) = M sqrt(A) M.
+    """
+    det = np.maximum(cov[:, 0, 0] * cov[:, 1, 1] - cov[:, 0, 1] * cov[:, 1, 0], 0.0)
+    s = np.sqrt(det)
+    t = np.sqrt(np.maximum(cov[:, 0, 0] + cov[:, 1, 1] + 2.0 * s, 1e-300))
+    return (cov + s[:, None, None] * np.eye(2)) / t[:, None, None]
 
 
 def prob_in_polygon(poly_xy, x: np.ndarray, y: np.ndarray, cov_grid: np.ndarray) -> np.ndarray:
@@ -432,8 +462,7 @@ def prob_in_polygon(poly_xy, x: np.ndarray, y: np.ndarray, cov_grid: np.ndarray)
                               else shapely.boundary(poly_xy), shapely.points(x[near], y[near]))
         near = near[bd < 5.0 * sd_max[near]]
     if len(near):
-        chol = np.linalg.cholesky(cov_grid[near] + np.eye(2) * 1e-9)
-        pts = np.einsum("nij,kj->nki", chol, STD_NORMAL_SAMPLES)
+        pts = np.einsum("nij,kj->nki", sqrtm2(cov_grid[near]), STD_NORMAL_SAMPLES)
         sx = (pts[..., 0] + x[near, None]).ravel()
         sy = (pts[..., 1] + y[near, None]).ravel()
         hits = shapely.contains_xy(poly_xy, sx, sy).reshape(len(near), -1)
@@ -451,8 +480,7 @@ def prob_within_radius(offset_e: np.ndarray, offset_n: np.ndarray, cov_en: np.nd
     sd_max = np.sqrt(np.maximum(np.linalg.eigvalsh(cov_en)[:, -1], 0.0))
     near = np.flatnonzero((sd_max > 0) & (np.abs(d - radius_m) < 5.0 * sd_max))
     if len(near):
-        chol = np.linalg.cholesky(cov_en[near] + np.eye(2) * 1e-9)
-        pts = np.einsum("nij,kj->nki", chol, STD_NORMAL_SAMPLES)
+        pts = np.einsum("nij,kj->nki", sqrtm2(cov_en[near]), STD_NORMAL_SAMPLES)
         r = np.hypot(pts[..., 0] + offset_e[near, None], pts[..., 1] + offset_n[near, None])
         p[near] = (r <= radius_m).mean(axis=1)
     return p

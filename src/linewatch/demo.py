@@ -1,0 +1,114 @@
+"""``linewatch demo``: a seeded week of reports along the notional line, end to end.
+
+Generates the records (the report day and six days before it, for the previous period and the
+trend), writes them the way they would arrive (observation posts and patrols as JSONL,
+cameras as CSV, UAV sightings as GeoJSON, open sources as ACLED CSV, plus a few malformed
+rows), ingests them into a fresh store, verifies the day and writes the daily report.
+"""
+
+from __future__ import annotations
+
+import json
+import time as _time
+from datetime import date, timedelta
+from pathlib import Path
+
+from linewatch.errors import InputError
+from linewatch.formats import record_from_dict, write_records
+from linewatch.scenario import generate_day
+from linewatch.service import daily_report, day_window, ingest_file, load_agreement_file, verify_store
+from linewatch.store import open_store
+
+DEFAULT_DAY = date(2026, 6, 15)
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "agreements"
+
+#: Rows a real feed gets wrong; each must end up in the quarantine with its reason.
+MALFORMED_JSONL = [
+    '{"id": "bad-1", "kind": "explosion", "time": "2026-06-15T03:10:00Z", "source_kind": "patrol"',
+    '{"id": "bad-2", "kind": "explosion", "explosion_type": "impact", "time": "2026-06-15T03:10:00", '
+    '"lon": 37.5, "lat": 48.3, "radius_m": 500, "source_kind": "patrol", "source_id": "PATROL-01"}',
+    '{"id": "bad-3", "kind": "rocket_party", "time": "2026-06-15T03:10:00Z", "lon": 37.5, '
+    '"lat": 48.3, "source_kind": "patrol", "source_id": "PATROL-01"}',
+    '{"id": "bad-4", "kind": "weapon_sighting", "time": "2026-06-15T09:00:00Z", "lat": 48.3, '
+    '"source_kind": "uav", "source_id": "UAV-2", "weapon_class": "2S19", "count": 2}',
+    '["not", "an", "object"]',
+]
+
+
+def _write_jsonl(path: Path, records: list[dict], extra_lines: list[str] = ()) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+        for line in extra_lines:
+            fh.write(line + "\n")
+
+
+def _write_fmt(path: Path, records: list[dict], fmt: str) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        write_records([record_from_dict(r) for r in records], fh, fmt=fmt)
+
+
+def run_demo(out_dir: Path, *, seed: int = 20251, agreement_path: Path | None = None,
+             console=None, day: date | None = None) -> dict[str, Path]:
+    say = console.print if console is not None else (lambda *a, **k: None)
+    t0 = _time.perf_counter()
+    agreement_path = agreement_path or EXAMPLES / "line-of-contact.yaml"
+    if not agreement_path.is_file():
+        raise InputError(f"{agreement_path}: agreement file not found (pass --agreement FILE)")
+    loaded = load_agreement_file(agreement_path)
+    ag = loaded.agreement
+    day = day or DEFAULT_DAY
+    if ag.start is not None and day < ag.start.date() + timedelta(days=7):
+        day = ag.start.date() + timedelta(days=14)
+    out_dir = Path(out_dir)
+    inputs = out_dir / "input"
+    inputs.mkdir(parents=True, exist_ok=True)
+    db = out_dir / "linewatch.sqlite"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    say(f"[bold]linewatch demo[/]: {ag.title}, report day {day.isoformat()}, seed {seed}")
+
+    history, today = [], []
+    for back in range(6, -1, -1):
+        d = day - timedelta(days=back)
+        intensity = 1.0 if back == 0 else 0.55 + 0.08 * (6 - back)
+        recs = generate_day(ag, d, seed=seed, intensity=intensity)
+        (today if back == 0 else history).extend(recs)
+    by_source: dict[str, list[dict]] = {}
+    for r in today:
+        by_source.setdefault(r["source_kind"], []).append(r)
+    files = []
+    p = inputs / "history.jsonl"
+    _write_jsonl(p, history)
+    files.append(p)
+    p = inputs / f"posts-and-patrols-{day.isoformat()}.jsonl"
+    _write_jsonl(p, by_source.get("observation_post", []) + by_source.get("patrol", []), MALFORMED_JSONL)
+    files.append(p)
+    p = inputs / f"acoustic-{day.isoformat()}.jsonl"
+    _write_jsonl(p, by_source.get("acoustic_sensor", []))
+    files.append(p)
+    for kind, fmt, name in (("fixed_camera", "csv", "cameras"), ("uav", "geojson", "uav")):
+        p = inputs / f"{name}-{day.isoformat()}.{ 'csv' if fmt == 'csv' else 'geojson'}"
+        _write_fmt(p, by_source.get(kind, []), fmt)
+        files.append(p)
+    # a few open-source items, arriving in ACLED's format
+    osint = [dict(r, id=f"os-{r['id']}", source_kind="open_source", source_id="Local media")
+             for r in today if r["kind"] == "explosion" and r.get("explosion_type") == "impact"
+             and "lon" in r][:8]
+    p = inputs / f"open-sources-{day.isoformat()}.csv"
+    _write_fmt(p, osint, "acled")
+    files.append(p)
+
+    with open_store(db) as store:
+        for f in files:
+            s = ingest_file(store, f)
+            say(f"  ingested {f.name}: {s.added} added, {s.duplicate} duplicates, "
+                f"{s.quarantined} quarantined")
+        start, end = day_window(day)
+        run, v = verify_store(store, loaded, start=start, end=end)
+        n_viol = sum(1 for f in v.findings if f.verdict.value == "violation")
+        say(f"  verified {len(v.places)} records of {day.isoformat()}: {len(v.findings)} findings, "
+            f"{n_viol} violations (run {run})")
+        paths = daily_report(store, loaded, day, out_dir / "report")
+    say(f"  done in {_time.perf_counter() - t0:.1f} s")
+    return {**paths, "db": db}

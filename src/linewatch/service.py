@@ -1,0 +1,227 @@
+"""Use cases: ingest files, verify the store, build the daily report.
+
+The CLI (and later the web service) call these; they take a store and plain values, read
+files and the clock, and leave decisions to the core.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+
+from linewatch.agreement import Agreement, parse_agreement
+from linewatch.errors import InputError, NotFound, RecordError
+from linewatch.formats import Parsed, Rejected, detect_format, read_records, record_from_dict, record_to_dict
+from linewatch.model import Report
+from linewatch.store.sqlite import SQLiteStore, StoredRecord
+from linewatch.verify import Verification, verify
+
+Progress = Callable[[int], None]
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def content_hash(data: dict) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":"),
+                                     ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+# -- agreements -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LoadedAgreement:
+    agreement: Agreement
+    name: str
+    text: str
+
+    @property
+    def sha256(self) -> str:
+        return sha256_text(self.text)
+
+
+def load_agreement_file(path: str | Path) -> LoadedAgreement:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the agreement: {exc.strerror}") from exc
+    return LoadedAgreement(parse_agreement(text, name=str(path)), str(path), text)
+
+
+def agreement_for(store: SQLiteStore, path: str | Path | None) -> LoadedAgreement:
+    """The agreement named on the command line, else the one the store used last."""
+    if path is not None:
+        loaded = load_agreement_file(path)
+        store.put_agreement(loaded.sha256, loaded.agreement.id, loaded.agreement.version,
+                            loaded.name, loaded.text)
+        return loaded
+    latest = store.latest_agreement()
+    if latest is None:
+        raise NotFound("agreement", "(none stored yet: pass --agreement FILE)")
+    name, text = latest
+    return LoadedAgreement(parse_agreement(text, name=name), name, text)
+
+
+# -- ingest ---------------------------------------------------------------------------------
+
+class _CountingText:
+    """A text stream that reports how many characters have been read."""
+
+    def __init__(self, stream, progress: Progress | None) -> None:
+        self._s, self._progress = stream, progress
+
+    def _tick(self, s: str) -> str:
+        if self._progress is not None and s:
+            self._progress(len(s.encode("utf-8")))
+        return s
+
+    def read(self, n: int = -1) -> str:
+        return self._tick(self._s.read(n))
+
+    def readline(self, n: int = -1) -> str:
+        return self._tick(self._s.readline(n))
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._s:
+            yield self._tick(line)
+
+
+@dataclass
+class IngestSummary:
+    file: str
+    format: str
+    added: int = 0
+    duplicate: int = 0
+    quarantined: int = 0
+    batch_id: int | None = None
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def ingest_file(store: SQLiteStore, path: str | Path, *, fmt: str | None = None,
+                chunk_size: int = 500, progress: Progress | None = None) -> IngestSummary:
+    """Read one file into the store. Good records are stored once; bad ones are quarantined."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    sha = hashlib.sha256(raw).hexdigest()
+    head = raw[:4096].decode("utf-8-sig", errors="replace")
+    fmt = fmt or detect_format(path.name, head)
+    summary = IngestSummary(str(path), fmt)
+    summary.batch_id = store.begin_batch(str(path), sha, fmt)
+    records: list[StoredRecord] = []
+    rejected: list[tuple] = []
+
+    def flush() -> None:
+        res = store.add_chunk(records, rejected, batch_id=summary.batch_id, file_sha256=sha)
+        summary.added += res.added
+        summary.duplicate += res.duplicate
+        summary.quarantined += len(rejected) + len(res.conflicts)
+        for reason in [r[3] for r in rejected] + [why for _, why in res.conflicts]:
+            key = reason.split(":")[0][:60]
+            summary.reasons[key] = summary.reasons.get(key, 0) + 1
+        records.clear()
+        rejected.clear()
+
+    try:
+        with path.open("r", encoding="utf-8-sig", newline="") as fh:
+            for item in read_records(_CountingText(fh, progress), name=str(path), fmt=fmt):
+                if isinstance(item, Parsed):
+                    data = record_to_dict(item.report)
+                    records.append(StoredRecord(item.report, data, content_hash(data),
+                                                str(path), item.line))
+                else:
+                    rejected.append((item.file, item.line, item.field, item.reason, item.raw))
+                if len(records) + len(rejected) >= chunk_size:
+                    flush()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}): {exc.reason}") from exc
+    flush()
+    store.finish_batch(summary.batch_id)
+    return summary
+
+
+# -- reading records back -------------------------------------------------------------------
+
+def stored_reports(store: SQLiteStore, *, start: datetime | None = None,
+                   end: datetime | None = None) -> list[Report]:
+    out = []
+    for data in store.record_rows(start=start, end=end):
+        try:
+            out.append(record_from_dict(data, name=store.path.name))
+        except RecordError as exc:  # the store only holds records that parsed
+            raise InputError(f"{store.path}: stored record {data.get('id')!r} no longer "
+                             f"parses: {exc}") from exc
+    return out
+
+
+def day_window(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tzinfo=timezone.utc)
+    return start, start + timedelta(days=1)
+
+
+# -- verification ---------------------------------------------------------------------------
+
+def verify_store(store: SQLiteStore, loaded: LoadedAgreement, *, start: datetime | None = None,
+                 end: datetime | None = None) -> tuple[int, Verification]:
+    reports = stored_reports(store, start=start, end=end)
+    verification = verify(loaded.agreement, reports)
+    store.put_agreement(loaded.sha256, loaded.agreement.id, loaded.agreement.version,
+                        loaded.name, loaded.text)
+    run = store.save_verification(agreement_sha256=loaded.sha256, verification=verification,
+                                  window_start=start, window_end=end)
+    return run, verification
+
+
+# -- the daily report -----------------------------------------------------------------------
+
+def daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date, out_dir: Path, *,
+                 history_days: int = 14) -> dict[str, Path]:
+    """Verify the day and the days before it, and write the report in every format."""
+    from linewatch import reporting
+    from linewatch.render.report import write_report
+    from linewatch.resources import load_boundaries, load_gazetteer
+
+    ag = loaded.agreement
+
+    def day_data(d: date) -> tuple[list[Report], Verification]:
+        start, end = day_window(d)
+        reports = stored_reports(store, start=start, end=end)
+        return reports, verify(ag, reports)
+
+    reports, verification = day_data(day)
+    if not reports and store.count_records() == 0:
+        raise NotFound("records", f"for {day.isoformat()} (the store is empty)")
+    prev_reports, prev_verification = day_data(day - timedelta(days=1))
+    history = []
+    for back in range(history_days, 1, -1):
+        d = day - timedelta(days=back)
+        r, v = day_data(d)
+        history.append(reporting.count_day(ag, d, r, v))
+    history.append(reporting.count_day(ag, day - timedelta(days=1), prev_reports, prev_verification))
+    report = reporting.build_daily_report(
+        ag, day, reports=reports, verification=verification, previous_reports=prev_reports,
+        previous_verification=prev_verification, history=history, gazetteer=load_gazetteer(),
+        generated_at=datetime.now(timezone.utc).replace(microsecond=0),
+        engine=verification.engine)
+    start, end = day_window(day)
+    store.put_agreement(loaded.sha256, ag.id, ag.version, loaded.name, loaded.text)
+    store.save_verification(agreement_sha256=loaded.sha256, verification=verification,
+                            window_start=start, window_end=end)
+    return write_report(report, ag, Path(out_dir), boundaries=load_boundaries(), reports=reports)
+
+
+def reports_from_rows(rows) -> list[Report]:
+    return [record_from_dict(d) for d in rows]
+
+
+__all__ = ["IngestSummary", "LoadedAgreement", "agreement_for", "content_hash", "daily_report",
+           "day_window", "ingest_file", "load_agreement_file", "stored_reports", "verify_store",
+           "Rejected"]

@@ -1,0 +1,146 @@
+"""Named, ordered schema migrations, each applied once in its own transaction.
+
+Applied migrations are recorded in ``_migrations``; :func:`pending` lists the rest without
+changing anything. A migration is never edited once released: add a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+
+from linewatch.errors import MigrationError
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("0001_initial", """
+        CREATE TABLE ingest_batches (
+            id INTEGER PRIMARY KEY,
+            file TEXT NOT NULL,
+            file_sha256 TEXT NOT NULL,
+            format TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            n_added INTEGER NOT NULL DEFAULT 0,
+            n_duplicate INTEGER NOT NULL DEFAULT 0,
+            n_quarantined INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE records (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            time TEXT NOT NULL,
+            time_s REAL NOT NULL,
+            lon REAL NOT NULL,
+            lat REAL NOT NULL,
+            geom BLOB NOT NULL,
+            source_kind TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            data TEXT NOT NULL,
+            file TEXT,
+            line INTEGER,
+            batch_id INTEGER REFERENCES ingest_batches(id),
+            ingested_at TEXT NOT NULL
+        );
+        CREATE INDEX records_time ON records(time_s);
+        CREATE INDEX records_kind_time ON records(kind, time_s);
+        CREATE VIRTUAL TABLE records_rtree USING rtree(id, min_lon, max_lon, min_lat, max_lat);
+        CREATE TABLE quarantine (
+            id INTEGER PRIMARY KEY,
+            file TEXT NOT NULL,
+            file_sha256 TEXT NOT NULL,
+            line INTEGER,
+            field TEXT,
+            reason TEXT NOT NULL,
+            raw TEXT NOT NULL,
+            batch_id INTEGER REFERENCES ingest_batches(id),
+            quarantined_at TEXT NOT NULL,
+            UNIQUE (file_sha256, line, reason)
+        );
+        CREATE TABLE agreements (
+            sha256 TEXT PRIMARY KEY,
+            id TEXT NOT NULL,
+            version TEXT NOT NULL,
+            name TEXT NOT NULL,
+            text TEXT NOT NULL,
+            stored_at TEXT NOT NULL
+        );
+        CREATE TABLE verification_runs (
+            id INTEGER PRIMARY KEY,
+            agreement_sha256 TEXT NOT NULL REFERENCES agreements(sha256),
+            agreement_id TEXT NOT NULL,
+            agreement_version TEXT NOT NULL,
+            engine TEXT NOT NULL,
+            window_start TEXT,
+            window_end TEXT,
+            created_at TEXT NOT NULL,
+            n_records INTEGER NOT NULL,
+            n_findings INTEGER NOT NULL
+        );
+        CREATE TABLE findings (
+            run_id INTEGER NOT NULL REFERENCES verification_runs(id) ON DELETE CASCADE,
+            subject TEXT NOT NULL,
+            rule_id TEXT NOT NULL,
+            rule_kind TEXT NOT NULL,
+            rule_text TEXT NOT NULL,
+            verdict TEXT NOT NULL,
+            probability REAL NOT NULL,
+            party TEXT,
+            evidence TEXT NOT NULL,
+            explanation TEXT NOT NULL,
+            PRIMARY KEY (run_id, subject, rule_id)
+        );
+        CREATE INDEX findings_verdict ON findings(run_id, verdict);
+        CREATE TABLE placements (
+            run_id INTEGER NOT NULL REFERENCES verification_runs(id) ON DELETE CASCADE,
+            record_id TEXT NOT NULL,
+            side TEXT,
+            distance_to_line_m REAL,
+            sector TEXT,
+            data TEXT NOT NULL,
+            PRIMARY KEY (run_id, record_id)
+        );
+    """),
+]
+
+
+def _ensure_table(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+
+
+def applied(conn: sqlite3.Connection) -> list[str]:
+    _ensure_table(conn)
+    return [r[0] for r in conn.execute("SELECT name FROM _migrations ORDER BY name")]
+
+
+def pending(conn: sqlite3.Connection) -> list[str]:
+    done = set(applied(conn))
+    return [name for name, _ in MIGRATIONS if name not in done]
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply every pending migration, each in its own transaction; return their names."""
+    done = set(applied(conn))
+    ran = []
+    for name, sql in MIGRATIONS:
+        if name in done:
+            continue
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            if name in {r[0] for r in conn.execute("SELECT name FROM _migrations")}:
+                conn.execute("ROLLBACK")  # another process applied it meanwhile
+                continue
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute("INSERT INTO _migrations VALUES (?, ?)",
+                         (name, datetime.now(timezone.utc).isoformat()))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise MigrationError(f"migration {name!r} failed: {exc}") from exc
+        ran.append(name)
+    return ran
+
+
+def _statements(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip()]

@@ -1,0 +1,269 @@
+"""The embedded store: one SQLite file in WAL mode, foreign keys on, one writer.
+
+Records are stored as their canonical JSON plus indexed columns: time, kind, a WKB point and
+an R*Tree over the bounding box of each record's 95 % ellipse. Every write runs inside
+``BEGIN IMMEDIATE``; ingest commits in chunks, and inserts are keyed by record id, so a
+process killed mid-ingest leaves a consistent database and a re-run completes it exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import shapely
+
+from linewatch.errors import StoreError
+from linewatch.model import Report
+from linewatch.store import migrations
+
+_M_PER_DEG_LAT = 111_320.0
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A record as it goes into the store, with where it came from."""
+
+    report: Report
+    data: dict
+    content_hash: str
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class QuarantineRow:
+    id: int
+    file: str
+    line: int | None
+    field: str | None
+    reason: str
+    raw: str
+    quarantined_at: str
+
+
+@dataclass(frozen=True)
+class AddResult:
+    added: int = 0
+    duplicate: int = 0
+    conflicts: tuple[tuple[StoredRecord, str], ...] = ()
+
+
+class SQLiteStore:
+    """The default store. ``SQLiteStore(path)`` creates or opens and migrates the database."""
+
+    def __init__(self, path: str | Path, *, timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        try:
+            if self.path.parent and not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None,
+                                        check_same_thread=False)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            migrations.migrate(self.conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot start a write: {exc}") from exc
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- ingest -------------------------------------------------------------------------------
+    def begin_batch(self, file: str, file_sha256: str, fmt: str) -> int:
+        with self.transaction() as c:
+            cur = c.execute("INSERT INTO ingest_batches (file, file_sha256, format, started_at) "
+                            "VALUES (?, ?, ?, ?)", (file, file_sha256, fmt, _now()))
+            return int(cur.lastrowid)
+
+    def finish_batch(self, batch_id: int) -> None:
+        with self.transaction() as c:
+            c.execute("""UPDATE ingest_batches SET finished_at = ?,
+                         n_added = (SELECT count(*) FROM records WHERE batch_id = ?),
+                         n_quarantined = (SELECT count(*) FROM quarantine WHERE batch_id = ?)
+                         WHERE id = ?""", (_now(), batch_id, batch_id, batch_id))
+
+    def add_chunk(self, records: Sequence[StoredRecord], rejected: Sequence[tuple], *,
+                  batch_id: int | None, file_sha256: str) -> AddResult:
+        """Insert records and quarantine rows in one transaction.
+
+        A record whose id is already stored with the same content is a duplicate (skipped);
+        with different content it is a conflict, returned for the caller to quarantine.
+        ``rejected`` rows are ``(file, line, field, reason, raw)``.
+        """
+        added = dup = 0
+        conflicts = []
+        now = _now()
+        with self.transaction() as c:
+            for rec in records:
+                r = rec.report
+                row = c.execute("SELECT content_hash FROM records WHERE id = ?", (r.id,)).fetchone()
+                if row is not None:
+                    if row[0] == rec.content_hash:
+                        dup += 1
+                    else:
+                        conflicts.append((rec, f"record id {r.id!r} is already stored with "
+                                               "different content"))
+                    continue
+                loc = r.location
+                cur = c.execute(
+                    "INSERT INTO records (id, kind, time, time_s, lon, lat, geom, source_kind, "
+                    "source_id, content_hash, data, file, line, batch_id, ingested_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (r.id, r.kind.value, r.time.isoformat(), r.time.timestamp(), loc.lon, loc.lat,
+                     shapely.to_wkb(shapely.Point(loc.lon, loc.lat)), r.provenance.source_kind.value,
+                     r.provenance.source_id, rec.content_hash,
+                     json.dumps(rec.data, sort_keys=True, separators=(",", ":")),
+                     rec.file, rec.line, batch_id, now))
+                dlat = loc.semi_major_m / _M_PER_DEG_LAT
+                dlon = dlat / max(math.cos(math.radians(loc.lat)), 1e-6)
+                c.execute("INSERT INTO records_rtree VALUES (?, ?, ?, ?, ?)",
+                          (cur.lastrowid, loc.lon - dlon, loc.lon + dlon, loc.lat - dlat, loc.lat + dlat))
+                added += 1
+            for rej in list(rejected) + [(rec.file, rec.line, "id", why, json.dumps(rec.data))
+                                         for rec, why in conflicts]:
+                file, line, field, reason, raw = rej
+                c.execute("INSERT OR IGNORE INTO quarantine (file, file_sha256, line, field, reason, "
+                          "raw, batch_id, quarantined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                          (file, file_sha256, line, field, reason, raw, batch_id, now))
+        return AddResult(added, dup, tuple(conflicts))
+
+    # -- reading ------------------------------------------------------------------------------
+    def count_records(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM records").fetchone()[0])
+
+    def count_quarantine(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM quarantine").fetchone()[0])
+
+    def record_rows(self, *, start: datetime | None = None, end: datetime | None = None,
+                    kinds: Iterable[str] | None = None,
+                    bbox: tuple[float, float, float, float] | None = None) -> Iterator[dict]:
+        """Canonical record dicts in ``[start, end)``, ordered by time then id."""
+        sql = "SELECT r.data FROM records r"
+        where, args = [], []
+        if bbox is not None:
+            sql += " JOIN records_rtree t ON t.id = r.rowid"
+            where += ["t.max_lon >= ?", "t.min_lon <= ?", "t.max_lat >= ?", "t.min_lat <= ?"]
+            args += [bbox[0], bbox[2], bbox[1], bbox[3]]
+        if start is not None:
+            where.append("r.time_s >= ?")
+            args.append(start.timestamp())
+        if end is not None:
+            where.append("r.time_s < ?")
+            args.append(end.timestamp())
+        kinds = list(kinds) if kinds is not None else None
+        if kinds is not None:
+            where.append(f"r.kind IN ({','.join('?' * len(kinds))})")
+            args += kinds
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY r.time_s, r.id"
+        for (data,) in self.conn.execute(sql, args):
+            yield json.loads(data)
+
+    def time_range(self) -> tuple[datetime, datetime] | None:
+        row = self.conn.execute("SELECT min(time_s), max(time_s) FROM records").fetchone()
+        if row[0] is None:
+            return None
+        return (datetime.fromtimestamp(row[0], tz=timezone.utc),
+                datetime.fromtimestamp(row[1], tz=timezone.utc))
+
+    def quarantine_rows(self, *, limit: int | None = None) -> list[QuarantineRow]:
+        sql = ("SELECT id, file, line, field, reason, raw, quarantined_at FROM quarantine "
+               "ORDER BY file, line, id")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [QuarantineRow(*row) for row in self.conn.execute(sql)]
+
+    # -- agreements and verification ----------------------------------------------------------
+    def put_agreement(self, sha256: str, agreement_id: str, version: str, name: str, text: str) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO agreements VALUES (?, ?, ?, ?, ?, ?)",
+                      (sha256, agreement_id, version, name, text, _now()))
+
+    def latest_agreement(self) -> tuple[str, str] | None:
+        """(name, text) of the agreement used most recently (by verification, else stored)."""
+        row = self.conn.execute(
+            "SELECT a.name, a.text FROM agreements a LEFT JOIN verification_runs v "
+            "ON v.agreement_sha256 = a.sha256 ORDER BY coalesce(v.id, 0) DESC, a.stored_at DESC "
+            "LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else None
+
+    def save_verification(self, *, agreement_sha256: str, verification, window_start: datetime | None,
+                          window_end: datetime | None) -> int:
+        v = verification
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO verification_runs (agreement_sha256, agreement_id, agreement_version, "
+                "engine, window_start, window_end, created_at, n_records, n_findings) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (agreement_sha256, v.agreement_id, v.agreement_version, v.engine,
+                 window_start.isoformat() if window_start else None,
+                 window_end.isoformat() if window_end else None, _now(), len(v.places),
+                 len(v.findings)))
+            run = int(cur.lastrowid)
+            c.executemany(
+                "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(run, f.record_id, f.rule_id, f.rule_kind, f.rule_text, f.verdict.value,
+                  f.probability, f.party, json.dumps(list(f.evidence)), f.explanation)
+                 for f in v.findings])
+            c.executemany(
+                "INSERT INTO placements VALUES (?, ?, ?, ?, ?, ?)",
+                [(run, p.record_id, p.side, p.distance_to_line_m, p.sector,
+                  json.dumps({"side_probability": p.side_probability,
+                              "distance_to_reference_m": p.distance_to_reference_m,
+                              "zones": p.zones, "rules_in_force": list(p.rules_in_force)},
+                             sort_keys=True))
+                 for p in v.places])
+        return run
+
+    def verification_runs(self) -> list[dict]:
+        cols = ["id", "agreement_id", "agreement_version", "engine", "window_start", "window_end",
+                "created_at", "n_records", "n_findings"]
+        return [dict(zip(cols, row)) for row in self.conn.execute(
+            f"SELECT {', '.join(cols)} FROM verification_runs ORDER BY id")]
+
+    def findings(self, run_id: int, *, verdicts: Sequence[str] | None = None) -> list[dict]:
+        cols = ["subject", "rule_id", "rule_kind", "rule_text", "verdict", "probability", "party",
+                "evidence", "explanation"]
+        sql = f"SELECT {', '.join(cols)} FROM findings WHERE run_id = ?"
+        args: list = [run_id]
+        if verdicts:
+            sql += f" AND verdict IN ({','.join('?' * len(verdicts))})"
+            args += list(verdicts)
+        out = []
+        for row in self.conn.execute(sql + " ORDER BY subject, rule_id", args):
+            d = dict(zip(cols, row))
+            d["evidence"] = json.loads(d["evidence"])
+            out.append(d)
+        return out
