@@ -157,7 +157,11 @@ def extract_boundaries() -> tuple[dict, str]:
                 props[f"name_{lang.lower()}"] = values[f"NAME_{lang}"]
         features.append({"type": "Feature", "properties": props,
                          "geometry": json.loads(shapely.to_geojson(geom))})
-    collection = {"type": "FeatureCollection", "features": features}
+    # a foreign member (RFC 7946 §6.1): where the data end, so that maps can tell the sea
+    # from the edge of the extract
+    coverage = [{"name": name, "bbox": [x0, y0, x1, y1]} for name, x0, x1, y0, y1 in REGIONS]
+    collection = {"type": "FeatureCollection", "linewatch:coverage": coverage,
+                  "features": features}
     return collection, f"{len(features)} countries from {path.name}"
 
 

@@ -192,6 +192,8 @@ def test_packaged_boundaries_are_valid_and_put_crimea_in_ukraine():
     by_iso = {iso: geom for _, iso, geom in b}
     assert {"UKR", "RUS", "BLR", "MDA", "POL", "ROU", "KOR", "PRK"} <= set(by_iso)
     assert all(geom.is_valid and not geom.is_empty for _, _, geom in b)
+    assert b.coverage.bounds == (20.0, 32.0, 133.0, 58.0)   # the two extract boxes
+    assert all(b.coverage.covers(geom) for _, _, geom in b)
     assert by_iso["UKR"].contains(shapely.Point(34.10, 44.95))  # Simferopol
     assert by_iso["PRK"].contains(shapely.Point(125.75, 39.02))  # Pyongyang
     # shared borders are shared: neighbours do not overlap

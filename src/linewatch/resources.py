@@ -33,16 +33,29 @@ def _read_text(name: str) -> str:
         raise InputError(f"packaged data file linewatch/data/{name} is missing: {exc}") from exc
 
 
+class Boundaries(list):
+    """A list of ``(name, iso_a3, geometry)`` that also knows where its data end.
+
+    ``coverage`` is the lon/lat area the data cover (``None`` if unknown): outside it there
+    may be land the list does not hold, so a map must not show it as sea.
+    """
+
+    coverage: BaseGeometry | None = None
+
+
 @lru_cache(maxsize=1)
-def load_boundaries() -> list[tuple[str, str, BaseGeometry]]:
+def load_boundaries() -> Boundaries:
     """Country polygons ``(name, iso_a3, geometry)`` in lon/lat, sorted by ISO code.
 
-    Natural Earth 1:10m borders (German point of view) clipped to Eastern Europe and Korea.
-    They are background context only, not the line of contact. The list is shared between
-    callers: do not modify it.
+    Natural Earth 1:10m borders (German point of view) clipped to Eastern Europe
+    (lon 20–50, lat 40–58) and Korea (lon 123–133, lat 32–44); ``.coverage`` is the union
+    of those boxes. They are background context only, not the line of contact. The list is
+    shared between callers: do not modify it.
     """
     data = json.loads(_read_text(BOUNDARIES_FILE))
-    out = []
+    out = Boundaries()
+    boxes = [shapely.box(*region["bbox"]) for region in data.get("linewatch:coverage", [])]
+    out.coverage = shapely.union_all(boxes) if boxes else None
     for i, feature in enumerate(data.get("features", [])):
         props = feature.get("properties") or {}
         try:

@@ -36,7 +36,7 @@ from linewatch.places import Gazetteer
 
 SEA = "#dbe7ef"
 LAND = "#f5f3ee"
-NO_DATA = "#f5f3ee"
+NO_DATA = "#ebebeb"
 BORDER = "#9a9a9a"
 GRATICULE = "#c8ccd0"
 LINE = "#1b1b1b"
@@ -210,6 +210,14 @@ class _Labels:
         self.boxes.append(b)
 
 
+#: Where a protected site's name may go relative to its marker, in order.
+_SITE_LABEL_SPOTS = ((6, 3, "left", "bottom"), (6, -3, "left", "top"),
+                     (-6, 3, "right", "bottom"), (-6, -3, "right", "top"))
+#: Where a settlement's name may go relative to its dot: (dx pt, dy pt, ha, va), in order.
+_PLACE_LABEL_SPOTS = ((4, -2, "left", "top"), (4, 2, "left", "bottom"),
+                      (-4, -2, "right", "top"), (-4, 2, "right", "bottom"))
+
+
 # -- layers --------------------------------------------------------------------------------
 
 def _view_lonlat_box(agreement: Agreement, lims, margin: float = 0.15):
@@ -224,25 +232,59 @@ def _view_lonlat_box(agreement: Agreement, lims, margin: float = 0.15):
     return float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())
 
 
+def _lines_path(geom_xy) -> MplPath | None:
+    """A matplotlib path of the line work of a projected geometry."""
+    verts, codes = [], []
+    for line in shapely.get_parts(shapely.line_merge(geom_xy)
+                                  if geom_xy.geom_type == "MultiLineString" else geom_xy):
+        if line.geom_type != "LineString" or line.is_empty:
+            continue
+        c = np.asarray(line.coords)[:, :2]
+        verts.append(c)
+        codes.append(np.r_[MplPath.MOVETO, np.full(len(c) - 1, MplPath.LINETO)])
+    if not verts:
+        return None
+    return MplPath(np.concatenate(verts), np.concatenate(codes).astype(np.uint8))
+
+
 def _draw_countries(ax, agreement: Agreement, boundaries, lims) -> list[tuple[str, Any]]:
-    """Land polygons and borders; returns ``(name, visible projected part)`` of each shown."""
-    box = _view_lonlat_box(agreement, lims)
+    """Sea, land and borders; returns ``(name, visible projected part)`` of each country shown.
+
+    If the boundaries know their ``coverage``, the view outside it is shown as "no data"
+    (not as sea), and the edges of the coverage are not drawn as coastlines.
+    """
+    box = shapely.box(*_view_lonlat_box(agreement, lims))
     x0, x1, y0, y1 = lims
     view = shapely.box(x0, y0, x1, y1)
+    frame = agreement.frame
+    coverage = getattr(boundaries, "coverage", None)
+    cut = None
+    if coverage is not None:
+        covered = shapely.intersection(coverage, box)
+        path = _path(frame.project_geometry(shapely.segmentize(covered, 0.05)))
+        if path is not None:
+            ax.add_patch(PathPatch(path, facecolor=SEA, edgecolor="none", zorder=_Z_LAND - 0.5))
+        # hide the extract's straight cut lines (they are not borders or coasts)
+        cut = shapely.buffer(shapely.boundary(coverage), 1e-6)
     shown = []
     for name, _iso, geom in boundaries or ():
-        if not shapely.intersects(geom, shapely.box(*box)):
+        if not shapely.intersects(geom, box):
             continue
-        part = shapely.clip_by_rect(geom, *box)
+        part = shapely.clip_by_rect(geom, *box.bounds)
         if part.is_empty:
             continue
-        xy = agreement.frame.project_geometry(part)
+        xy = frame.project_geometry(part)
         path = _path(xy)
         if path is None:
             continue
         ax.add_patch(PathPatch(path, facecolor=LAND, edgecolor="none", zorder=_Z_LAND))
-        ax.add_patch(PathPatch(path, facecolor="none", edgecolor=BORDER, linewidth=0.7,
-                               zorder=_Z_BORDER))
+        edges = shapely.boundary(part)
+        if cut is not None:
+            edges = shapely.difference(edges, cut)
+        edge_path = _lines_path(frame.project_geometry(edges)) if not edges.is_empty else None
+        if edge_path is not None:
+            ax.add_patch(PathPatch(edge_path, facecolor="none", edgecolor=BORDER, linewidth=0.7,
+                                   zorder=_Z_BORDER))
         shown.append((name, shapely.intersection(xy, view)))
     return shown
 
@@ -356,6 +398,7 @@ def _draw_zones(ax, agreement: Agreement, handles: list, labels: _Labels) -> Non
     sites = [z for z in zones if z.kind == "site"]
     categories = sorted({z.category for z in sites})
     site_color = {c: SITE_COLORS[i % len(SITE_COLORS)] for i, c in enumerate(categories)}
+    centres: list[tuple[float, float, str]] = []
     for z in sites:
         color = site_color[z.category]
         for geom in z.polygons_lonlat().values():
@@ -369,11 +412,17 @@ def _draw_zones(ax, agreement: Agreement, handles: list, labels: _Labels) -> Non
         ax.plot([float(cx)], [float(cy)], marker="P", markersize=7, color=color,
                 markeredgecolor="white", markeredgewidth=0.7, linestyle="none", zorder=_Z_SITE)
         labels.take(labels.symbol(float(cx), float(cy), 8))
-        if len(sites) <= 20:
-            ax.annotate(z.name, (float(cx), float(cy)), xytext=(5, 4), textcoords="offset points",
-                        fontsize=7, color=TEXT, zorder=_Z_LABEL, path_effects=_HALO,
-                        annotation_clip=True)
-            labels.take(labels.box(float(cx), float(cy), z.name, 7, 5, 4))
+        centres.append((float(cx), float(cy), z.name))
+    # names where they fit without covering another label (the legend gives the category)
+    for cx, cy, name in centres if len(centres) <= 30 else ():
+        for dx, dy, ha, va in _SITE_LABEL_SPOTS:
+            box = labels.box(cx, cy, name, 7, dx, dy, ha=ha, va=va)
+            if labels.fits(box):
+                labels.take(box)
+                ax.annotate(name, (cx, cy), xytext=(dx, dy), textcoords="offset points",
+                            fontsize=7, color=TEXT, ha=ha, va=va, zorder=_Z_LABEL,
+                            path_effects=_HALO, annotation_clip=True)
+                break
     for c in categories:
         handles.append(Line2D([], [], marker="P", markersize=7, color=site_color[c],
                               markeredgecolor="white", linestyle="none",
@@ -427,11 +476,6 @@ def _side_labels(ax, agreement: Agreement, labels: _Labels) -> None:
                         color=_party_color(agreement, p), fontweight="bold", zorder=_Z_LABEL,
                         path_effects=_HALO, clip_on=True)
                 break
-
-
-#: Where a settlement's name may go relative to its dot: (dx pt, dy pt, ha, va), in order.
-_PLACE_LABEL_SPOTS = ((4, -2, "left", "top"), (4, 2, "left", "bottom"),
-                      (-4, -2, "right", "top"), (-4, 2, "right", "bottom"))
 
 
 def _draw_places(ax, agreement: Agreement, gazetteer: Gazetteer, lims, max_places: int,
@@ -553,7 +597,16 @@ def agreement_figure(agreement: Agreement, boundaries: Sequence[tuple[str, str, 
     has_legend = bool(agreement.zones or agreement.line_parts or agreement.reference_parts
                       or layers)
     side_legend = has_legend and width_in >= 7.0
-    left_in, right_in, bottom_in, top_in = 0.75, 0.2, 0.5, 0.95
+    left_in, right_in, bottom_in = 0.75, 0.2, 0.5
+    heading = title if title is not None else agreement.title
+    # the title on one line, shrunk down to 10 pt if need be, else on two lines
+    title_pt = (width_in - left_in - right_in) * 72.0
+    title_size = min(13.0, max(10.0, title_pt / (0.64 * max(len(heading), 1))))
+    if 0.64 * title_size * len(heading) > title_pt:
+        heading = textwrap.fill(heading, int(title_pt / (0.64 * title_size)), max_lines=2,
+                                placeholder=" …")
+    title_lines = heading.count("\n") + 1
+    top_in = 0.95 + (title_lines - 1) * title_size * 1.25 / 72.0
     legend_in = 2.75 if side_legend else 0.0
     map_w = width_in - left_in - right_in - legend_in
     map_h = height_in - top_in - bottom_in
@@ -577,7 +630,8 @@ def agreement_figure(agreement: Agreement, boundaries: Sequence[tuple[str, str, 
     labels = _Labels(lims, map_w)
 
     shown = _draw_countries(ax, agreement, boundaries, lims)
-    ax.set_facecolor(SEA if shown else NO_DATA)
+    has_coverage = getattr(boundaries, "coverage", None) is not None
+    ax.set_facecolor(NO_DATA if has_coverage or not shown else SEA)
     _draw_graticule(ax, agreement, lims)
     handles: list = []
     _draw_zones(ax, agreement, handles, labels)
@@ -594,21 +648,20 @@ def agreement_figure(agreement: Agreement, boundaries: Sequence[tuple[str, str, 
             h.set_label(textwrap.fill(h.get_label(), 38 if side_legend else 60))
         where = (dict(loc="upper left", bbox_to_anchor=(1.0 + 0.15 / map_w, 1.0),
                       borderaxespad=0.0) if side_legend else dict(loc="upper left"))
-        leg = ax.legend(handles=handles, fontsize=7.5, framealpha=0.95, edgecolor="#bbbbbb",
+        leg = ax.legend(handles=handles, fontsize=7.5 if len(handles) <= 14 else 6.5, framealpha=0.95, edgecolor="#bbbbbb",
                         fancybox=False, borderpad=0.7, labelspacing=0.7, handlelength=2.0,
                         title="Legend", title_fontproperties={"size": 8.5, "weight": "bold"},
                         alignment="left", **where)
         leg.set_zorder(_Z_DECOR + 1)
 
     left = left_in / width_in
-    heading = title if title is not None else agreement.title
-    fig.text(left, 1.0 - 0.22 / height_in, heading, ha="left", va="top", fontsize=13,
-             fontweight="bold", color="#1b1b1b")
+    fig.text(left, 1.0 - 0.22 / height_in, heading, ha="left", va="top", fontsize=title_size,
+             fontweight="bold", color="#1b1b1b", linespacing=1.1)
     spec = agreement.spec
     sub = f"Agreement {agreement.id}, version {agreement.version}"
     if spec.notional or (spec.line is not None and spec.line.notional):
         sub += " · NOTIONAL: not a real line or agreement"
-    fig.text(left, 1.0 - 0.55 / height_in, sub, ha="left", va="top", fontsize=8.5,
+    fig.text(left, 1.0 - (top_in - 0.4) / height_in, sub, ha="left", va="top", fontsize=8.5,
              color="#555555")
     credits = ["Country borders: Natural Earth (public domain); they are not the line of contact"]
     if placed:
