@@ -46,8 +46,18 @@ def _key_lines(text: str) -> dict[tuple, int]:
                 walk(v, path + (i,))
 
     if root is not None:
+        lines[()] = root.start_mark.line + 1  # problems of the whole document (a missing key)
         walk(root, ())
     return lines
+
+
+def _first_line(text: str) -> int:
+    """The line the YAML document's content starts on (1 for an empty document)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        root = None
+    return root.start_mark.line + 1 if root is not None else 1
 
 
 def _where(name: str, lines: dict[tuple, int], loc: tuple) -> str:
@@ -87,7 +97,8 @@ def parse_agreement(text: str, *, name: str = "<agreement>") -> Agreement:
         where = f"{name}:{mark.line + 1}" if mark else name
         raise AgreementError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
     if not isinstance(data, dict):
-        raise AgreementError(f"{name}: an agreement is a YAML mapping, got {type(data).__name__}")
+        raise AgreementError(f"{name}:{_first_line(text)}: (top level): an agreement is a YAML "
+                             f"mapping, got {type(data).__name__}")
     lines = _key_lines(text)
     problems: list[tuple[tuple, str]] = []
     try:
@@ -98,20 +109,33 @@ def parse_agreement(text: str, *, name: str = "<agreement>") -> Agreement:
     rule_params: dict[str, Any] = {}
     if spec is not None:
         problems += _check_references(spec)
-        from linewatch import rules as rules_mod  # registry; imported here to avoid a cycle
-        for i, rule in enumerate(spec.rules):
-            kind = rules_mod.REGISTRY.get(rule.kind)
-            if kind is None:
-                known = ", ".join(sorted(rules_mod.REGISTRY))
-                problems.append((("rules", i, "kind"), f"unknown rule kind {rule.kind!r}; known: {known}"))
-                continue
+        problems += _check_geometry(spec)
+        rules = list(enumerate(spec.rules))
+    else:
+        # the file has other problems: still check each rule that validates on its own, so
+        # that every problem is reported at once
+        raw = data.get("rules")
+        rules = []
+        for i, item in enumerate(raw if isinstance(raw, list) else []):
             try:
-                params = kind.params.model_validate(rule.model_extra or {})
-            except ValidationError as exc:
-                problems += _pydantic_problems(exc, ("rules", i))
-                continue
+                rules.append((i, schema.RuleCommon.model_validate(item)))
+            except ValidationError:
+                pass  # already reported by the whole file's validation
+    from linewatch import rules as rules_mod  # registry; imported here to avoid a cycle
+    for i, rule in rules:
+        kind = rules_mod.REGISTRY.get(rule.kind)
+        if kind is None:
+            known = ", ".join(sorted(rules_mod.REGISTRY))
+            problems.append((("rules", i, "kind"), f"unknown rule kind {rule.kind!r}; known: {known}"))
+            continue
+        try:
+            params = kind.params.model_validate(rule.model_extra or {})
+        except ValidationError as exc:
+            problems += _pydantic_problems(exc, ("rules", i))
+            continue
+        if spec is not None:
             problems += [(("rules", i) + loc, msg) for loc, msg in kind.check(params, spec)]
-            rule_params[rule.id] = params
+        rule_params[rule.id] = params
     if problems:
         details = "\n".join(f"  {_where(name, lines, loc)}: {_path(loc)}: {msg}"
                             for loc, msg in problems)
@@ -156,6 +180,43 @@ def _check_references(spec: schema.AgreementFile) -> list[tuple[tuple, str]]:
                 out.append((("weapon_classes", i, "banned_from", j), f"unknown zone {zid!r}"))
     if spec.sectors and spec.line is None:
         out.append((("sectors",), "sectors are stretches of the line; this agreement has none"))
+    return out
+
+
+def _check_geometry(spec: schema.AgreementFile) -> list[tuple[tuple, str]]:
+    """Lines and polygons that validate as data but not as geometry."""
+    out: list[tuple[tuple, str]] = []
+    lines = [(("line",), spec.line)] if spec.line is not None else []
+    lines += [(("reference_lines", k), line) for k, line in spec.reference_lines.items()]
+    for loc, line in lines:
+        g = line.geometry
+        raw = [g.coordinates] if g.type == "LineString" else g.coordinates
+        for j, coords in enumerate(raw):
+            where = loc + ("geometry", "coordinates") + ((j,) if g.type == "MultiLineString" else ())
+            try:
+                arr = np.asarray(coords, dtype=float)
+            except (TypeError, ValueError):
+                out.append((where, "expected a list of [lon, lat] pairs"))
+                continue
+            if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) < 2:
+                out.append((where, "a line needs at least two [lon, lat] pairs"))
+            elif np.any(np.abs(arr[:, 0]) > 180) or np.any(np.abs(arr[:, 1]) > 90):
+                out.append((where, "coordinates outside lon/lat range"))
+            elif np.any(np.all(np.diff(arr, axis=0) == 0, axis=1)):
+                k = int(np.flatnonzero(np.all(np.diff(arr, axis=0) == 0, axis=1))[0])
+                out.append((where + (k + 1,), "repeats the vertex before it"))
+    for i, z in enumerate(spec.zones):
+        g = getattr(z, "geometry", None)
+        if g is None:
+            continue
+        try:
+            geom = shapely.geometry.shape(g.model_dump())
+        except Exception as exc:  # noqa: BLE001 - shapely raises several kinds
+            out.append((("zones", i, "geometry"), f"not a valid {g.type}: {exc}"))
+            continue
+        if not geom.is_valid:
+            out.append((("zones", i, "geometry"),
+                        f"polygon is not valid ({shapely.is_valid_reason(geom)})"))
     return out
 
 
@@ -238,7 +299,8 @@ class BufferZoneC(CompiledZone):
             if w <= 0:
                 continue
             index = ag.reference_index(p)
-            k = float(np.mean(ag.frame.scale_factor(index.ax, np.full(len(index.ax), 48.0))))
+            lat = ag.frame.to_lonlat(index.ax, index.ay)[1]
+            k = float(np.mean(ag.frame.scale_factor(index.ax, lat)))
             poly = _one_sided_buffer(index, w * k, left=ag.side_of[p] == "left")
             out[p] = shapely.make_valid(ag.frame.unproject_geometry(poly))
         return out

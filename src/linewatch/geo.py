@@ -113,11 +113,15 @@ class WorkingFrame:
     def covariance_to_grid(self, cov_en: np.ndarray, lon, lat, x) -> np.ndarray:
         """Rotate and scale (n, 2, 2) east/north covariances (m²) into grid metres²."""
         g = self.convergence_rad(lon, lat)
-        k = self.scale_factor(x, lat)
+        k2 = self.scale_factor(x, lat) ** 2
         c, s = np.cos(g), np.sin(g)
-        rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
-        out = rot @ cov_en @ np.swapaxes(rot, -1, -2)
-        return out * (k * k)[:, None, None]
+        a, b, d = cov_en[:, 0, 0], cov_en[:, 0, 1], cov_en[:, 1, 1]
+        # R C R^T for the rotation R = [[c, -s], [s, c]], written out
+        out = np.empty_like(cov_en)
+        out[:, 0, 0] = (c * c * a - 2 * c * s * b + s * s * d) * k2
+        out[:, 1, 1] = (s * s * a + 2 * c * s * b + c * c * d) * k2
+        out[:, 0, 1] = out[:, 1, 0] = (c * s * (a - d) + (c * c - s * s) * b) * k2
+        return out
 
 
 @dataclass(frozen=True)
@@ -290,7 +294,7 @@ class _Quadtree:
 
     @classmethod
     def build(cls, li: LineIndex, *, margin_m: float, root_m: float = 8000.0,
-              leaf_target: int = 4, min_m: float = 250.0) -> _Quadtree:
+              leaf_target: int = 2, min_m: float = 125.0) -> _Quadtree:
         bx0 = min(li.ax.min(), li.bx.min()) - margin_m
         by0 = min(li.ay.min(), li.by.min()) - margin_m
         nx = int(math.ceil((max(li.ax.max(), li.bx.max()) + margin_m - bx0) / root_m))
