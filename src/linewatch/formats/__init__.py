@@ -24,6 +24,7 @@ from linewatch.formats.records import (
     Parsed,
     Rejected,
     content_id,
+    not_utf8,
     parse_direction,
     record_from_dict,
     record_to_dict,
@@ -112,11 +113,14 @@ def read_records(stream: TextIO | Iterable[str], *, name: str,
     if fmt is None:
         taken: list[str] = []
         size = 0
-        for line in lines:
-            taken.append(line)
-            size += len(line)
-            if size >= _HEAD_CHARS:
-                break
+        try:
+            for line in lines:
+                taken.append(line)
+                size += len(line)
+                if size >= _HEAD_CHARS:
+                    break
+        except UnicodeDecodeError as exc:
+            raise not_utf8(name, len(taken), exc) from exc
         fmt = detect_format(name, "".join(taken))
         lines = chain(taken, lines)
     if fmt not in _READERS:

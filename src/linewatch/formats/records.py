@@ -235,7 +235,8 @@ def record_from_dict(data: dict[str, Any], *, name: str = "<record>",
     try:
         rec = RecordIn.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
+        # an unknown key first: it is usually a misspelling that also explains a missing one
+        errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != "extra_forbidden")
         reason, field = _reason(errors[0])
         if len(errors) > 1:
             reason += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
@@ -432,8 +433,7 @@ def text_lines(stream: Iterable[str], name: str) -> Iterator[tuple[int, str]]:
         except StopIteration:
             return
         except UnicodeDecodeError as exc:
-            raise InputError(f"{name}: line {number + 1}: not UTF-8 text ({exc.reason} at byte "
-                             f"{exc.start})") from exc
+            raise not_utf8(name, number, exc) from exc
         number += 1
         if number == 1 and line.startswith("\ufeff"):
             line = line[1:]
@@ -456,3 +456,9 @@ def parse_record(data: Any, *, name: str, line: int, raw: str,
         return Rejected(name, line, field, exc.reason, raw)
     prov = replace(report.provenance, file=name, line=line)
     return Parsed(replace(report, provenance=prov), line, raw)
+
+
+def not_utf8(name: str, lines_read: int, exc: UnicodeDecodeError) -> InputError:
+    """The InputError for a file that is not UTF-8 (decoding runs ahead of lines, so "after")."""
+    where = f" after line {lines_read}" if lines_read else ""
+    return InputError(f"{name}: not UTF-8 text{where} ({exc.reason}); save it as UTF-8")
