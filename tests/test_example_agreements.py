@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shapely
 from pyproj import Geod
 
 from linewatch.agreement import Agreement, parse_agreement
@@ -117,6 +118,8 @@ def test_line_of_contact_summary(loc):
     # the two sides' parts of a buffer add up to the two-sided buffer (no area lost at bends)
     parts = loc.zones["security-zone-artillery"].polygons_lonlat()
     assert set(parts) == {"ua", "ru"} and all(p.is_valid for p in parts.values())
+    two_sided_km2 = shapely.buffer(loc.line_index.geometry_xy, 25_000.0).area / 1e6
+    assert areas["security-zone-artillery"] == pytest.approx(two_sided_km2, rel=0.03)
     # disengagement areas: "not less than 2 km wide and 2 km deep" -> at least 4 km2
     assert areas["disengagement-toretsk"] >= 4 and areas["disengagement-kupiansk"] >= 4
     # the rule windows: the repair window is 10 hours
