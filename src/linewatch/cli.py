@@ -59,13 +59,20 @@ def _store(db: str):
     return open_store(db)
 
 
-@app.callback()
-def _main(version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
-          verbose: Annotated[int, typer.Option("-v", count=True, help="More log output.")] = 0) -> None:
-    logging.basicConfig(level=logging.WARNING - 10 * verbose, format="%(levelname)s %(name)s: %(message)s")
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         out.print(f"linewatch {__version__}")
         raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                help="Print the version and exit.")] = False,
+          verbose: Annotated[int, typer.Option("-v", count=True, help="More log output.")] = 0) -> None:
+    logging.basicConfig(level=logging.WARNING - 10 * verbose, format="%(levelname)s %(name)s: %(message)s")
+    # WeasyPrint and fontTools narrate font subsetting at WARNING; keep them for -v
+    for noisy in ("weasyprint", "fontTools"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
 # -- agreement ------------------------------------------------------------------------------
@@ -239,23 +246,12 @@ def demo(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where to put
 
 
 def main() -> None:
-    """Entry point: map our errors to exit codes and clear messages."""
+    """Entry point: typer handles usage errors (exit 2); our errors become a message and a code."""
     try:
-        app(standalone_mode=False)
+        app()
     except LinewatchError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, markup=True)
+        err.print(f"[red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(1)
-    except Exception as exc:  # the click usage errors carry their own exit code
-        import click
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":
