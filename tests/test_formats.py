@@ -333,6 +333,13 @@ def test_csv_whole_file_errors(text, message):
         read(text, "csv", name="x.csv")
 
 
+def test_csv_whitespace_lines_are_blank_and_one_cell_rows_are_rejected():
+    text = f"kind,time,lon,lat,source_kind,source_id\n   \nexplosion\nexplosion,{BASE['time']},1,2,uav,u\n"
+    out = read(text, "csv")
+    assert [(type(o), o.line) for o in out] == [(Rejected, 3), (Parsed, 4)]
+    assert out[0].reason == "row has 1 cell, the header (line 1) has 6"
+
+
 def test_csv_direction_column_is_accepted():
     text = ("kind,time,observer_lon,observer_lat,direction,distance_min_m,distance_max_m,source_kind,source_id\n"
             f"explosion,{BASE['time']},38,48.3,SW,3000,7000,patrol,p\n")

@@ -92,10 +92,11 @@ def read_rows(stream: Iterable[str], *, name: str) -> tuple[list[str], int, Iter
                 yield Rejected(name, line, None, f"cannot parse CSV row: {exc}", raw)
                 continue
             line, raw = take()
-            if not cells:
-                continue
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue  # a blank line
             if len(cells) != len(header):
-                yield Rejected(name, line, None, f"row has {len(cells)} cells, the header "
+                yield Rejected(name, line, None, f"row has {len(cells)} "
+                               f"cell{'s' if len(cells) != 1 else ''}, the header "
                                f"(line {header_line}) has {len(header)}", raw)
                 continue
             yield Row(line, cells, raw)
