@@ -40,8 +40,9 @@ def _environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["hm"] = lambda iso: iso[11:16] if iso else ""
     env.filters["long_date"] = _long_date
+    env.filters["dt"] = lambda iso: f"{_long_date(iso)} {iso[11:16]}"
     env.filters["ids"] = lambda fig: " ".join(fig.get("records", []))
-    env.filters["pct"] = lambda p: f"{100 * p:.0f} %" if p is not None else ""
+    env.filters["pct"] = lambda p: f"{100 * p:.0f}\u202f%" if p is not None else ""
     env.filters["words"] = lambda s: (s or "").replace("_", " ")
     return env
 
@@ -84,7 +85,7 @@ def map_layers(report: dict[str, Any], reports: Sequence[Report] | None = None) 
 
     for kind, color in KIND_COLORS.items():
         ids = [i for i, (k, _, _) in pts.items() if k == kind]
-        layer(labels.get(kind, kind).capitalize(), ids, color, "o", 12)
+        layer(labels.get(kind, kind).capitalize(), ids, color, "o", 18)
     layer("Weapons in violation of withdrawal lines", report["weapons"]["in_violation"]["records"],
           WEAPON_COLOR, "^", 28)
     strikes = [i for i, (k, _, _) in pts.items() if k == Kind.INFRASTRUCTURE_STRIKE.value]
