@@ -237,3 +237,27 @@ def test_findings_are_reproducible_run_to_run(pair):
                     major=3000, minor=1000, az=rng.uniform(0, 180), etype=ExplosionType.IMPACT)
             for i in range(50)]
     assert verify(pair[0], recs) == verify(pair[0], recs)
+
+
+def test_each_party_measures_from_its_own_reference_line():
+    # as in Minsk II: b's withdrawal is measured from its own line, 0.05° (3.7 km) east
+    text = agreement_yaml().replace(
+        "sectors:",
+        f"reference_lines:\n  b:\n    geometry: {{type: LineString, coordinates: "
+        f"[[{LON0 + 0.05}, 47.0], [{LON0 + 0.05}, 49.0]]}}\n    source: test\nsectors:")
+    ag = parse_agreement(text)
+    assert ag.summary()["reference_lines"] == {"b": pytest.approx(222.4, abs=0.2)}
+    recs = [_report(1, Kind.WEAPON_SIGHTING, 36.15, 48.0, weapon="D-30"),   # 7.5 km past b's line
+            _report(2, Kind.WEAPON_SIGHTING, 36.03, 48.0, weapon="D-30"),   # between the lines
+            _report(3, Kind.WEAPON_SIGHTING, 35.80, 48.0, weapon="D-30")]   # a's side
+    v = verify(ag, recs)
+    places = {p.record_id: p for p in v.places}
+    assert places["r001"].distance_to_reference_m["b"] == pytest.approx(7460, rel=0.01)
+    assert places["r001"].distance_to_line_m == pytest.approx(11190, rel=0.01)
+    assert places["r001"].zones["near"] == 1.0
+    # between the lines, on b's side: nearer the other party than b's own line, so inside
+    assert places["r002"].side == "b"
+    assert places["r002"].distance_to_reference_m["b"] < 0 and places["r002"].zones["near"] == 1.0
+    assert _finding(v, "r002", "withdraw").verdict == Verdict.VIOLATION
+    assert _finding(v, "r002", "withdraw").party == "b"
+    assert places["r003"].distance_to_reference_m["a"] == pytest.approx(14920, rel=0.01)

@@ -285,8 +285,20 @@ class BufferZoneC(CompiledZone):
                             for p in agreement.party_ids}
 
     def party_probability(self, pl: Placement) -> dict[str, np.ndarray]:
-        return {p: prob_in_band(pl.own_side_m[p], pl.own_side_sd_m[p], 0.0, w)
-                for p, w in self.width_m.items() if w > 0}
+        """P(inside each party's part): closer than its distance to its own reference line, on
+        its own side of that line, or anywhere between that line and the demarcation line on
+        the party's side (forces there stand even closer to the other party than allowed).
+        Along the normal, party p's part is ``min(s - d, 0) <= s <= w``, with ``s`` the signed
+        distance to p's reference line and ``d`` to the demarcation line (both positive on p's
+        side); without a separate reference line ``s == d`` and it is ``0 <= s <= w``."""
+        out = {}
+        for p, w in self.width_m.items():
+            if w <= 0:
+                continue
+            s = pl.own_side_m[p]
+            d = pl.line_signed_m if self._agreement.side_of[p] == "left" else -pl.line_signed_m
+            out[p] = prob_in_band(s, pl.own_side_sd_m[p], np.minimum(s - d, 0.0), w)
+        return out
 
     def probability(self, pl: Placement) -> np.ndarray:
         parts = list(self.party_probability(pl).values())
