@@ -261,3 +261,16 @@ def test_each_party_measures_from_its_own_reference_line():
     assert _finding(v, "r002", "withdraw").verdict == Verdict.VIOLATION
     assert _finding(v, "r002", "withdraw").party == "b"
     assert places["r003"].distance_to_reference_m["a"] == pytest.approx(14920, rel=0.01)
+
+
+def test_a_month_precision_window_is_the_calendar_month():
+    text = agreement_yaml().replace(
+        "{id: fire, kind: no_fire, text: No fire}",
+        "{id: fire, kind: no_fire, text: No fire, valid: {start: '2025-01-31T00:00:00Z', "
+        "end: '2025-02-01T00:00:00Z'}}")
+    base = _report(1, Kind.BURSTS_AND_SHOTS, 35.9, 48.0)
+    jan = Report(**{**{f: getattr(base, f) for f in base.__slots__},
+                    "time": datetime(2025, 1, 1, tzinfo=timezone.utc), "time_precision": TimePrecision.MONTH})
+    assert jan.time_window_s == 31 * 86400
+    f = _finding(verify(parse_agreement(text), [jan]), "r001", "fire")
+    assert f.probability == pytest.approx(1 / 31, abs=1e-6)  # 31 January is in January

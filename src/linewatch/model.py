@@ -7,6 +7,7 @@ units are in the names (``radius_m``, ``window_s``). Every uncertainty region is
 
 from __future__ import annotations
 
+import calendar
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -66,7 +67,8 @@ class SourceKind(StrEnum):
 class TimePrecision(StrEnum):
     """How precisely the time is known: the true time lies in ``[time, time + window)``.
 
-    ``exact`` means to the minute or better. ``day``, ``week`` and ``month`` are ACLED's
+    ``exact`` means to the minute or better; a ``month`` window is the calendar month of
+    ``time`` (see :attr:`Report.time_window_s`). ``day``, ``week`` and ``month`` are ACLED's
     ``time_precision`` codes 1, 2 and 3.
     """
 
@@ -229,6 +231,9 @@ class Report:
 
     @property
     def time_window_s(self) -> float:
+        """The length of the window the true time lies in; a month is its calendar month."""
+        if self.time_precision is TimePrecision.MONTH:
+            return calendar.monthrange(self.time.year, self.time.month)[1] * 86400.0
         return self.time_precision.window_s
 
 

@@ -215,7 +215,8 @@ def daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date, out_dir
     store.put_agreement(loaded.sha256, ag.id, ag.version, loaded.name, loaded.text)
     store.save_verification(agreement_sha256=loaded.sha256, verification=verification,
                             window_start=start, window_end=end)
-    return write_report(report, ag, Path(out_dir), boundaries=load_boundaries(), reports=reports)
+    return write_report(report, ag, Path(out_dir), boundaries=load_boundaries(), reports=reports,
+                        gazetteer=load_gazetteer())
 
 
 def reports_from_rows(rows) -> list[Report]:
