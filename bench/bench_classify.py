@@ -86,7 +86,7 @@ def main() -> None:
         best = min(best, time.perf_counter() - t)
     rate = args.n / best
     print(f"linewatch classify: {args.n:,} reports in {best:.3f} s = {rate:,.0f} reports/s "
-          f"(best of {args.repeat}; signed geodesic distance, side, chainage, side and "
+          f"(best of {args.repeat}; signed geodesic distance, side, chainage, side probabilities, "
           f"{len(zones)} zone probabilities)")
 
     m = min(args.peer_n, args.n)
@@ -108,7 +108,8 @@ def main() -> None:
           f"{peer_rate:,.0f} points/s -> linewatch is {rate / peer_rate:.1f}x")
     print(f"peer STRtree.query_nearest over segments: {m:,} in {tree_s:.3f} s = "
           f"{tree_rate:,.0f} points/s -> linewatch is {rate / tree_rate:.1f}x")
-    print(f"agreement with shapely.distance (after the scale factor): max relative difference "
+    print(f"agreement with planar shapely.distance divided by the point scale factor (a cruder "
+          f"correction than ours, which integrates it along the path): max relative difference "
           f"{rel.max():.2e}")
 
 

@@ -210,6 +210,9 @@ class LineIndex:
     def _grid(self) -> _Quadtree:
         return _Quadtree.build(self, margin_m=self._margin)
 
+    #: Points per block in the grid path: the pair temporaries then stay in the CPU cache.
+    block = 16_384
+
     def _nearest_grid(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         q = self._grid
         leaf = q.locate(x, y)
@@ -218,19 +221,27 @@ class LineIndex:
         if out.any():
             seg[out] = self._nearest_tree(x[out], y[out])
         idx = np.flatnonzero(~out)
-        start = q.ptr[leaf[idx]]
-        cnt = q.ptr[leaf[idx] + 1] - start
+        for b in range(0, len(idx), self.block):
+            part = idx[b:b + self.block]
+            seg[part] = self._nearest_in_leaves(x[part], y[part], leaf[part])
+        return seg
+
+    def _nearest_in_leaves(self, x: np.ndarray, y: np.ndarray, leaf: np.ndarray) -> np.ndarray:
+        q = self._grid
+        start = q.ptr[leaf]
+        cnt = q.ptr[leaf + 1] - start
         total = int(cnt.sum())
         first = np.cumsum(cnt) - cnt
-        pt = np.repeat(np.arange(len(idx)), cnt)
+        pt = np.repeat(np.arange(len(x)), cnt)
         cand = q.segs[np.repeat(start - first, cnt) + np.arange(total)]
-        d2 = _segment_d2(x[idx][pt], y[idx][pt], self.ax[cand], self.ay[cand], self.dx[cand],
+        d2 = _segment_d2(x[pt], y[pt], self.ax[cand], self.ay[cand], self.dx[cand],
                          self.dy[cand], self.len2[cand])
         mins = np.minimum.reduceat(d2, first)
         hit = np.flatnonzero(d2 == np.repeat(mins, cnt))
         owner = pt[hit]
         keep = np.concatenate([[True], owner[1:] != owner[:-1]])
-        seg[idx[owner[keep]]] = cand[hit[keep]]  # ties: the lowest segment index
+        seg = np.empty(len(x), dtype=np.int64)
+        seg[owner[keep]] = cand[hit[keep]]  # ties: the lowest segment index
         return seg
 
     def _nearest_tree(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -410,11 +421,16 @@ def normal_sd_m(cov_grid: np.ndarray, nx: np.ndarray, ny: np.ndarray, k: np.ndar
 def prob_in_band(s: np.ndarray, sd: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """P(lo <= S <= hi) for S ~ N(s, sd²); a point mass where ``sd`` is 0."""
     s = np.asarray(s, dtype=float)
+    sd = np.broadcast_to(np.asarray(sd, dtype=float), s.shape)
+    p = ((s >= lo) & (s <= hi)).astype(float)  # exact where sd is 0, and far from both edges
     with np.errstate(divide="ignore", invalid="ignore"):
-        safe = np.where(sd > 0, sd, 1.0)
-        p = ndtr((hi - s) / safe) - ndtr((lo - s) / safe)
-    exact = ((s >= lo) & (s <= hi)).astype(float)
-    return np.where(sd > 0, p, exact)
+        z_hi = (hi - s) / sd
+        z_lo = (lo - s) / sd
+    # beyond 9 standard deviations from both edges ndtr is exactly 0 or 1 in double precision
+    near = np.flatnonzero((sd > 0) & ((np.abs(z_hi) < 9.0) | (np.abs(z_lo) < 9.0)))
+    if len(near):
+        p[near] = ndtr(z_hi[near]) - ndtr(z_lo[near])
+    return p
 
 
 def _halton(n: int, base: int) -> np.ndarray:
