@@ -1,0 +1,166 @@
+"""Measurement models, Fisher information and the Cramér–Rao bound for a 2-D source.
+
+A source at ``(x, y)`` (metres, local frame: x east, y north) emits at time ``t0``. Each
+detection measures some of: the arrival time ``t = t0 + r / c`` (TOA, the unknown ``t0``
+kept as a nuisance parameter), the bearing from the sensor (clockwise from north), the range,
+or the source position itself (a camera or UAV fix). Independent measurements' Fisher
+information adds (fusion.md §2.3), so one function serves every sensor mix; the bound on the
+position is the top-left 2×2 block of the inverse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Per-detection measurement columns for one source (NaN where a detection lacks one).
+
+    ``toa_sd_s`` is the standard deviation of the arrival time as a measurement of the
+    propagation: pick noise, clock noise and the per-path celerity jitter together.
+    """
+
+    sensor_x: np.ndarray
+    sensor_y: np.ndarray
+    time_s: np.ndarray
+    toa_sd_s: np.ndarray
+    bearing_rad: np.ndarray
+    bearing_sd_rad: np.ndarray
+    range_m: np.ndarray
+    range_sd_m: np.ndarray
+    fix_x: np.ndarray
+    fix_y: np.ndarray
+    fix_sd_m: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.sensor_x)
+
+    def take(self, idx) -> Measurements:
+        return Measurements(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
+
+
+def toa_sd(pick_sd_s, clock_sd_s, range_m, c_m_s: float, celerity_jitter: float) -> np.ndarray:
+    """Arrival-time noise: pick and clock noise plus ``celerity_jitter`` (e.g. 0.002) of the
+    travel time, as a per-path error in the speed of sound."""
+    return np.sqrt(np.asarray(pick_sd_s) ** 2 + np.asarray(clock_sd_s) ** 2
+                   + (celerity_jitter * np.asarray(range_m) / c_m_s) ** 2)
+
+
+def jacobian_rows(x: float, y: float, m: Measurements, c_m_s: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Whitened Jacobian rows (n_rows, 3) over ``(x, y, t0)`` and their kind codes
+    (0 TOA, 1 bearing, 2 range, 3 fix x, 4 fix y), for the measurements present."""
+    dx, dy = x - m.sensor_x, y - m.sensor_y
+    r = np.maximum(np.hypot(dx, dy), 1e-3)
+    rows, kinds = [], []
+    has = np.isfinite(m.time_s) & np.isfinite(m.toa_sd_s) & (m.toa_sd_s > 0)
+    if has.any():
+        sd = m.toa_sd_s[has]
+        rows.append(np.column_stack([dx[has] / (r[has] * c_m_s) / sd, dy[has] / (r[has] * c_m_s) / sd,
+                                     1.0 / sd]))
+        kinds.append(np.zeros(has.sum(), int))
+    has = np.isfinite(m.bearing_rad) & (m.bearing_sd_rad > 0)
+    if has.any():
+        sd, rr = m.bearing_sd_rad[has], r[has] ** 2
+        rows.append(np.column_stack([dy[has] / rr / sd, -dx[has] / rr / sd, np.zeros(has.sum())]))
+        kinds.append(np.ones(has.sum(), int))
+    has = np.isfinite(m.range_m) & (m.range_sd_m > 0)
+    if has.any():
+        sd = m.range_sd_m[has]
+        rows.append(np.column_stack([dx[has] / r[has] / sd, dy[has] / r[has] / sd, np.zeros(has.sum())]))
+        kinds.append(np.full(has.sum(), 2))
+    has = np.isfinite(m.fix_x) & (m.fix_sd_m > 0)
+    if has.any():
+        sd = m.fix_sd_m[has]
+        z = np.zeros(has.sum())
+        rows.append(np.column_stack([1.0 / sd, z, z]))
+        rows.append(np.column_stack([z, 1.0 / sd, z]))
+        kinds += [np.full(has.sum(), 3), np.full(has.sum(), 4)]
+    if not rows:
+        return np.zeros((0, 3)), np.zeros(0, int)
+    return np.vstack(rows), np.concatenate(kinds)
+
+
+def fisher_information(x: float, y: float, m: Measurements, c_m_s: float) -> np.ndarray:
+    """The 3×3 Fisher information over ``(x, y, t0)``."""
+    j, _ = jacobian_rows(x, y, m, c_m_s)
+    return j.T @ j
+
+
+def position_covariance(fisher: np.ndarray) -> np.ndarray:
+    """The 2×2 bound on the position; ``t0`` is dropped when no arrival time informs it."""
+    if fisher[2, 2] <= 0:
+        return np.linalg.pinv(fisher[:2, :2])
+    return np.linalg.pinv(fisher)[:2, :2]
+
+
+def crlb_position(x: float, y: float, m: Measurements, c_m_s: float) -> np.ndarray:
+    """The Cramér–Rao bound on the position of a source at ``(x, y)``, in m²."""
+    return position_covariance(fisher_information(x, y, m, c_m_s))
+
+
+def residuals(x: float, y: float, t0: float, m: Measurements, c_m_s: float) -> np.ndarray:
+    """Whitened residuals (measured − predicted) / sd, in the order of :func:`jacobian_rows`."""
+    dx, dy = x - m.sensor_x, y - m.sensor_y
+    r = np.hypot(dx, dy)
+    out = []
+    has = np.isfinite(m.time_s) & np.isfinite(m.toa_sd_s) & (m.toa_sd_s > 0)
+    out.append((m.time_s[has] - (t0 + r[has] / c_m_s)) / m.toa_sd_s[has])
+    has = np.isfinite(m.bearing_rad) & (m.bearing_sd_rad > 0)
+    pred = np.arctan2(dx[has], dy[has])
+    out.append(np.angle(np.exp(1j * (m.bearing_rad[has] - pred))) / m.bearing_sd_rad[has])
+    has = np.isfinite(m.range_m) & (m.range_sd_m > 0)
+    out.append((m.range_m[has] - r[has]) / m.range_sd_m[has])
+    has = np.isfinite(m.fix_x) & (m.fix_sd_m > 0)
+    out.append((m.fix_x[has] - x) / m.fix_sd_m[has])
+    out.append((m.fix_y[has] - y) / m.fix_sd_m[has])
+    return np.concatenate(out)
+
+
+def per_detection_chi2(x: float, y: float, t0: float, m: Measurements, c_m_s: float) -> np.ndarray:
+    """Each detection's squared whitened residual, summed over its measurements."""
+    dx, dy = x - m.sensor_x, y - m.sensor_y
+    r = np.hypot(dx, dy)
+    chi2 = np.zeros(len(m))
+    with np.errstate(invalid="ignore"):
+        toa = (m.time_s - (t0 + r / c_m_s)) / m.toa_sd_s
+        chi2 += np.where(np.isfinite(toa), toa ** 2, 0.0)
+        b = np.angle(np.exp(1j * (m.bearing_rad - np.arctan2(dx, dy)))) / m.bearing_sd_rad
+        chi2 += np.where(np.isfinite(b), b ** 2, 0.0)
+        rg = (m.range_m - r) / m.range_sd_m
+        chi2 += np.where(np.isfinite(rg), rg ** 2, 0.0)
+        f = ((m.fix_x - x) ** 2 + (m.fix_y - y) ** 2) / m.fix_sd_m ** 2
+        chi2 += np.where(np.isfinite(f), f, 0.0)
+    return chi2
+
+
+def gauss_newton(x: float, y: float, t0: float, m: Measurements, c_m_s: float, *,
+                 iterations: int = 20, tol_m: float = 1e-3) -> tuple[float, float, float, np.ndarray]:
+    """Maximum-likelihood refinement by Levenberg–Marquardt from ``(x, y, t0)``; returns the
+    estimate and the 3×3 Fisher information at it."""
+    lam = 1e-3
+    cost = float(np.sum(residuals(x, y, t0, m, c_m_s) ** 2))
+    for _ in range(iterations):
+        j, _ = jacobian_rows(x, y, m, c_m_s)
+        res = residuals(x, y, t0, m, c_m_s)
+        a = j.T @ j
+        g = j.T @ res
+        try:
+            step = np.linalg.solve(a + lam * np.diag(np.diag(a) + 1e-12), g)
+        except np.linalg.LinAlgError:
+            break
+        nx, ny, nt = x + step[0], y + step[1], t0 + step[2]
+        new_cost = float(np.sum(residuals(nx, ny, nt, m, c_m_s) ** 2))
+        if new_cost <= cost:
+            x, y, t0, cost = nx, ny, nt, new_cost
+            lam = max(lam / 10, 1e-9)
+            if np.hypot(step[0], step[1]) < tol_m:
+                break
+        else:
+            lam *= 10
+            if lam > 1e6:
+                break
+    return x, y, t0, fisher_information(x, y, m, c_m_s)
