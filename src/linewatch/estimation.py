@@ -164,3 +164,50 @@ def gauss_newton(x: float, y: float, t0: float, m: Measurements, c_m_s: float, *
             if lam > 1e6:
                 break
     return x, y, t0, fisher_information(x, y, m, c_m_s)
+
+
+def chan_ho(sensor_x: np.ndarray, sensor_y: np.ndarray, time_s: np.ndarray, c_m_s: float,
+            time_sd_s: np.ndarray | None = None) -> tuple[float, float, float]:
+    """Chan & Ho (1994) closed-form two-stage weighted least squares for TDOA in 2-D.
+
+    Returns ``(x, y, t0)``. Exact on noise-free data with four or more sensors; attains the
+    bound at small noise. The first sensor is the reference.
+    """
+    sx, sy, t = (np.asarray(v, dtype=float) for v in (sensor_x, sensor_y, time_s))
+    if len(sx) < 4:
+        raise ValueError(f"Chan-Ho needs at least 4 sensors in 2-D, got {len(sx)}")
+    sd = np.ones(len(sx)) if time_sd_s is None else np.asarray(time_sd_s, dtype=float)
+    x1, y1 = sx[0], sy[0]
+    r = c_m_s * (t[1:] - t[0])                       # range differences to the reference
+    k = sx * sx + sy * sy
+    g = -np.column_stack([sx[1:] - x1, sy[1:] - y1, r])
+    h = 0.5 * (r * r - k[1:] + k[0])
+    q = np.diag((c_m_s * sd[1:]) ** 2) + (c_m_s * sd[0]) ** 2  # TDOA covariance (shared ref)
+    # stage 1: z = [x, y, R1] with the noise weighted by the ranges of a first, plain solve
+    z = np.linalg.lstsq(g, h, rcond=None)[0]
+    for _ in range(2):
+        ranges = np.hypot(z[0] - sx[1:], z[1] - sy[1:])
+        b = np.diag(np.maximum(ranges, 1.0))
+        w = np.linalg.pinv(b @ q @ b)
+        z = np.linalg.solve(g.T @ w @ g, g.T @ w @ h)
+    # stage 2: use R1^2 = (x - x1)^2 + (y - y1)^2
+    cov_z = np.linalg.pinv(g.T @ w @ g)
+    b2 = np.diag([z[0] - x1, z[1] - y1, z[2]])
+    w2 = np.linalg.pinv(b2 @ cov_z @ b2 + np.eye(3) * 1e-12)
+    g2 = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    h2 = np.array([(z[0] - x1) ** 2, (z[1] - y1) ** 2, z[2] ** 2])
+    sq = np.linalg.solve(g2.T @ w2 @ g2, g2.T @ w2 @ h2)
+    x2 = x1 + np.sign(z[0] - x1) * np.sqrt(max(sq[0], 0.0))
+    y2 = y1 + np.sign(z[1] - y1) * np.sqrt(max(sq[1], 0.0))
+
+    def fit(x, y):  # t0 profiled out; the weighted misfit of the arrival times
+        t0 = t - np.hypot(x - sx, y - sy) / c_m_s
+        mean = np.average(t0, weights=1 / sd ** 2)
+        return float(np.sum(((t0 - mean) / sd) ** 2)), float(mean)
+
+    # stage 2 degenerates when the source lines up with the reference sensor on an axis:
+    # keep whichever stage fits the arrival times better
+    (cost1, t01), (cost2, t02) = fit(z[0], z[1]), fit(x2, y2)
+    if cost1 < cost2:
+        return float(z[0]), float(z[1]), t01
+    return float(x2), float(y2), t02

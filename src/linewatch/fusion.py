@@ -1,0 +1,575 @@
+"""Fusion: associate raw detections into located incidents, pair launches with impacts, and
+say from which side of the line the fire came (or abstain).
+
+The engine (fusion.md §4.3):
+
+1. **Partition.** The area is cut into overlapping tiles along the line (or along the sensors'
+   main axis) and time into overlapping windows, so memory stays flat as the input grows and
+   the work can be spread; an incident belongs to the tile and window whose core holds it.
+2. **Candidates.** A coarse space–time search: for every grid point and every arrival time, the
+   origin time it implies; grid points where many sensors imply the same origin time are
+   candidates (arrays' bearings prune pairs that point elsewhere).
+3. **Refinement.** Around a candidate: a fine search, then maximum likelihood (Levenberg–
+   Marquardt) with outlier rejection, each sensor used at most once; the covariance is the
+   inverse Fisher information at the estimate (95 % ellipse).
+4. **Exclusive, greedy acceptance**, strongest first: each detection joins at most one
+   incident. A candidate must be consistent (χ²) and hold enough of the detections the sensor
+   network should have made there, which rules out "ghosts" assembled from clutter.
+5. **Pairing** launches with impacts by time of flight and geometry, and **attribution**:
+   P(launch on each party's side) from the signed distance to the line and its spread along
+   the line's normal; below ``side_threshold`` the engine abstains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from linewatch.detections import Detections, Incident, Sensors, sound_speed_m_s
+from linewatch.estimation import (Measurements, gauss_newton, per_detection_chi2,
+                                  position_covariance, toa_sd)
+from linewatch.geo import WorkingFrame
+from linewatch.model import covariance_to_ellipse
+
+ENGINE_VERSION = "fusion-1"
+CHI2_95_2D = 5.991464547107979
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    temperature_c: float | None = None     # None: the detections' median temperature, else 15 °C
+    celerity_jitter: float = 0.002         # per-path relative sound-speed noise
+    wind_allowance_m_s: float = 1.0        # unmodelled wind, as extra per-path noise
+    min_sensors: int = 7                   # distinct sensors with an arrival time
+    expected_share: float = 0.5            # of the detections the network should have made
+    min_expected: float = 8.0              # where the network hears less, clutter wins: no search
+    #: distance at which a sensor hears half the events: a quiet source (for the share test)
+    #: and a loud one (for where searching is worth it at all)
+    detection_range_m: tuple[float, float] = (8_000.0, 15_000.0)
+    max_range_m: float = 25_000.0          # farthest sensor-source distance considered
+    grid_m: float = 1_000.0                # coarse search cell
+    window_s: float = 30.0                 # origin-time window of the coarse search
+    block_s: float = 600.0                 # time block whose candidates compete best-first
+    tile_m: float = 60_000.0               # tile core length along the line
+    tile_margin_m: float = 25_000.0        # sources searched beyond the sensors
+    gate_sigma: float = 3.5                # outlier gate on whitened residuals
+    max_chi2_per_dof: float = 3.0
+    projectile_speed_m_s: tuple[float, float] = (150.0, 700.0)
+    max_flight_m: float = 45_000.0
+    side_threshold: float = 0.95
+
+
+@dataclass(frozen=True)
+class FusionResult:
+    incidents: tuple[Incident, ...]
+    n_detections: int
+    n_used: int
+    frame: WorkingFrame
+    c_m_s: float
+    engine: str = ENGINE_VERSION
+    stats: dict = field(default_factory=dict)
+
+
+# -- measurements in the frame ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Detections and sensors in the working frame, as columns."""
+
+    sx: np.ndarray
+    sy: np.ndarray
+    sensor: np.ndarray
+    t: np.ndarray
+    pick_sd: np.ndarray
+    clock_sd: np.ndarray
+    bearing: np.ndarray       # radians, NaN if none
+    bearing_sd: np.ndarray
+    range_m: np.ndarray
+    range_sd: np.ndarray
+    fx: np.ndarray
+    fy: np.ndarray
+    fsd: np.ndarray
+    kind: np.ndarray
+    toa: np.ndarray           # bool: the arrival time is informative (microphones, arrays)
+
+    def measurements(self, rows: np.ndarray, c: float, params: FusionParams,
+                     x: float | None = None, y: float | None = None) -> Measurements:
+        sx, sy = self.sx[self.sensor[rows]], self.sy[self.sensor[rows]]
+        r = np.hypot(sx - x, sy - y) if x is not None else np.full(len(rows), 10_000.0)
+        jitter = math.hypot(params.celerity_jitter, params.wind_allowance_m_s / c)
+        sd = toa_sd(self.pick_sd[rows], self.clock_sd[rows], r, c, jitter)
+        t = np.where(self.toa[rows], self.t[rows], np.nan)
+        return Measurements(sx, sy, t, sd, self.bearing[rows], self.bearing_sd[rows],
+                            self.range_m[rows], self.range_sd[rows], self.fx[rows], self.fy[rows],
+                            self.fsd[rows])
+
+
+def _prepare(sensors: Sensors, det: Detections, frame: WorkingFrame) -> _Prepared:
+    sx, sy = frame.to_xy(sensors.lon, sensors.lat)
+    has_fix = np.isfinite(det.lon) & np.isfinite(det.lat)
+    fx = np.full(len(det), np.nan)
+    fy = np.full(len(det), np.nan)
+    if has_fix.any():
+        fx[has_fix], fy[has_fix] = frame.to_xy(det.lon[has_fix], det.lat[has_fix])
+    kind_s = sensors.kind[det.sensor]
+    toa = np.isin(kind_s, ["microphone", "array"]) & (det.time_sd_s < 1.0)
+    return _Prepared(
+        sx=np.asarray(sx), sy=np.asarray(sy), sensor=det.sensor, t=det.time_s,
+        pick_sd=np.nan_to_num(det.time_sd_s, nan=0.05), clock_sd=sensors.clock_sd_s[det.sensor],
+        bearing=np.radians(det.bearing_deg), bearing_sd=np.radians(det.bearing_sd_deg),
+        range_m=det.range_m, range_sd=det.range_sd_m, fx=fx, fy=fy,
+        fsd=np.where(has_fix, np.nan_to_num(det.position_sd_m, nan=50.0), np.nan),
+        kind=det.kind, toa=toa)
+
+
+def measurements_for(sensors: Sensors, detections: Detections, rows, *, frame: WorkingFrame,
+                     params: FusionParams = FusionParams(), c_m_s: float | None = None,
+                     x_m: float | None = None, y_m: float | None = None) -> Measurements:
+    """Some detections as measurement columns in the frame (for the CRLB at a known source)."""
+    c = c_m_s if c_m_s is not None else _sound_speed(detections, params)
+    return _prepare(sensors, detections, frame).measurements(np.asarray(rows), c, params, x_m, y_m)
+
+
+def _sound_speed(det: Detections, params: FusionParams) -> float:
+    if params.temperature_c is not None:
+        return float(sound_speed_m_s(params.temperature_c))
+    temps = det.temperature_c[np.isfinite(det.temperature_c)]
+    return float(sound_speed_m_s(float(np.median(temps)) if len(temps) else 15.0))
+
+
+# -- locating one group -----------------------------------------------------------------------
+
+@dataclass
+class _Fit:
+    x: float
+    y: float
+    t0: float
+    rows: np.ndarray
+    fisher: np.ndarray
+    chi2: float
+    dof: int
+
+
+def _fit(p: _Prepared, rows: np.ndarray, x: float, y: float, t0: float, c: float,
+         params: FusionParams, *, robust: bool = True) -> _Fit | None:
+    rows = np.asarray(rows)
+    for _ in range(4):
+        if len(rows) == 0:
+            return None
+        m = p.measurements(rows, c, params, x, y)
+        x, y, t0, fisher = gauss_newton(x, y, t0, m, c)
+        m = p.measurements(rows, c, params, x, y)
+        chi2 = per_detection_chi2(x, y, t0, m, c)
+        if not robust:
+            break
+        keep = _one_per_sensor(p, rows, chi2) & (chi2 <= params.gate_sigma ** 2 * _n_meas(m))
+        if keep.all():
+            break
+        rows = rows[keep]
+    m = p.measurements(rows, c, params, x, y)
+    chi2 = per_detection_chi2(x, y, t0, m, c)
+    n_rows = int(np.sum(_n_meas(m)))
+    return _Fit(x, y, t0, rows, fisher, float(chi2.sum()), max(n_rows - 3, 1))
+
+
+def _n_meas(m: Measurements) -> np.ndarray:
+    n = np.isfinite(m.time_s).astype(int) + np.isfinite(m.bearing_rad) + np.isfinite(m.range_m)
+    return np.maximum(n + 2 * np.isfinite(m.fix_x), 1)
+
+
+def _one_per_sensor(p: _Prepared, rows: np.ndarray, chi2: np.ndarray) -> np.ndarray:
+    order = np.lexsort((chi2, p.sensor[rows]))
+    first = np.ones(len(rows), bool)
+    s = p.sensor[rows][order]
+    first_sorted = np.concatenate([[True], s[1:] != s[:-1]])
+    first[order] = first_sorted
+    return first
+
+
+def locate_group(sensors: Sensors, detections: Detections, rows, *, frame: WorkingFrame,
+                 params: FusionParams = FusionParams(), c_m_s: float | None = None) -> Incident | None:
+    """Locate one given group of detections (no association): a global search, then ML."""
+    rows = np.asarray(rows)
+    c = c_m_s if c_m_s is not None else _sound_speed(detections, params)
+    p = _prepare(sensors, detections, frame)
+    start = _grid_start(p, rows, c, params)
+    if start is None:
+        return None
+    fit = _fit(p, rows, *start, c, params, robust=False)
+    if fit is None:
+        return None
+    return _incident(fit, detections, frame, c)
+
+
+def _grid_start(p: _Prepared, rows: np.ndarray, c: float, params: FusionParams):
+    """The best point of a 250 m grid around the group's sensors (a global start for ML)."""
+    sx, sy = p.sx[p.sensor[rows]], p.sy[p.sensor[rows]]
+    fixed = np.isfinite(p.fx[rows])
+    if fixed.any():
+        cx, cy = np.mean(p.fx[rows][fixed]), np.mean(p.fy[rows][fixed])
+        half = 2_000.0
+    else:
+        cx, cy = np.mean(sx), np.mean(sy)
+        half = params.max_range_m
+    best = None
+    for step in (1_000.0, 100.0):
+        g = np.arange(-half, half + step / 2, step)
+        gx, gy = np.meshgrid(cx + g, cy + g, indexing="ij")
+        gx, gy = gx.ravel(), gy.ravel()
+        m = p.measurements(rows, c, params)
+        cost = _grid_cost(gx, gy, m, c)
+        i = int(np.argmin(cost))
+        best = (float(gx[i]), float(gy[i]))
+        cx, cy, half = best[0], best[1], 2 * step
+    m = p.measurements(rows, c, params, *best)
+    d = np.hypot(best[0] - m.sensor_x, best[1] - m.sensor_y)
+    has = np.isfinite(m.time_s)
+    t0 = float(np.median(m.time_s[has] - d[has] / c)) if has.any() else float(np.nanmedian(p.t[rows]))
+    return best[0], best[1], t0
+
+
+def _grid_cost(gx, gy, m: Measurements, c: float) -> np.ndarray:
+    """Sum of squared whitened residuals at grid points, with t0 profiled out (TOA part)."""
+    dx = gx[:, None] - m.sensor_x[None, :]
+    dy = gy[:, None] - m.sensor_y[None, :]
+    r = np.hypot(dx, dy)
+    cost = np.zeros(len(gx))
+    has = np.isfinite(m.time_s)
+    if has.sum() >= 2:
+        w = 1.0 / m.toa_sd_s[has] ** 2
+        t0 = m.time_s[has][None, :] - r[:, has] / c
+        mean = (t0 * w).sum(1) / w.sum()
+        cost += (((t0 - mean[:, None]) ** 2) * w).sum(1)
+    has = np.isfinite(m.bearing_rad)
+    if has.any():
+        pred = np.arctan2(dx[:, has], dy[:, has])
+        res = np.angle(np.exp(1j * (m.bearing_rad[has][None, :] - pred)))
+        cost += ((res / m.bearing_sd_rad[has]) ** 2).sum(1)
+    has = np.isfinite(m.range_m)
+    if has.any():
+        cost += (((m.range_m[has] - r[:, has]) / m.range_sd_m[has]) ** 2).sum(1)
+    has = np.isfinite(m.fix_x)
+    if has.any():
+        cost += (((gx[:, None] - m.fix_x[has]) ** 2 + (gy[:, None] - m.fix_y[has]) ** 2)
+                 / m.fix_sd_m[has] ** 2).sum(1)
+    return cost
+
+
+def _incident(fit: _Fit, det: Detections, frame: WorkingFrame, c: float) -> Incident:
+    lon, lat = frame.to_lonlat(np.array([fit.x]), np.array([fit.y]))
+    lon, lat = float(lon[0]), float(lat[0])
+    cov_grid = position_covariance(fit.fisher)
+    # grid metres -> true east/north: undo the scale factor and the meridian convergence
+    k = float(frame.scale_factor(np.array([fit.x]), np.array([lat]))[0])
+    g = float(frame.convergence_rad(np.array([lon]), np.array([lat]))[0])
+    cg, sg = math.cos(g), math.sin(g)
+    rot = np.array([[cg, sg], [-sg, cg]])
+    cov = rot @ cov_grid @ rot.T / (k * k)
+    major, minor, az = covariance_to_ellipse(cov[0, 0], cov[0, 1], cov[1, 1])
+    ids = tuple(sorted(str(i) for i in det.ids[fit.rows]))
+    kinds = det.kind[fit.rows]
+    n_launch, n_impact = int(np.sum(kinds == "launch")), int(np.sum(kinds == "impact"))
+    kind = "launch" if n_launch > n_impact else "impact" if n_impact > n_launch else "unknown"
+    digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:10]
+    t_var = np.linalg.pinv(fit.fisher)[2, 2] if fit.fisher[2, 2] > 0 else math.nan
+    return Incident(
+        id=f"inc-{digest}", time_s=fit.t0, lon=lon, lat=lat, kind=kind, detections=ids,
+        semi_major_m=major, semi_minor_m=min(minor, major), azimuth_deg=az,
+        cov_en_m2=((float(cov[0, 0]), float(cov[0, 1])), (float(cov[1, 0]), float(cov[1, 1]))),
+        time_sd_s=float(math.sqrt(t_var)) if t_var == t_var and t_var > 0 else math.nan,
+        n_sensors=len(set(det.sensor[fit.rows].tolist())))
+
+
+# -- association ------------------------------------------------------------------------------
+
+def _tiles(p: _Prepared, frame: WorkingFrame, agreement, params: FusionParams):
+    """Overlapping tiles as (sensor mask, core test) along the line or the sensors' main axis."""
+    if agreement is not None and agreement.line_index is not None:
+        lat = frame.to_lonlat(p.sx, p.sy)[1]
+        along = agreement.line_index.nearest(p.sx, p.sy, lat).chainage_m
+
+        def along_of(x, y):
+            la = frame.to_lonlat(np.atleast_1d(x), np.atleast_1d(y))[1]
+            return agreement.line_index.nearest(np.atleast_1d(x), np.atleast_1d(y), la).chainage_m
+    else:
+        centre = np.array([p.sx.mean(), p.sy.mean()])
+        xy = np.column_stack([p.sx, p.sy]) - centre
+        axis = np.linalg.svd(xy, full_matrices=False)[2][0] if len(xy) > 1 else np.array([1.0, 0.0])
+
+        def along_of(x, y):
+            return (np.atleast_1d(x) - centre[0]) * axis[0] + (np.atleast_1d(y) - centre[1]) * axis[1]
+        along = along_of(p.sx, p.sy)
+    lo, hi = float(along.min()), float(along.max())
+    n = max(1, math.ceil((hi - lo) / params.tile_m))
+    edges = np.linspace(lo, hi, n + 1)
+    tiles = []
+    for i in range(n):
+        a, b = edges[i], edges[i + 1]
+        last = i == n - 1
+        mask = (along >= a - params.tile_margin_m) & (along <= b + params.tile_margin_m)
+
+        def core(x, y, a=a, b=b, first=i == 0, last=last):
+            s = along_of(x, y)
+            return (first or s >= a) and (last or s < b)
+        tiles.append((mask, core))
+    return tiles
+
+
+def fuse(sensors: Sensors, detections: Detections, *, agreement=None,
+         params: FusionParams = FusionParams(),
+         progress: Callable[[int], None] | None = None) -> FusionResult:
+    """Associate and locate; pair launches with impacts; attribute the side of origin."""
+    det = detections.sorted()
+    frame = agreement.frame if agreement is not None else WorkingFrame.for_lonlat(sensors.lon)
+    c = _sound_speed(det, params)
+    p = _prepare(sensors, det, frame)
+    used = np.zeros(len(det), bool)
+    fits: list[_Fit] = []
+    stats = {"candidates": 0, "rejected_share": 0, "rejected_chi2": 0}
+    if len(det):
+        alive = np.zeros(len(sensors), bool)
+        alive[np.unique(det.sensor)] = True
+        t_lo, t_hi = float(det.time_s.min()), float(det.time_s.max())
+        max_travel = params.max_range_m / c
+        for mask, core in _tiles(p, frame, agreement, params):
+            in_tile = mask[p.sensor]
+            b0 = math.floor((t_lo - max_travel) / params.block_s) * params.block_s
+            for bs in np.arange(b0, t_hi + params.block_s, params.block_s):
+                lo = np.searchsorted(det.time_s, bs, "left")
+                hi = np.searchsorted(det.time_s, bs + params.block_s + max_travel, "right")
+                rows = np.arange(lo, hi)
+                rows = rows[in_tile[rows] & ~used[rows]]
+                if len(rows) < params.min_sensors:
+                    continue
+                for fit in _associate_block(p, rows, bs, c, params, mask & alive, core, stats):
+                    used[fit.rows] = True
+                    fits.append(fit)
+            if progress is not None:
+                progress(int(in_tile.sum()))
+    incidents = [_incident(f, det, frame, c) for f in fits]
+    incidents = _pair_and_attribute(incidents, frame, agreement, params)
+    incidents.sort(key=lambda i: (i.time_s, i.id))
+    return FusionResult(tuple(incidents), len(det), int(used.sum()), frame, c, stats=stats)
+
+
+def _associate_block(p: _Prepared, rows: np.ndarray, bs: float, c: float, params: FusionParams,
+                     alive: np.ndarray, core, stats: dict) -> list[_Fit]:
+    """Best-first, exclusive acceptance of the candidates of one time block of one tile: the
+    strongest candidates of all the block's windows are refined first, so a strong event takes
+    its detections before any partial, wrong fit can form from some of them."""
+    cands = []
+    for ws in np.arange(bs, bs + params.block_s, params.window_s):
+        cands += _window_candidates(p, rows, float(ws), c, params, alive)
+    cands.sort(key=lambda k: (-k[0], k[3], k[1], k[2]))
+    out: list[_Fit] = []
+    taken = np.zeros(len(rows), bool)
+    tried: list[tuple[float, float, float]] = []
+    g = params.grid_m
+    for _, cx, cy, t_guess in cands:
+        if any(abs(cx - a) <= 2.5 * g and abs(cy - b) <= 2.5 * g and abs(t_guess - t) <= 6.0
+               for a, b, t in tried):
+            continue  # one refinement per neighbourhood: neighbouring cells are the same source
+        tried.append((cx, cy, t_guess))
+        free = rows[~taken]
+        if len(free) < params.min_sensors:
+            break
+        # only detections that can come from a source near this origin time
+        lo = np.searchsorted(p.t[free], t_guess - 10.0, "left")
+        hi = np.searchsorted(p.t[free], t_guess + params.max_range_m / c + 10.0, "right")
+        free = free[lo:hi]
+        stats["candidates"] += 1
+        fit = _refine(p, free, cx, cy, t_guess, c, params)
+        if fit is None or not _acceptable(p, fit, alive, params, stats):
+            continue
+        if _contradicted(p, free, fit, c, params):
+            stats["rejected_bearings"] = stats.get("rejected_bearings", 0) + 1
+            continue
+        # a good fit that belongs to a neighbouring tile or block still holds its detections
+        # here, so that no weaker, wrong fit in this tile can take them; its owner reports it
+        taken |= np.isin(rows, fit.rows)
+        if (bs <= fit.t0 < bs + params.block_s) and core(fit.x, fit.y):
+            out.append(fit)
+    return out
+
+
+def _contradicted(p: _Prepared, free: np.ndarray, fit: _Fit, c: float,
+                  params: FusionParams) -> bool:
+    """Do the arrays that heard something at the right time point elsewhere?
+
+    Arrival times alone admit "ghosts" between simultaneous events; at a true source, the
+    arrays whose arrival times fit also point at it."""
+    arr = free[p.toa[free] & np.isfinite(p.bearing[free])]
+    if len(arr) == 0:
+        return False
+    m = p.measurements(arr, c, params, fit.x, fit.y)
+    dx, dy = fit.x - m.sensor_x, fit.y - m.sensor_y
+    timely = np.abs(m.time_s - fit.t0 - np.hypot(dx, dy) / c) <= params.gate_sigma * m.toa_sd_s
+    if not timely.any():
+        return False
+    b_res = np.abs(np.angle(np.exp(1j * (m.bearing_rad - np.arctan2(dx, dy))))) / m.bearing_sd_rad
+    sensor = p.sensor[arr]
+    heard = np.unique(sensor[timely])
+    agree = np.unique(sensor[timely & (b_res <= params.gate_sigma)])
+    return len(heard) - len(agree) > max(1.0, 0.3 * len(heard))
+
+
+def _acceptable(p: _Prepared, fit: _Fit, alive: np.ndarray, params: FusionParams,
+                stats: dict) -> bool:
+    n_toa = len(np.unique(p.sensor[fit.rows][p.toa[fit.rows]]))
+    if n_toa < params.min_sensors:
+        return False
+    expected = _expected_sensors(p, fit.x, fit.y, alive, params)
+    audible = _expected_sensors(p, fit.x, fit.y, alive, params, loud=True)
+    if audible < params.min_expected or n_toa < params.expected_share * expected:
+        stats["rejected_share"] += 1
+        return False
+    if fit.chi2 / fit.dof > params.max_chi2_per_dof:
+        stats["rejected_chi2"] += 1
+        return False
+    return True
+
+
+def _window_candidates(p: _Prepared, rows: np.ndarray, ws: float, c: float, params: FusionParams,
+                       alive: np.ndarray) -> list[tuple[int, float, float, float]]:
+    """Coarse space-time candidates with origin times in ``[ws, ws + window_s)``:
+    (count, x, y, t0) where enough sensors imply the same origin time at a grid point."""
+    lo = np.searchsorted(p.t[rows], ws, "left")
+    hi = np.searchsorted(p.t[rows], ws + params.window_s + params.max_range_m / c, "right")
+    rows = rows[lo:hi]
+    toa_rows = rows[p.toa[rows]]
+    if len(np.unique(p.sensor[toa_rows])) < params.min_sensors:
+        return []
+    sx, sy = p.sx[p.sensor[toa_rows]], p.sy[p.sensor[toa_rows]]
+    g = params.grid_m
+    x0 = math.floor((sx.min() - params.tile_margin_m) / g) * g
+    y0 = math.floor((sy.min() - params.tile_margin_m) / g) * g
+    gx = np.arange(x0, sx.max() + params.tile_margin_m + g, g)
+    gy = np.arange(y0, sy.max() + params.tile_margin_m + g, g)
+    GX, GY = np.meshgrid(gx, gy, indexing="ij")
+    GX, GY = GX.ravel(), GY.ravel()
+    keep = _expected_grid(p, GX, GY, alive, params, loud=True) >= params.min_expected
+    GX, GY = GX[keep], GY[keep]
+    expected = _expected_grid(p, GX, GY, alive, params)
+    if len(GX) == 0:
+        return []
+    dx = GX[:, None] - sx[None, :]
+    dy = GY[:, None] - sy[None, :]
+    r = np.hypot(dx, dy)
+    ok = r <= params.max_range_m
+    half_diag = g * math.sqrt(0.5)
+    b = p.bearing[toa_rows]
+    has_b = np.isfinite(b)
+    if has_b.any():  # an array's bearing must point at the cell
+        pred = np.arctan2(dx[:, has_b], dy[:, has_b])
+        tol = 3.0 * p.bearing_sd[toa_rows][has_b] + np.arctan2(half_diag, np.maximum(r[:, has_b], 1.0))
+        ok[:, has_b] &= np.abs(np.angle(np.exp(1j * (b[has_b] - pred)))) <= tol
+    tau = half_diag / c + 3.0 * 0.06
+    nb = int(math.ceil(params.window_s / tau)) + 1
+    bins = np.floor((p.t[toa_rows][None, :] - r / c - ws) / tau).astype(np.int64)
+    ok &= (bins >= 0) & (bins < nb)
+    gi, di = np.nonzero(ok)
+    hist = np.zeros((len(GX), nb + 1), np.int32)
+    np.add.at(hist, (gi, bins[gi, di]), 1)
+    merged = hist[:, :-1] + hist[:, 1:]
+    need = np.maximum(params.min_sensors, 0.7 * params.expected_share * expected)
+    cand = np.argwhere(merged >= need[:, None])
+    return [(int(merged[i, j]), float(GX[i]), float(GY[i]), ws + (j + 1) * tau) for i, j in cand]
+
+
+def _expected_grid(p: _Prepared, x: np.ndarray, y: np.ndarray, alive: np.ndarray,
+                   params: FusionParams, *, loud: bool = False) -> np.ndarray:
+    """How many arrival-time sensors would hear a quiet (or loud) source at each (x, y)."""
+    idx = np.flatnonzero(alive)
+    r50 = params.detection_range_m[1 if loud else 0]
+    d = np.hypot(np.asarray(x, float)[:, None] - p.sx[idx][None, :],
+                 np.asarray(y, float)[:, None] - p.sy[idx][None, :])
+    with np.errstate(over="ignore"):
+        prob = 1.0 / (1.0 + np.exp((d - r50) / 2000.0))
+    return prob.sum(axis=1)
+
+
+def _expected_sensors(p: _Prepared, x: float, y: float, alive: np.ndarray,
+                      params: FusionParams, *, loud: bool = False) -> float:
+    return float(_expected_grid(p, np.array([x]), np.array([y]), alive, params, loud=loud)[0])
+
+
+def _refine(p: _Prepared, rows: np.ndarray, x: float, y: float, t0: float, c: float,
+            params: FusionParams) -> _Fit | None:
+    """Fine search around a coarse candidate, then robust ML on the consistent detections."""
+    toa = rows[p.toa[rows]]
+    sx, sy = p.sx[p.sensor[toa]], p.sy[p.sensor[toa]]
+    best = None
+    for step, half, tol in ((250.0, params.grid_m, 1.0), (50.0, 250.0, 0.3)):
+        offs = np.arange(-half, half + step / 2, step)
+        gx, gy = np.meshgrid(x + offs, y + offs, indexing="ij")
+        gx, gy = gx.ravel(), gy.ravel()
+        r = np.hypot(gx[:, None] - sx[None, :], gy[:, None] - sy[None, :])
+        t0s = p.t[toa][None, :] - r / c
+        near = np.abs(t0s - t0) <= tol + step / c
+        # the origin time most of the near detections agree on, and how many agree
+        med = np.nanmedian(np.where(near, t0s, np.nan), axis=1)
+        count = np.sum(np.abs(t0s - med[:, None]) <= 0.15 + step / (2 * c), axis=1)
+        i = int(np.argmax(np.where(np.isfinite(med), count, -1)))
+        if not np.isfinite(med[i]):
+            return None
+        x, y, t0 = float(gx[i]), float(gy[i]), float(med[i])
+        best = (x, y, t0)
+    # the consistent set: arrival times within the gate, bearings and fixes that agree
+    x, y, t0 = best
+    m = p.measurements(rows, c, params, x, y)
+    chi2 = per_detection_chi2(x, y, t0, m, c)
+    gate = (params.gate_sigma * 2) ** 2 * _n_meas(m)
+    cand = rows[chi2 <= gate]
+    if len(cand) < params.min_sensors:
+        return None
+    return _fit(p, cand, x, y, t0, c, params)
+
+
+# -- pairing and attribution ------------------------------------------------------------------
+
+def _pair_and_attribute(incidents: list[Incident], frame: WorkingFrame, agreement,
+                        params: FusionParams) -> list[Incident]:
+    launches = [i for i, inc in enumerate(incidents) if inc.kind == "launch"]
+    impacts = [i for i, inc in enumerate(incidents) if inc.kind == "impact"]
+    if not launches or not impacts:
+        return incidents
+    lx, ly = frame.to_xy(np.array([incidents[i].lon for i in launches]),
+                         np.array([incidents[i].lat for i in launches]))
+    ix, iy = frame.to_xy(np.array([incidents[i].lon for i in impacts]),
+                         np.array([incidents[i].lat for i in impacts]))
+    lt = np.array([incidents[i].time_s for i in launches])
+    it = np.array([incidents[i].time_s for i in impacts])
+    dist = np.hypot(lx[:, None] - ix[None, :], ly[:, None] - iy[None, :])
+    tof = it[None, :] - lt[:, None]
+    vmin, vmax = params.projectile_speed_m_s
+    with np.errstate(divide="ignore", invalid="ignore"):
+        speed = dist / tof
+    ok = (tof > 0) & (speed >= vmin) & (speed <= vmax) & (dist <= params.max_flight_m)
+    big = 1e9
+    cost = np.where(ok, np.abs(np.log(speed / 300.0)) + tof / 600.0, big)
+    r, cidx = linear_sum_assignment(cost)
+    out = list(incidents)
+    for a, b in zip(r, cidx):
+        if cost[a, b] >= big:
+            continue
+        li, ii = launches[a], impacts[b]
+        pair = "pair-" + hashlib.sha256((incidents[li].id + incidents[ii].id).encode()).hexdigest()[:10]
+        side_p, side = _side(incidents[li], agreement, params)
+        out[li] = replace(out[li], pair_id=pair, side_probability=side_p, side=side)
+        out[ii] = replace(out[ii], pair_id=pair, side_probability=side_p, side=side)
+    return out
+
+
+def _side(launch: Incident, agreement, params: FusionParams):
+    if agreement is None or agreement.line_index is None:
+        return None, None
+    cov = np.array([launch.cov_en_m2])
+    pl = agreement.place(np.array([launch.lon]), np.array([launch.lat]), cov)
+    probs = {p: round(float(v[0]), 6) for p, v in agreement.side_probability(pl).items()}
+    best = max(probs, key=probs.get)
+    return probs, (best if probs[best] >= params.side_threshold else None)
