@@ -235,6 +235,56 @@ def report(day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD 
 
 
 @app.command()
+def fuse(sensors: Annotated[Path, typer.Option("--sensors", help="Sensors CSV or JSONL.")],
+         detections: Annotated[Path, typer.Option("--detections", help="Detections JSONL.")],
+         out_path: Annotated[Path, typer.Option("--out", "-o", help="Incidents GeoJSON to write.")] = Path("incidents.geojson"),
+         agreement: AgreementOpt = None,
+         temperature_c: Annotated[Optional[float], typer.Option("--temperature-c", help="Air temperature (°C) for the speed of sound.")] = None,
+         db: DbOpt = DEFAULT_DB) -> None:
+    """Fuse raw detections into located incidents; store them and write GeoJSON."""
+    from linewatch.service import fuse_files, incident_features, load_agreement_file
+    for f in (sensors, detections):
+        if not f.is_file():
+            raise InputError(f"{f}: no such file")
+    loaded = load_agreement_file(agreement) if agreement else None
+    with _store(db) as store, Progress(TextColumn("{task.description}"), BarColumn(),
+                                       TextColumn("{task.completed:,} detections"), console=err,
+                                       transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("fuse", total=None)
+        result, n_bad, added = fuse_files(store, sensors, detections, loaded=loaded,
+                                          temperature_c=temperature_c,
+                                          progress=lambda n: bar.advance(task, n))
+    tmp = out_path.with_name(out_path.name + ".part")
+    tmp.write_text(json.dumps(incident_features(result)), encoding="utf-8")
+    tmp.replace(out_path)
+    pairs = len({i.pair_id for i in result.incidents if i.pair_id})
+    out.print(f"{result.n_detections:,} detections -> {len(result.incidents):,} incidents "
+              f"({result.n_used:,} detections used, {pairs} launch-impact pairs, {n_bad} rows "
+              f"quarantined, {added} stored); wrote {out_path}")
+
+
+@app.command()
+def sim(scenario: Annotated[str, typer.Option("--scenario", help="quiet, active, barrage or day-1200km.")] = "active",
+        seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+        out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write to.")] = Path("sim-out"),
+        agreement: Annotated[Optional[Path], typer.Option("--agreement", "-a", help="Agreement whose line is used.")] = None) -> None:
+    """Simulate a sensor network and its raw detections, with the ground truth."""
+    from linewatch.demo import EXAMPLES
+    from linewatch.formats.sensors import write_scenario
+    from linewatch.service import load_agreement_file
+    from linewatch.simulate import SCENARIOS, simulate_chunks
+    if scenario not in SCENARIOS:
+        raise typer.BadParameter(f"{scenario!r}: expected one of {', '.join(SCENARIOS)}", param_hint="--scenario")
+    ag = load_agreement_file(agreement or EXAMPLES / "line-of-contact.yaml").agreement
+    params = SCENARIOS[scenario]
+    paths = write_scenario(simulate_chunks(ag, params, seed=seed), out_dir, params, seed)
+    out.print(f"scenario {scenario} (seed {seed}) written to {out_dir}")
+    if isinstance(paths, dict):
+        for kind, path in sorted(paths.items()):
+            out.print(f"  {kind}: {path}")
+
+
+@app.command()
 def demo(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where to put the store and report.")] = Path("demo-out"),
          seed: Annotated[int, typer.Option(help="Random seed.")] = 20251,
          agreement: Annotated[Optional[Path], typer.Option("--agreement", "-a")] = None) -> None:

@@ -362,19 +362,20 @@ def _associate_block(p: _Prepared, rows: np.ndarray, bs: float, c: float, params
     """Best-first, exclusive acceptance of the candidates of one time block of one tile: the
     strongest candidates of all the block's windows are refined first, so a strong event takes
     its detections before any partial, wrong fit can form from some of them."""
+    grid = _tile_grid(p, alive, params)
     cands = []
     for ws in np.arange(bs, bs + params.block_s, params.window_s):
-        cands += _window_candidates(p, rows, float(ws), c, params, alive)
+        cands += _window_candidates(p, rows, float(ws), c, params, grid)
     cands.sort(key=lambda k: (-k[0], k[3], k[1], k[2]))
     out: list[_Fit] = []
     taken = np.zeros(len(rows), bool)
-    tried: list[tuple[float, float, float]] = []
+    tried = np.zeros((0, 3))
     g = params.grid_m
     for _, cx, cy, t_guess in cands:
-        if any(abs(cx - a) <= 2.5 * g and abs(cy - b) <= 2.5 * g and abs(t_guess - t) <= 6.0
-               for a, b, t in tried):
+        if len(tried) and np.any((np.abs(tried[:, 0] - cx) <= 2.5 * g) & (np.abs(tried[:, 1] - cy) <= 2.5 * g)
+                                 & (np.abs(tried[:, 2] - t_guess) <= 6.0)):
             continue  # one refinement per neighbourhood: neighbouring cells are the same source
-        tried.append((cx, cy, t_guess))
+        tried = np.vstack([tried, [cx, cy, t_guess]])
         free = rows[~taken]
         if len(free) < params.min_sensors:
             break
@@ -434,29 +435,53 @@ def _acceptable(p: _Prepared, fit: _Fit, alive: np.ndarray, params: FusionParams
     return True
 
 
+@dataclass(frozen=True)
+class _Grid:
+    """The coarse search grid of a tile: points a loud source there would be heard from, and
+    how many sensors would hear a quiet one."""
+
+    x: np.ndarray
+    y: np.ndarray
+    expected: np.ndarray
+
+
+_GRID_CACHE: dict = {}
+
+
+def _tile_grid(p: _Prepared, alive: np.ndarray, params: FusionParams) -> _Grid:
+    key = (id(p), alive.tobytes(), params.grid_m, params.tile_margin_m, params.min_expected,
+           params.detection_range_m)
+    if key in _GRID_CACHE:
+        return _GRID_CACHE[key]
+    idx = np.flatnonzero(alive & np.isin(np.arange(len(p.sx)), np.unique(p.sensor[p.toa])))
+    sx, sy = p.sx[idx], p.sy[idx]
+    g = params.grid_m
+    gx = np.arange(math.floor((sx.min() - params.tile_margin_m) / g) * g, sx.max() + params.tile_margin_m + g, g)
+    gy = np.arange(math.floor((sy.min() - params.tile_margin_m) / g) * g, sy.max() + params.tile_margin_m + g, g)
+    GX, GY = np.meshgrid(gx, gy, indexing="ij")
+    GX, GY = GX.ravel(), GY.ravel()
+    keep = _expected_grid(p, GX, GY, alive, params, loud=True) >= params.min_expected
+    GX, GY = GX[keep], GY[keep]
+    grid = _Grid(GX, GY, _expected_grid(p, GX, GY, alive, params))
+    if len(_GRID_CACHE) > 64:
+        _GRID_CACHE.clear()
+    _GRID_CACHE[key] = grid
+    return grid
+
+
 def _window_candidates(p: _Prepared, rows: np.ndarray, ws: float, c: float, params: FusionParams,
-                       alive: np.ndarray) -> list[tuple[int, float, float, float]]:
+                       grid: _Grid) -> list[tuple[int, float, float, float]]:
     """Coarse space-time candidates with origin times in ``[ws, ws + window_s)``:
     (count, x, y, t0) where enough sensors imply the same origin time at a grid point."""
     lo = np.searchsorted(p.t[rows], ws, "left")
     hi = np.searchsorted(p.t[rows], ws + params.window_s + params.max_range_m / c, "right")
     rows = rows[lo:hi]
     toa_rows = rows[p.toa[rows]]
-    if len(np.unique(p.sensor[toa_rows])) < params.min_sensors:
+    if len(np.unique(p.sensor[toa_rows])) < params.min_sensors or len(grid.x) == 0:
         return []
     sx, sy = p.sx[p.sensor[toa_rows]], p.sy[p.sensor[toa_rows]]
     g = params.grid_m
-    x0 = math.floor((sx.min() - params.tile_margin_m) / g) * g
-    y0 = math.floor((sy.min() - params.tile_margin_m) / g) * g
-    gx = np.arange(x0, sx.max() + params.tile_margin_m + g, g)
-    gy = np.arange(y0, sy.max() + params.tile_margin_m + g, g)
-    GX, GY = np.meshgrid(gx, gy, indexing="ij")
-    GX, GY = GX.ravel(), GY.ravel()
-    keep = _expected_grid(p, GX, GY, alive, params, loud=True) >= params.min_expected
-    GX, GY = GX[keep], GY[keep]
-    expected = _expected_grid(p, GX, GY, alive, params)
-    if len(GX) == 0:
-        return []
+    GX, GY, expected = grid.x, grid.y, grid.expected
     dx = GX[:, None] - sx[None, :]
     dy = GY[:, None] - sy[None, :]
     r = np.hypot(dx, dy)
@@ -510,14 +535,24 @@ def _refine(p: _Prepared, rows: np.ndarray, x: float, y: float, t0: float, c: fl
         gx, gy = gx.ravel(), gy.ravel()
         r = np.hypot(gx[:, None] - sx[None, :], gy[:, None] - sy[None, :])
         t0s = p.t[toa][None, :] - r / c
-        near = np.abs(t0s - t0) <= tol + step / c
-        # the origin time most of the near detections agree on, and how many agree
-        med = np.nanmedian(np.where(near, t0s, np.nan), axis=1)
-        count = np.sum(np.abs(t0s - med[:, None]) <= 0.15 + step / (2 * c), axis=1)
-        i = int(np.argmax(np.where(np.isfinite(med), count, -1)))
-        if not np.isfinite(med[i]):
+        # the origin time most detections agree on at each point: the fullest pair of bins
+        width = 0.15 + step / (2 * c)
+        lo_t = t0 - tol - step / c
+        nb = int(math.ceil(2 * (tol + step / c) / width)) + 1
+        bins = np.floor((t0s - lo_t) / width).astype(np.int64)
+        ok = (bins >= 0) & (bins < nb)
+        gi, di = np.nonzero(ok)
+        hist = np.zeros((len(gx), nb + 1))
+        np.add.at(hist, (gi, bins[gi, di]), 1.0)
+        sums = np.zeros((len(gx), nb + 1))
+        np.add.at(sums, (gi, bins[gi, di]), t0s[gi, di])
+        pair = hist[:, :-1] + hist[:, 1:]
+        flat = int(np.argmax(pair))
+        i, j = divmod(flat, nb)
+        if pair[i, j] == 0:
             return None
-        x, y, t0 = float(gx[i]), float(gy[i]), float(med[i])
+        x, y = float(gx[i]), float(gy[i])
+        t0 = float((sums[i, j] + sums[i, j + 1]) / pair[i, j])
         best = (x, y, t0)
     # the consistent set: arrival times within the gate, bearings and fixes that agree
     x, y, t0 = best

@@ -226,3 +226,105 @@ def reports_from_rows(rows) -> list[Report]:
 __all__ = ["IngestSummary", "LoadedAgreement", "agreement_for", "content_hash", "daily_report",
            "day_window", "ingest_file", "load_agreement_file", "stored_reports", "verify_store",
            "Rejected"]
+
+
+# -- fusion ---------------------------------------------------------------------------------
+
+_EXPLOSION_TYPE = {"launch": "outgoing", "impact": "impact", "unknown": "undetermined"}
+
+
+def incident_features(result) -> dict:
+    """The fused incidents as a GeoJSON FeatureCollection (docs/fusion-formats.md)."""
+    features = []
+    for inc in result.incidents:
+        props = {
+            "id": inc.id, "time": _iso_utc(inc.time_s), "kind": inc.kind,
+            "detections": list(inc.detections),
+            "ellipse": {"semi_major_m": round(inc.semi_major_m, 2),
+                        "semi_minor_m": round(inc.semi_minor_m, 2),
+                        "azimuth_deg": round(inc.azimuth_deg, 2)},
+            "n_sensors": inc.n_sensors, "engine": result.engine,
+        }
+        if inc.pair_id is not None:
+            props.update(pair_id=inc.pair_id, side_probability=inc.side_probability, side=inc.side)
+        features.append({"type": "Feature", "id": inc.id,
+                         "geometry": {"type": "Point", "coordinates": [round(inc.lon, 7), round(inc.lat, 7)]},
+                         "properties": props})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _iso_utc(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def incidents_to_reports(result) -> list[Report]:
+    """Fused incidents as records, so that verification and the report use them: an impact
+    paired with a launch carries the launch point as its origin, and the side it came from."""
+    from linewatch.model import ExplosionType, Kind, Location, Provenance, SourceKind
+    by_pair: dict[str, object] = {}
+    for inc in result.incidents:
+        if inc.pair_id and inc.kind == "launch":
+            by_pair[inc.pair_id] = inc
+    out = []
+    for inc in result.incidents:
+        launch = by_pair.get(inc.pair_id) if inc.kind == "impact" and inc.pair_id else None
+        origin = (Location(launch.lon, launch.lat, launch.semi_major_m, launch.semi_minor_m,
+                           launch.azimuth_deg) if launch is not None else None)
+        extra = {"detections": ",".join(inc.detections), "n_sensors": str(inc.n_sensors)}
+        if inc.pair_id:
+            extra["pair_id"] = inc.pair_id
+        if inc.side_probability:
+            extra["side_probability"] = json.dumps(inc.side_probability, sort_keys=True)
+        out.append(Report(
+            id=inc.id, kind=Kind.EXPLOSION, time=datetime.fromtimestamp(inc.time_s, tz=timezone.utc),
+            location=Location(inc.lon, inc.lat, inc.semi_major_m, inc.semi_minor_m, inc.azimuth_deg),
+            provenance=Provenance(SourceKind.SENSOR_FUSION, "linewatch-fusion"),
+            explosion_type=ExplosionType(_EXPLOSION_TYPE[inc.kind]), party=inc.side, origin=origin,
+            engine=result.engine, description=f"fused from {len(inc.detections)} detections of "
+            f"{inc.n_sensors} sensors", extra=tuple(sorted(extra.items()))))
+    return out
+
+
+def store_reports(store: SQLiteStore, reports: list[Report], *, source: str) -> int:
+    """Store records produced by linewatch itself (no source file); returns the number added."""
+    rows = []
+    for r in reports:
+        data = record_to_dict(r)
+        rows.append(StoredRecord(r, data, content_hash(data), source, None))
+    sha = hashlib.sha256(source.encode()).hexdigest()
+    batch = store.begin_batch(source, sha, "fusion")
+    res = store.add_chunk(rows, [], batch_id=batch, file_sha256=sha)
+    store.finish_batch(batch)
+    return res.added
+
+
+def fuse_files(store: SQLiteStore, sensors_path: Path, detections_path: Path, *,
+               loaded: LoadedAgreement | None = None, temperature_c: float | None = None,
+               progress: Progress | None = None):
+    """Read sensors and detections (bad rows to the quarantine), fuse, store the incidents."""
+    from linewatch.formats.sensors import read_detections, read_sensors
+    from linewatch.fusion import FusionParams, fuse
+
+    def quarantine(path: Path, rejected) -> None:
+        if rejected:
+            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            store.add_chunk([], [(r.file, r.line, r.field, r.reason, r.raw) for r in rejected],
+                            batch_id=None, file_sha256=sha)
+
+    try:
+        with Path(sensors_path).open(encoding="utf-8-sig", newline="") as fh:
+            sensors, bad_s = read_sensors(fh, name=str(sensors_path))
+        with Path(detections_path).open(encoding="utf-8-sig", newline="") as fh:
+            detections, bad_d = read_detections(fh, sensors, name=str(detections_path))
+    except OSError as exc:
+        raise InputError(f"{exc.filename}: cannot read: {exc.strerror}") from exc
+    quarantine(Path(sensors_path), bad_s)
+    quarantine(Path(detections_path), bad_d)
+    params = FusionParams(temperature_c=temperature_c)
+    result = fuse(sensors, detections, agreement=loaded.agreement if loaded else None,
+                  params=params, progress=progress)
+    added = store_reports(store, incidents_to_reports(result), source=f"fusion:{detections_path}")
+    if loaded is not None:
+        store.put_agreement(loaded.sha256, loaded.agreement.id, loaded.agreement.version,
+                            loaded.name, loaded.text)
+    return result, len(bad_s) + len(bad_d), added
