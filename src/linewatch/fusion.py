@@ -338,6 +338,9 @@ def fuse(sensors: Sensors, detections: Detections, *, agreement=None,
         max_travel = params.max_range_m / c
         for mask, core in _tiles(p, frame, agreement, params):
             in_tile = mask[p.sensor]
+            if not (mask & alive).any():
+                continue
+            grid = _tile_grid(p, mask & alive, params)
             b0 = math.floor((t_lo - max_travel) / params.block_s) * params.block_s
             for bs in np.arange(b0, t_hi + params.block_s, params.block_s):
                 lo = np.searchsorted(det.time_s, bs, "left")
@@ -346,7 +349,7 @@ def fuse(sensors: Sensors, detections: Detections, *, agreement=None,
                 rows = rows[in_tile[rows] & ~used[rows]]
                 if len(rows) < params.min_sensors:
                     continue
-                for fit in _associate_block(p, rows, bs, c, params, mask & alive, core, stats):
+                for fit in _associate_block(p, rows, bs, c, params, mask & alive, grid, core, stats):
                     used[fit.rows] = True
                     fits.append(fit)
             if progress is not None:
@@ -358,11 +361,10 @@ def fuse(sensors: Sensors, detections: Detections, *, agreement=None,
 
 
 def _associate_block(p: _Prepared, rows: np.ndarray, bs: float, c: float, params: FusionParams,
-                     alive: np.ndarray, core, stats: dict) -> list[_Fit]:
+                     alive: np.ndarray, grid: _Grid, core, stats: dict) -> list[_Fit]:
     """Best-first, exclusive acceptance of the candidates of one time block of one tile: the
     strongest candidates of all the block's windows are refined first, so a strong event takes
     its detections before any partial, wrong fit can form from some of them."""
-    grid = _tile_grid(p, alive, params)
     cands = []
     for ws in np.arange(bs, bs + params.block_s, params.window_s):
         cands += _window_candidates(p, rows, float(ws), c, params, grid)
@@ -445,14 +447,7 @@ class _Grid:
     expected: np.ndarray
 
 
-_GRID_CACHE: dict = {}
-
-
 def _tile_grid(p: _Prepared, alive: np.ndarray, params: FusionParams) -> _Grid:
-    key = (id(p), alive.tobytes(), params.grid_m, params.tile_margin_m, params.min_expected,
-           params.detection_range_m)
-    if key in _GRID_CACHE:
-        return _GRID_CACHE[key]
     idx = np.flatnonzero(alive & np.isin(np.arange(len(p.sx)), np.unique(p.sensor[p.toa])))
     sx, sy = p.sx[idx], p.sy[idx]
     g = params.grid_m
@@ -462,11 +457,7 @@ def _tile_grid(p: _Prepared, alive: np.ndarray, params: FusionParams) -> _Grid:
     GX, GY = GX.ravel(), GY.ravel()
     keep = _expected_grid(p, GX, GY, alive, params, loud=True) >= params.min_expected
     GX, GY = GX[keep], GY[keep]
-    grid = _Grid(GX, GY, _expected_grid(p, GX, GY, alive, params))
-    if len(_GRID_CACHE) > 64:
-        _GRID_CACHE.clear()
-    _GRID_CACHE[key] = grid
-    return grid
+    return _Grid(GX, GY, _expected_grid(p, GX, GY, alive, params))
 
 
 def _window_candidates(p: _Prepared, rows: np.ndarray, ws: float, c: float, params: FusionParams,
