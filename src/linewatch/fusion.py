@@ -577,7 +577,8 @@ def _pair_and_attribute(incidents: list[Incident], frame: WorkingFrame, agreemen
         speed = dist / tof
     ok = (tof > 0) & (speed >= vmin) & (speed <= vmax) & (dist <= params.max_flight_m)
     big = 1e9
-    cost = np.where(ok, np.abs(np.log(speed / 300.0)) + tof / 600.0, big)
+    cost = np.full(speed.shape, big)
+    cost[ok] = np.abs(np.log(speed[ok] / 300.0)) + tof[ok] / 600.0
     r, cidx = linear_sum_assignment(cost)
     out = list(incidents)
     for a, b in zip(r, cidx):
