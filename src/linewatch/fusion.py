@@ -371,13 +371,16 @@ def _associate_block(p: _Prepared, rows: np.ndarray, bs: float, c: float, params
     cands.sort(key=lambda k: (-k[0], k[3], k[1], k[2]))
     out: list[_Fit] = []
     taken = np.zeros(len(rows), bool)
-    tried = np.zeros((0, 3))
-    g = params.grid_m
+    # one refinement per neighbourhood (cells of 1.75 grid steps and 4.5 s, and their neighbours):
+    # neighbouring cells of a candidate are the same source
+    tried: set[tuple[int, int, int]] = set()
+    cell = 1.75 * params.grid_m
     for _, cx, cy, t_guess in cands:
-        if len(tried) and np.any((np.abs(tried[:, 0] - cx) <= 2.5 * g) & (np.abs(tried[:, 1] - cy) <= 2.5 * g)
-                                 & (np.abs(tried[:, 2] - t_guess) <= 6.0)):
-            continue  # one refinement per neighbourhood: neighbouring cells are the same source
-        tried = np.vstack([tried, [cx, cy, t_guess]])
+        key = (int(cx // cell), int(cy // cell), int(t_guess // 4.5))
+        if key in tried:
+            continue
+        tried.update((key[0] + i, key[1] + j, key[2] + k)
+                     for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1))
         free = rows[~taken]
         if len(free) < params.min_sensors:
             break
