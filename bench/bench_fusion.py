@@ -1,0 +1,203 @@
+"""Benchmark fusion against the ground truth, the oracle association and PyOcto, side by side.
+
+For each scenario: simulate (seeded), run :func:`linewatch.fusion.fuse` (timed; peak traced
+memory in a second, untimed run), locate the true detection groups with
+:func:`linewatch.fusion.locate_group` (the oracle association: the floor for ρ), run PyOcto on
+the same detections (``bench/pyocto_peer.py``), and score all three with
+:mod:`linewatch.fusion_metrics`. Metric definitions: the docstring of ``fusion_metrics``.
+
+    .venv/bin/python bench/bench_fusion.py                       # quiet, active, barrage
+    .venv/bin/python bench/bench_fusion.py --scenario active --seed 2 --skip-pyocto
+    .venv/bin/python bench/bench_fusion.py --large               # ≥ 1 M detections, throughput
+
+PyOcto is optional (``pip install pyocto``); without it the PyOcto column is skipped.
+Detections per second are over all the scenario's detections for every engine (PyOcto only
+receives the arrival-time ones, ``pyocto picks`` in the table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+import tracemalloc
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from linewatch.detections import Detections, Sensors, Truth
+from linewatch.fusion import FusionParams, fuse, locate_group
+from linewatch.fusion_metrics import Scores, score_incidents, truth_detection_sets
+from linewatch.service import load_agreement_file
+from linewatch.simulate import SCENARIOS, ScenarioParams, simulate
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pyocto_peer import PyOctoSettings, run_pyocto  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+AGREEMENT = ROOT / "examples" / "agreements" / "line-of-contact.yaml"
+MIN_DETECTIONS = 4
+
+# metric -> (format, target text)
+ROWS = {
+    "detections": ("{:.0f}", ""),
+    "n_events": ("{:.0f}", ""),
+    "n_incidents": ("{:.0f}", ""),
+    "precision": ("{:.3f}", ""),
+    "recall": ("{:.3f}", ""),
+    "f1": ("{:.3f}", "active ≥ 0.99, barrage ≥ 0.95"),
+    "ghosts": ("{:.0f}", "0"),
+    "merged": ("{:.0f}", "0"),
+    "split": ("{:.0f}", "0"),
+    "extra_per_event": ("{:.2f}", ""),
+    "missing_per_event": ("{:.2f}", ""),
+    "rho": ("{:.2f}", "≤ 1.2"),
+    "median_error_m": ("{:.0f}", ""),
+    "p90_error_m": ("{:.0f}", ""),
+    "coverage95": ("{:.3f}", "0.93–0.97"),
+    "n_launches": ("{:.0f}", ""),
+    "wrong_side_rate": ("{:.4f}", "≤ 0.001"),
+    "abstention_rate": ("{:.3f}", "≤ 0.10"),
+    "seconds": ("{:.2f}", ""),
+    "detections_per_s": ("{:,.0f}", "≥ 10× PyOcto at ≥ 1 M"),
+    "peak_memory_mb": ("{:.0f}", ""),
+}
+
+
+def large_scenario() -> ScenarioParams:
+    """A barrage along the whole line for 4 hours: about 1 M detections."""
+    return replace(SCENARIOS["barrage"], name="barrage-1200km-4h", duration_s=4 * 3600.0,
+                   line_from_km=0.0, line_to_km=None)
+
+
+def fusion_params(scenario: ScenarioParams) -> FusionParams:
+    return FusionParams(temperature_c=scenario.temperature_c,
+                        celerity_jitter=scenario.celerity_jitter)
+
+
+def noise_model(scenario: ScenarioParams) -> FusionParams:
+    """The simulator's true noise (no wind allowance): the CRLB is the physical bound."""
+    return FusionParams(temperature_c=scenario.temperature_c,
+                        celerity_jitter=scenario.celerity_jitter, wind_allowance_m_s=0.0)
+
+
+def peak_memory_mb(fn) -> float:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 2 ** 20
+    finally:
+        tracemalloc.stop()
+
+
+def oracle_incidents(sensors: Sensors, det: Detections, truth: Truth, *, frame, c_m_s: float,
+                     params: FusionParams):
+    """Each true group with at least MIN_DETECTIONS detections, located by our locator."""
+    row_of = {str(d): r for r, d in enumerate(det.ids)}
+    out = []
+    for _, ids in truth_detection_sets(truth).items():
+        if len(ids) < MIN_DETECTIONS:
+            continue
+        rows = np.array(sorted(row_of[d] for d in ids))
+        sub = det.take(rows)
+        inc = locate_group(sensors, sub, np.arange(len(sub)), frame=frame, params=params, c_m_s=c_m_s)
+        if inc is not None:
+            out.append(inc)
+    return out
+
+
+def run_scenario(scenario: ScenarioParams, seed: int, args) -> list[Scores]:
+    agreement = load_agreement_file(AGREEMENT).agreement
+    t = time.perf_counter()
+    sim = simulate(agreement, scenario, seed=seed)
+    print(f"\n== {scenario.name}, seed {seed}: {len(sim.detections):,} detections, "
+          f"{len(sim.truth.event_id):,} events, {len(sim.sensors)} sensors "
+          f"(simulated in {time.perf_counter() - t:.1f} s)", flush=True)
+    sensors, det, truth = sim.sensors, sim.detections, sim.truth
+    params, noise = fusion_params(scenario), noise_model(scenario)
+
+    t = time.perf_counter()
+    result = fuse(sensors, det, agreement=agreement, params=params)
+    seconds = time.perf_counter() - t
+    print(f"   fuse: {len(result.incidents):,} incidents in {seconds:.1f} s", flush=True)
+    memory = math.nan
+    if not args.no_memory:
+        memory = peak_memory_mb(lambda: fuse(sensors, det, agreement=agreement, params=params))
+    frame, c = result.frame, result.c_m_s
+    scores = [score_incidents("linewatch", result.incidents, truth, sensors, det, frame=frame,
+                              c_m_s=c, noise=noise, min_detections=MIN_DETECTIONS,
+                              seconds=seconds, peak_memory_mb=memory)]
+
+    if not args.skip_oracle:
+        t = time.perf_counter()
+        oracle = oracle_incidents(sensors, det, truth, frame=frame, c_m_s=c, params=params)
+        seconds = time.perf_counter() - t
+        scores.append(score_incidents("oracle", oracle, truth, sensors, det, frame=frame, c_m_s=c,
+                                      noise=noise, min_detections=MIN_DETECTIONS, seconds=seconds))
+        print(f"   oracle: {len(oracle):,} groups located in {seconds:.1f} s", flush=True)
+
+    if not args.skip_pyocto:
+        try:
+            settings = PyOctoSettings(tolerance_s=args.pyocto_tolerance, n_picks=args.pyocto_n_picks,
+                                      n_threads=args.pyocto_threads)
+            run = run_pyocto(sensors, det, frame=frame, c_m_s=c, settings=settings)
+        except ImportError:
+            print("   pyocto: not installed (pip install pyocto); skipped", flush=True)
+        else:
+            print(f"   pyocto: {len(run.incidents):,} events from {run.n_picks:,} picks in "
+                  f"{run.seconds:.1f} s ({run.seconds_total:.1f} s with conversions)", flush=True)
+            scores.append(score_incidents("pyocto", run.incidents, truth, sensors, det,
+                                          frame=frame, c_m_s=c, noise=noise,
+                                          min_detections=MIN_DETECTIONS, seconds=run.seconds))
+    print_table(scores)
+    return scores
+
+
+def print_table(scores: list[Scores]) -> None:
+    rows = [s.as_row() for s in scores]
+    for r in rows:                    # only fuse pairs launches and impacts and decides sides
+        if r["engine"] != "linewatch":
+            r.update(n_launches=math.nan, wrong_side_rate=math.nan, abstention_rate=math.nan)
+    names = [r["engine"] for r in rows]
+    width = max(12, *(len(n) for n in names))
+    print(f"   {'':<20}" + "".join(f"{n:>{width}}" for n in names) + "   target")
+    for key, (fmt, target) in ROWS.items():
+        cells = []
+        for r in rows:
+            v = r.get(key, math.nan)
+            cells.append("—" if v is None or (isinstance(v, float) and math.isnan(v))
+                         else fmt.format(v))
+        print(f"   {key:<20}" + "".join(f"{c:>{width}}" for c in cells) + f"   {target}")
+    by = {r["engine"]: r for r in rows}
+    if "linewatch" in by and "pyocto" in by and by["pyocto"]["detections_per_s"] > 0:
+        ratio = by["linewatch"]["detections_per_s"] / by["pyocto"]["detections_per_s"]
+        print(f"   speed ratio linewatch / pyocto: {ratio:.2f}×   (target ≥ 10× at ≥ 1 M "
+              f"detections, with F1 {by['linewatch']['f1']:.3f} vs {by['pyocto']['f1']:.3f})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
+                    help="repeatable; default: quiet, active, barrage")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--large", action="store_true",
+                    help="a ≥ 1 M-detection throughput run (barrage along the whole line, 4 h)")
+    ap.add_argument("--skip-pyocto", action="store_true")
+    ap.add_argument("--skip-oracle", action="store_true")
+    ap.add_argument("--no-memory", action="store_true", help="skip the traced-memory rerun of fuse")
+    ap.add_argument("--pyocto-tolerance", type=float, default=PyOctoSettings.tolerance_s)
+    ap.add_argument("--pyocto-n-picks", type=int, default=PyOctoSettings.n_picks)
+    ap.add_argument("--pyocto-threads", type=int, default=PyOctoSettings.n_threads)
+    args = ap.parse_args(argv)
+    if args.large:
+        scenarios = [large_scenario()]
+    else:
+        scenarios = [SCENARIOS[n] for n in (args.scenario or ["quiet", "active", "barrage"])]
+    for scenario in scenarios:
+        run_scenario(scenario, args.seed, args)
+
+
+if __name__ == "__main__":
+    main()
