@@ -79,10 +79,12 @@ def test_html_has_the_sections_and_figures(written):
                     "4. Strikes on protected sites", "5. Windows of silence",
                     "6. Mines and unexploded ordnance", "7. Civilian casualties",
                     "8. Freedom of movement", "9. Findings against the agreement",
-                    "10. Coverage and trend", "Annex A. Findings"):
+                    "10. Incidents located by the sensor network", "11. Coverage and trend",
+                    "Annex A. Findings"):
         assert heading in html, heading
     assert 'src="map-2025-06-02.png"' in html and 'src="trend-2025-06-02.png"' in html
     assert "NOTIONAL" in html
+    assert "No incidents were located by the sensor network" in html  # none in this scenario
     assert "In the South sector the mission recorded 8 ceasefire violations" in html
     # the total row: 25 this period, 7 the previous one, with its records in the tooltip
     assert re.search(r'title="records: e1 e2 e3 e4 e5 e6 e7 e8 e9">25 <span class="prev">\(7\)</span>', html)

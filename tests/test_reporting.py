@@ -384,3 +384,36 @@ def test_reporting_is_pure():
                                  "linewatch.store", "linewatch.resources")) for m in modules)
     names = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
     assert not names & {"now", "utcnow", "today", "environ", "open"}
+
+
+def test_the_sensor_network_section_counts_fused_incidents():
+    from linewatch.detections import Incident
+    from linewatch.fusion import FusionResult
+    from linewatch.service import incidents_to_reports
+    ag = parse_agreement(agreement_yaml(), name="report-test.yaml")
+    t = datetime(2025, 6, 2, 3, 0, tzinfo=timezone.utc).timestamp()
+    cov = ((400.0, 0.0), (0.0, 100.0))
+    launch = Incident("inc-l", t, 35.9, 48.1, "launch", ("d1", "d2", "d3"), 49.0, 24.5, 90.0, cov,
+                      pair_id="pair-1", side_probability={"a": 1.0, "b": 0.0}, side="a")
+    impact = Incident("inc-i", t + 40, 36.05, 48.1, "impact", ("d4", "d5"), 30.0, 20.0, 0.0, cov,
+                      pair_id="pair-1", side_probability={"a": 1.0, "b": 0.0}, side="a")
+    lone = Incident("inc-u", t + 90, 36.05, 48.3, "unknown", ("d6",), 500.0, 100.0, 10.0, cov)
+    result = FusionResult((launch, impact, lone), 6, 6, ag.frame, 340.0)
+    recs = incidents_to_reports(result)
+    assert next(r for r in recs if r.id == "inc-i").origin is not None  # the launch point
+    rep = reporting.build_daily_report(
+        ag, DAY, reports=recs, verification=verify(ag, recs), previous_reports=[],
+        previous_verification=verify(ag, []), history=[], gazetteer=gazetteer(),
+        generated_at=GENERATED, engine="verify-test")
+    sn = rep["sensor_network"]
+    assert fig(sn["incidents"]) == (3, ["inc-i", "inc-l", "inc-u"])
+    assert fig(sn["by_type"]["outgoing"]) == (1, ["inc-l"])
+    assert fig(sn["by_type"]["undetermined"]) == (1, ["inc-u"])
+    assert sn["pairs"] == 1 and fig(sn["launches_attributed"]["a"]) == (1, ["inc-l"])
+    assert sn["launches_abstained"]["count"] == 0
+    assert sn["ellipse_semi_major_m"]["median"] == 49.0
+    item = next(i for i in sn["items"] if i["record_id"] == "inc-l")
+    assert item["detections"] == 3 and item["side"] == "a" and item["side_probability"]["a"] == 1.0
+    # the impact carries its launch as the origin, so the fire is attributed to a's side
+    fire = [f for f in verify(ag, recs).findings if f.record_id == "inc-i" and f.rule_id == "fire"]
+    assert fire and fire[0].verdict.value == "violation" and fire[0].party == "a"

@@ -14,6 +14,7 @@ whose weight is zero is not listed. See ``docs/report-formats.md``.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta, timezone
@@ -23,7 +24,7 @@ import numpy as np
 import shapely
 
 from linewatch.agreement import Agreement
-from linewatch.model import ExplosionType, Finding, Kind, Report, Verdict
+from linewatch.model import ExplosionType, Finding, Kind, Report, SourceKind, Verdict
 from linewatch.verify import PlaceFacts, Verification
 
 FORMAT = "linewatch-daily-report/1"
@@ -444,6 +445,40 @@ def _findings(ctx: _Ctx, today: dict) -> dict[str, Any]:
             "items": items}
 
 
+def _sensor_network(ctx: _Ctx) -> dict[str, Any]:
+    """Incidents fused from raw sensor detections: how many, of what kind, how precisely
+    located, which launches were paired with impacts and to which side they were attributed."""
+    fused = sorted((r for r in ctx.reports if r.provenance.source_kind == SourceKind.SENSOR_FUSION),
+                   key=_time_key(ctx))
+    extra = {r.id: dict(r.extra) for r in fused}
+    major = np.array([r.location.semi_major_m for r in fused], dtype=float)
+    pairs = {extra[r.id]["pair_id"] for r in fused if "pair_id" in extra[r.id]}
+    launches = [r for r in fused if r.explosion_type == ExplosionType.OUTGOING]
+    paired_launches = [r for r in launches if "pair_id" in extra[r.id]]
+    items = [{**ctx.common(r), "explosion_type": r.explosion_type.value if r.explosion_type else None,
+              "semi_major_m": round(r.location.semi_major_m, 1),
+              "semi_minor_m": round(r.location.semi_minor_m, 1),
+              "azimuth_deg": round(r.location.azimuth_deg, 1),
+              "detections": len(extra[r.id].get("detections", "").split(",")) if extra[r.id].get("detections") else 0,
+              "pair_id": extra[r.id].get("pair_id"), "side": r.party,
+              "side_probability": json.loads(extra[r.id]["side_probability"])
+              if "side_probability" in extra[r.id] else None,
+              "engine": r.engine} for r in fused]
+    return {
+        "incidents": _fig(fused, _one),
+        "by_type": {t.value: _fig((r for r in fused if r.explosion_type == t), _one)
+                    for t in ExplosionType},
+        "pairs": len(pairs),
+        "launches_attributed": {p: _fig((r for r in paired_launches if r.party == p), _one)
+                                for p in ctx.agreement.party_ids},
+        "launches_abstained": _fig((r for r in paired_launches if r.party is None), _one),
+        "ellipse_semi_major_m": {
+            "median": round(float(np.median(major)), 1) if len(major) else None,
+            "p90": round(float(np.percentile(major, 90)), 1) if len(major) else None},
+        "items": items,
+    }
+
+
 def _coverage(reports: Sequence[Report], today: dict) -> dict[str, Any]:
     hours = _active_hours(reports)
     by_source: dict[tuple[str, str], list[Report]] = defaultdict(list)
@@ -607,6 +642,7 @@ def build_daily_report(agreement: Agreement, day: date, *, reports: Sequence[Rep
                 "killed": r.killed or 0, "injured": r.injured or 0,
                 "corroborated": bool(r.corroborated), "description": r.description})},
         "findings": _findings(ctx, today),
+        "sensor_network": _sensor_network(ctx),
         "coverage": _coverage(reports, today),
         "trend": _trend(history, today),
     }
