@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import json
 import time as _time
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 from linewatch.errors import InputError
 from linewatch.formats import record_from_dict, write_records
+from linewatch.formats.sensors import write_detections, write_sensors
 from linewatch.scenario import generate_day
-from linewatch.service import daily_report, day_window, ingest_file, load_agreement_file, verify_store
+from linewatch.service import (daily_report, day_window, fuse_files, ingest_file,
+                               load_agreement_file, verify_store)
+from linewatch.simulate import SCENARIOS, simulate
 from linewatch.store import open_store
 
 DEFAULT_DAY = date(2026, 6, 15)
@@ -99,11 +103,25 @@ def run_demo(out_dir: Path, *, seed: int = 20251, agreement_path: Path | None = 
     _write_fmt(p, osint, "acled")
     files.append(p)
 
+    # the acoustic network's raw detections for two hours of the night, as a mission gets them
+    sim = simulate(ag, replace(SCENARIOS["active"], duration_s=2 * 3600.0,
+                               start_s=datetime.combine(day, time(1), tzinfo=timezone.utc).timestamp()),
+                   seed=seed)
+    sensors_path, detections_path = inputs / "sensors.csv", inputs / f"detections-{day.isoformat()}.jsonl"
+    with sensors_path.open("w", encoding="utf-8", newline="") as fh:
+        write_sensors(sim.sensors, fh)
+    with detections_path.open("w", encoding="utf-8") as fh:
+        write_detections(sim.detections, sim.sensors, fh)
+
     with open_store(db) as store:
         for f in files:
             s = ingest_file(store, f)
             say(f"  ingested {f.name}: {s.added} added, {s.duplicate} duplicates, "
                 f"{s.quarantined} quarantined")
+        fused, n_bad, added = fuse_files(store, sensors_path, detections_path, loaded=loaded)
+        pairs = len({i.pair_id for i in fused.incidents if i.pair_id})
+        say(f"  fused {fused.n_detections:,} raw detections of {len(sim.sensors)} sensors into "
+            f"{len(fused.incidents)} incidents ({pairs} launch-impact pairs), {added} stored")
         start, end = day_window(day)
         run, v = verify_store(store, loaded, start=start, end=end)
         n_viol = sum(1 for f in v.findings if f.verdict.value == "violation")
