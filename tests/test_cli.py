@@ -164,3 +164,44 @@ def test_demo_end_to_end(tmp_path):
     q = json.loads(run("quarantine", "list", "--json", "--db", tmp_path / "demo" / "linewatch.sqlite",
                        check_code=0).stdout)
     assert len(q) >= 5 and all(r["reason"] for r in q)
+
+
+def test_sim_then_fuse_end_to_end(tmp_path):
+    sim_dir = tmp_path / "sim"
+    proc = run("sim", "--scenario", "quiet", "--seed", "2", "--out", sim_dir, check_code=0)
+    assert "detections" in proc.stdout
+    for name in ("sensors.csv", "detections.jsonl", "truth_events.csv", "truth_detections.csv",
+                 "scenario.json"):
+        assert (sim_dir / name).is_file(), name
+    db, out = tmp_path / "s.sqlite", tmp_path / "incidents.geojson"
+    proc = run("fuse", "--sensors", sim_dir / "sensors.csv", "--detections", sim_dir / "detections.jsonl",
+               "--out", out, "--agreement", EXAMPLES / "line-of-contact.yaml", "--db", db, check_code=0)
+    fc = json.loads(out.read_text())
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) >= 10
+    props = [f["properties"] for f in fc["features"]]
+    for p in props:
+        assert {"id", "time", "kind", "detections", "ellipse"} <= p.keys()
+        assert p["ellipse"]["semi_major_m"] >= p["ellipse"]["semi_minor_m"] > 0
+    used = [d for p in props for d in p["detections"]]
+    assert len(used) == len(set(used))  # each detection in at most one incident
+    paired = [p for p in props if "pair_id" in p]
+    assert paired and all(set(p["side_probability"]) == {"ua", "ru"} for p in paired)
+    # the incidents are stored: verify uses them
+    findings = json.loads(run("verify", "--db", db, "--json", check_code=0).stdout)["findings"]
+    assert {f["record_id"] for f in findings} >= {p["id"] for p in props}
+
+
+def test_fuse_bad_input(tmp_path):
+    sensors = tmp_path / "sensors.csv"
+    sensors.write_text("sensor_id,lon,lat,elevation_m,kind\nM1,36.0,48.0,0,microphone\n")
+    det = tmp_path / "det.jsonl"
+    det.write_text('{"id": "a", "sensor_id": "NOPE", "time": 1.7e9, "time_sd_s": 0.02}\n'
+                   '{"id": "b", "time": 1.7e9}\n{"id": "c", "sensor_id": "M1", "time": "yesterday", "time_sd_s": 0.02}\n')
+    db = tmp_path / "s.sqlite"
+    proc = run("fuse", "--sensors", sensors, "--detections", det, "--db", db,
+               "--out", tmp_path / "o.geojson", check_code=0)
+    assert "3 rows quarantined" in proc.stdout
+    rows = json.loads(run("quarantine", "list", "--db", db, "--json", check_code=0).stdout)
+    assert {r["line"] for r in rows} == {1, 2, 3} and all(r["field"] for r in rows)
+    run("fuse", "--sensors", tmp_path / "none.csv", "--detections", det, "--db", db, check_code=4)
+    run("sim", "--scenario", "hurricane", "--out", tmp_path / "x", check_code=2)

@@ -29,7 +29,7 @@ quarantine_app = typer.Typer(help="Records that could not be ingested.", no_args
 app.add_typer(agreement_app, name="agreement")
 app.add_typer(quarantine_app, name="quarantine")
 
-out = Console()
+out = Console(soft_wrap=True)  # data lines are not broken when piped
 err = Console(stderr=True)
 
 EXIT_QUARANTINED = 7
@@ -277,11 +277,10 @@ def sim(scenario: Annotated[str, typer.Option("--scenario", help="quiet, active,
         raise typer.BadParameter(f"{scenario!r}: expected one of {', '.join(SCENARIOS)}", param_hint="--scenario")
     ag = load_agreement_file(agreement or EXAMPLES / "line-of-contact.yaml").agreement
     params = SCENARIOS[scenario]
-    paths = write_scenario(simulate_chunks(ag, params, seed=seed), out_dir, params, seed)
-    out.print(f"scenario {scenario} (seed {seed}) written to {out_dir}")
-    if isinstance(paths, dict):
-        for kind, path in sorted(paths.items()):
-            out.print(f"  {kind}: {path}")
+    manifest = write_scenario(simulate_chunks(ag, params, seed=seed), out_dir, params, seed)
+    counts = manifest.get("counts", {}) if isinstance(manifest, dict) else {}
+    out.print(f"scenario {scenario} (seed {seed}): " + ", ".join(f"{v:,} {k}" for k, v in counts.items())
+              + f"; written to {out_dir}/ (" + ", ".join(manifest.get("files", [])) + ", scenario.json)")
 
 
 @app.command()
