@@ -102,13 +102,26 @@ def crlb_position(x: float, y: float, m: Measurements, c_m_s: float) -> np.ndarr
     return position_covariance(fisher_information(x, y, m, c_m_s))
 
 
-def residuals(x: float, y: float, t0: float, m: Measurements, c_m_s: float) -> np.ndarray:
+def travel_time(dx: np.ndarray, dy: np.ndarray, c_m_s: float,
+                wind: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """Sound's travel time from a source at offset ``(dx, dy)`` from each sensor (source minus
+    sensor), with a wind ``(east, north)`` m/s adding its component along the path."""
+    r = np.hypot(dx, dy)
+    if wind == (0.0, 0.0):
+        return r / c_m_s
+    with np.errstate(invalid="ignore", divide="ignore"):
+        along = np.where(r > 0, -(dx * wind[0] + dy * wind[1]) / r, 0.0)  # source -> sensor
+    return r / (c_m_s + along)
+
+
+def residuals(x: float, y: float, t0: float, m: Measurements, c_m_s: float,
+              wind: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """Whitened residuals (measured − predicted) / sd, in the order of :func:`jacobian_rows`."""
     dx, dy = x - m.sensor_x, y - m.sensor_y
     r = np.hypot(dx, dy)
     out = []
     has = np.isfinite(m.time_s) & np.isfinite(m.toa_sd_s) & (m.toa_sd_s > 0)
-    out.append((m.time_s[has] - (t0 + r[has] / c_m_s)) / m.toa_sd_s[has])
+    out.append((m.time_s[has] - (t0 + travel_time(dx[has], dy[has], c_m_s, wind))) / m.toa_sd_s[has])
     has = np.isfinite(m.bearing_rad) & (m.bearing_sd_rad > 0)
     pred = np.arctan2(dx[has], dy[has])
     out.append(np.angle(np.exp(1j * (m.bearing_rad[has] - pred))) / m.bearing_sd_rad[has])
@@ -120,13 +133,14 @@ def residuals(x: float, y: float, t0: float, m: Measurements, c_m_s: float) -> n
     return np.concatenate(out)
 
 
-def per_detection_chi2(x: float, y: float, t0: float, m: Measurements, c_m_s: float) -> np.ndarray:
+def per_detection_chi2(x: float, y: float, t0: float, m: Measurements, c_m_s: float,
+                       wind: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """Each detection's squared whitened residual, summed over its measurements."""
     dx, dy = x - m.sensor_x, y - m.sensor_y
     r = np.hypot(dx, dy)
     chi2 = np.zeros(len(m))
     with np.errstate(invalid="ignore"):
-        toa = (m.time_s - (t0 + r / c_m_s)) / m.toa_sd_s
+        toa = (m.time_s - (t0 + travel_time(dx, dy, c_m_s, wind))) / m.toa_sd_s
         chi2 += np.where(np.isfinite(toa), toa ** 2, 0.0)
         b = np.angle(np.exp(1j * (m.bearing_rad - np.arctan2(dx, dy)))) / m.bearing_sd_rad
         chi2 += np.where(np.isfinite(b), b ** 2, 0.0)
@@ -138,14 +152,15 @@ def per_detection_chi2(x: float, y: float, t0: float, m: Measurements, c_m_s: fl
 
 
 def gauss_newton(x: float, y: float, t0: float, m: Measurements, c_m_s: float, *,
-                 iterations: int = 20, tol_m: float = 1e-3) -> tuple[float, float, float, np.ndarray]:
-    """Maximum-likelihood refinement by Levenberg–Marquardt from ``(x, y, t0)``; returns the
-    estimate and the 3×3 Fisher information at it."""
+                 iterations: int = 20, tol_m: float = 1e-3,
+                 wind: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float, float, np.ndarray]:
+    """Maximum-likelihood refinement by Levenberg–Marquardt from ``(x, y, t0)``, for a known
+    wind; returns the estimate and the 3×3 Fisher information at it."""
     lam = 1e-3
-    cost = float(np.sum(residuals(x, y, t0, m, c_m_s) ** 2))
+    cost = float(np.sum(residuals(x, y, t0, m, c_m_s, wind) ** 2))
     for _ in range(iterations):
         j, _ = jacobian_rows(x, y, m, c_m_s)
-        res = residuals(x, y, t0, m, c_m_s)
+        res = residuals(x, y, t0, m, c_m_s, wind)
         a = j.T @ j
         g = j.T @ res
         try:
@@ -153,7 +168,7 @@ def gauss_newton(x: float, y: float, t0: float, m: Measurements, c_m_s: float, *
         except np.linalg.LinAlgError:
             break
         nx, ny, nt = x + step[0], y + step[1], t0 + step[2]
-        new_cost = float(np.sum(residuals(nx, ny, nt, m, c_m_s) ** 2))
+        new_cost = float(np.sum(residuals(nx, ny, nt, m, c_m_s, wind) ** 2))
         if new_cost <= cost:
             x, y, t0, cost = nx, ny, nt, new_cost
             lam = max(lam / 10, 1e-9)
@@ -211,3 +226,33 @@ def chan_ho(sensor_x: np.ndarray, sensor_y: np.ndarray, time_s: np.ndarray, c_m_
     if cost1 < cost2:
         return float(z[0]), float(z[1]), t01
     return float(x2), float(y2), t02
+
+
+def estimate_wind(events: list[tuple[float, float, float, Measurements]], c_m_s: float,
+                  wind: tuple[float, float] = (0.0, 0.0)) -> tuple[tuple[float, float], np.ndarray]:
+    """A wind increment common to located events, by weighted least squares on their arrival
+    times: a residual is ``a_i - (r / c²) (n · w)`` with ``n`` the unit vector from source to
+    sensor and ``a_i`` each event's origin-time error, removed by centring within each event.
+    Returns the new wind ``(east, north)`` m/s and its 2×2 covariance."""
+    xs, ys, ws = [], [], []
+    for x, y, t0, m in events:
+        has = np.isfinite(m.time_s) & (m.toa_sd_s > 0)
+        if has.sum() < 4:
+            continue
+        dx, dy = m.sensor_x[has] - x, m.sensor_y[has] - y
+        r = np.hypot(dx, dy)
+        res = m.time_s[has] - t0 - travel_time(-dx, -dy, c_m_s, wind)
+        reg = -(r / c_m_s ** 2)[:, None] * np.column_stack([dx / r, dy / r])
+        w = 1.0 / m.toa_sd_s[has] ** 2
+        res = res - np.average(res, weights=w)
+        reg = reg - np.average(reg, axis=0, weights=w)
+        xs.append(reg)
+        ys.append(res)
+        ws.append(w)
+    if not xs:
+        return wind, np.full((2, 2), np.inf)
+    a, b, w = np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
+    info = a.T @ (a * w[:, None])
+    cov = np.linalg.pinv(info)
+    dw = cov @ (a.T @ (b * w))
+    return (wind[0] + float(dw[0]), wind[1] + float(dw[1])), cov

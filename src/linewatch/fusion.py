@@ -31,8 +31,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from linewatch.detections import Detections, Incident, Sensors, sound_speed_m_s
-from linewatch.estimation import (Measurements, gauss_newton, per_detection_chi2,
-                                  position_covariance, toa_sd)
+from linewatch.estimation import (Measurements, estimate_wind, fisher_information, gauss_newton,
+                                  per_detection_chi2, position_covariance, toa_sd)
 from linewatch.geo import WorkingFrame
 from linewatch.model import covariance_to_ellipse
 
@@ -44,7 +44,11 @@ CHI2_95_2D = 5.991464547107979
 class FusionParams:
     temperature_c: float | None = None     # None: the detections' median temperature, else 15 °C
     celerity_jitter: float = 0.002         # per-path relative sound-speed noise
-    wind_allowance_m_s: float = 1.0        # unmodelled wind, as extra per-path noise
+    wind_allowance_m_s: float = 1.0        # unmodelled wind during association, as per-path noise
+    estimate_wind: bool = True             # estimate a wind per block and relocate with it
+    wind_block_s: float = 3600.0
+    wind_min_events: int = 3
+    wind_residual_m_s: float = 0.5         # what the estimated wind leaves, as per-path noise
     min_sensors: int = 7                   # distinct sensors with an arrival time
     expected_share: float = 0.5            # of the detections the network should have made
     min_expected: float = 8.0              # where the network hears less, clutter wins: no search
@@ -354,6 +358,7 @@ def fuse(sensors: Sensors, detections: Detections, *, agreement=None,
                     fits.append(fit)
             if progress is not None:
                 progress(int(in_tile.sum()))
+    fits = _calibrate_wind(p, fits, c, params, stats)
     incidents = [_incident(f, det, frame, c) for f in fits]
     incidents = _pair_and_attribute(incidents, frame, agreement, params)
     incidents.sort(key=lambda i: (i.time_s, i.id))
@@ -401,6 +406,45 @@ def _associate_block(p: _Prepared, rows: np.ndarray, bs: float, c: float, params
         if (bs <= fit.t0 < bs + params.block_s) and core(fit.x, fit.y):
             out.append(fit)
     return out
+
+
+def _calibrate_wind(p: _Prepared, fits: list[_Fit], c: float, params: FusionParams,
+                    stats: dict) -> list[_Fit]:
+    """Estimate a wind per time block from the block's events together (a common
+    direction-dependent change of the speed of sound, which single events cannot tell from
+    their position) and relocate every event with it (fusion.md §2.4)."""
+    if not params.estimate_wind or not fits:
+        return fits
+    final = replace(params, wind_allowance_m_s=params.wind_residual_m_s)
+    blocks: dict[int, list[int]] = {}
+    for i, f in enumerate(fits):
+        blocks.setdefault(int(f.t0 // params.wind_block_s), []).append(i)
+    out = list(fits)
+    winds = {}
+    for block, idx in sorted(blocks.items()):
+        usable = [i for i in idx if int(np.sum(p.toa[fits[i].rows])) >= 6]
+        wind = (0.0, 0.0)
+        if len(usable) >= params.wind_min_events:
+            for _ in range(3):
+                events = [(out[i].x, out[i].y, out[i].t0,
+                           p.measurements(out[i].rows, c, final, out[i].x, out[i].y)) for i in usable]
+                wind, _ = estimate_wind(events, c, wind)
+                for i in usable:
+                    out[i] = _refit(p, out[i], c, final, wind)
+        for i in idx:
+            out[i] = _refit(p, out[i], c, final, wind)
+        winds[block] = (round(wind[0], 2), round(wind[1], 2))
+    stats["wind_m_s"] = winds
+    return out
+
+
+def _refit(p: _Prepared, fit: _Fit, c: float, params: FusionParams,
+           wind: tuple[float, float]) -> _Fit:
+    m = p.measurements(fit.rows, c, params, fit.x, fit.y)
+    x, y, t0, _ = gauss_newton(fit.x, fit.y, fit.t0, m, c, wind=wind)
+    m = p.measurements(fit.rows, c, params, x, y)
+    chi2 = per_detection_chi2(x, y, t0, m, c, wind)
+    return _Fit(x, y, t0, fit.rows, fisher_information(x, y, m, c), float(chi2.sum()), fit.dof)
 
 
 def _contradicted(p: _Prepared, free: np.ndarray, fit: _Fit, c: float,
