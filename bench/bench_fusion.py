@@ -10,7 +10,9 @@ the same detections (``bench/pyocto_peer.py``), and score all three with
     .venv/bin/python bench/bench_fusion.py --scenario active --seed 2 --skip-pyocto
     .venv/bin/python bench/bench_fusion.py --large               # ≥ 1 M detections, throughput
 
-PyOcto is optional (``pip install pyocto``); without it the PyOcto column is skipped.
+PyOcto is optional: ``.venv/bin/pip install --no-deps pyocto==0.2.2 pandas`` (``--no-deps``
+because pyocto 0.2.2 pins numpy<2 on Python 3.11; it runs with numpy 2); without it the PyOcto
+column is skipped.
 Detections per second are over all the scenario's detections for every engine (PyOcto only
 receives the arrival-time ones, ``pyocto picks`` in the table).
 """
