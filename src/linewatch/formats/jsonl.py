@@ -11,11 +11,13 @@ from linewatch.formats.records import Parsed, Rejected, parse_record, record_to_
 from linewatch.model import Report
 
 
-def read_jsonl(stream: Iterable[str], *, name: str) -> Iterator[Parsed | Rejected]:
-    """Records from JSON Lines, streaming; blank lines are skipped.
+def json_objects(stream: Iterable[str], *, name: str, hint: str = ""
+                 ) -> Iterator[tuple[int, str, dict | Rejected]]:
+    """``(line number, raw line, object or Rejected)`` for each non-blank line of JSON Lines.
 
-    A line that is not JSON, or not a JSON object, is :class:`Rejected`. A file that is one
-    multi-line JSON document (its first line is just ``{`` or ``[``) raises InputError.
+    A line that is not JSON, or not a JSON object, comes as :class:`Rejected`. A file that is
+    one multi-line JSON document (its first line is just ``{`` or ``[``) raises InputError;
+    ``hint`` is added to that message.
     """
     first = True
     for number, line in text_lines(stream, name):
@@ -25,21 +27,29 @@ def read_jsonl(stream: Iterable[str], *, name: str) -> Iterator[Parsed | Rejecte
         raw = line.rstrip("\r\n")
         if first and text in ("{", "["):
             raise InputError(f"{name}: line {number}: this is a multi-line JSON document, not JSON "
-                             "Lines (one JSON object per line); for GeoJSON use a .geojson name")
+                             f"Lines (one JSON object per line){hint}")
         first = False
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            yield Rejected(name, number, None, f"invalid JSON: {exc.msg} at column {exc.colno}", raw)
+            yield number, raw, Rejected(name, number, None,
+                                        f"invalid JSON: {exc.msg} at column {exc.colno}", raw)
             continue
         except RecursionError:
-            yield Rejected(name, number, None, "invalid JSON: nested too deeply", raw)
+            yield number, raw, Rejected(name, number, None, "invalid JSON: nested too deeply", raw)
             continue
         if not isinstance(data, dict):
-            yield Rejected(name, number, None,
-                           f"expected a JSON object, got {_json_type(data)}", raw)
+            yield number, raw, Rejected(name, number, None,
+                                        f"expected a JSON object, got {_json_type(data)}", raw)
             continue
-        yield parse_record(data, name=name, line=number, raw=raw)
+        yield number, raw, data
+
+
+def read_jsonl(stream: Iterable[str], *, name: str) -> Iterator[Parsed | Rejected]:
+    """Records from JSON Lines, streaming; blank lines are skipped (see :func:`json_objects`)."""
+    for number, raw, data in json_objects(stream, name=name,
+                                          hint="; for GeoJSON use a .geojson name"):
+        yield data if isinstance(data, Rejected) else parse_record(data, name=name, line=number, raw=raw)
 
 
 def _json_type(value: object) -> str:

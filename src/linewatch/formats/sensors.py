@@ -26,6 +26,7 @@ import numpy as np
 
 from linewatch.detections import DETECTION_KINDS, SENSOR_KINDS, Detections, Sensors, Truth
 from linewatch.errors import InputError, RecordError
+from linewatch.formats.jsonl import json_objects
 from linewatch.formats.records import Rejected, text_lines
 
 __all__ = [
@@ -387,30 +388,15 @@ def iter_detection_chunks(stream: Iterable[str], sensors: Sensors, *, name: str,
     state = _Reader(name, sensors.index(), np.full(len(sensors), -math.inf),
                     np.zeros(len(sensors), np.int64), [])
     pending: list[tuple[int, str, Any]] = []
-    first = True
     emitted = False
-    for number, line in text_lines(stream, name):
-        text = line.strip()
-        if not text:
-            continue
-        raw = line.rstrip("\r\n")
-        if first and text in ("{", "["):
-            raise InputError(f"{name}: line {number}: a multi-line JSON document, not JSON Lines "
-                             "(one detection object per line)")
-        first = False
-        try:
-            obj = json.loads(text)
-            if not isinstance(obj, dict):
-                raise RecordError(f"expected a JSON object, got {type(obj).__name__}")
-            pending.append((number, raw, _detection_row(obj, state.index)))
-        except json.JSONDecodeError as exc:
-            pending.append((number, raw, Rejected(name, number, None, f"invalid JSON: {exc.msg} "
-                                                  f"at column {exc.colno}", raw)))
-        except RecursionError:
-            pending.append((number, raw, Rejected(name, number, None,
-                                                  "invalid JSON: nested too deeply", raw)))
-        except RecordError as exc:
-            pending.append((number, raw, Rejected(name, number, exc.field, exc.reason, raw)))
+    for number, raw, obj in json_objects(stream, name=name):
+        if isinstance(obj, Rejected):
+            pending.append((number, raw, obj))
+        else:
+            try:
+                pending.append((number, raw, _detection_row(obj, state.index)))
+            except RecordError as exc:
+                pending.append((number, raw, Rejected(name, number, exc.field, exc.reason, raw)))
         if len(pending) >= chunk_size:
             yield _finish(state, sensors, pending)
             pending = []
