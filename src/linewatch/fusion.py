@@ -607,6 +607,10 @@ def _refine(p: _Prepared, rows: np.ndarray, x: float, y: float, t0: float, c: fl
 
 def _pair_and_attribute(incidents: list[Incident], frame: WorkingFrame, agreement,
                         params: FusionParams) -> list[Incident]:
+    """Every launch gets the side it was fired from (or none, abstaining); an impact paired
+    with a launch by time of flight gets the pair id and the launch's side."""
+    incidents = [replace(inc, side_probability=sp, side=side) if inc.kind == "launch" else inc
+                 for inc in incidents for sp, side in [_side(inc, agreement, params)]]
     launches = [i for i, inc in enumerate(incidents) if inc.kind == "launch"]
     impacts = [i for i, inc in enumerate(incidents) if inc.kind == "impact"]
     if not launches or not impacts:
@@ -633,9 +637,10 @@ def _pair_and_attribute(incidents: list[Incident], frame: WorkingFrame, agreemen
             continue
         li, ii = launches[a], impacts[b]
         pair = "pair-" + hashlib.sha256((incidents[li].id + incidents[ii].id).encode()).hexdigest()[:10]
-        side_p, side = _side(incidents[li], agreement, params)
-        out[li] = replace(out[li], pair_id=pair, side_probability=side_p, side=side)
-        out[ii] = replace(out[ii], pair_id=pair, side_probability=side_p, side=side)
+        launch = incidents[li]
+        out[li] = replace(out[li], pair_id=pair)
+        out[ii] = replace(out[ii], pair_id=pair, side_probability=launch.side_probability,
+                          side=launch.side)
     return out
 
 

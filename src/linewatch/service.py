@@ -246,7 +246,9 @@ def incident_features(result) -> dict:
             "n_sensors": inc.n_sensors, "engine": result.engine,
         }
         if inc.pair_id is not None:
-            props.update(pair_id=inc.pair_id, side_probability=inc.side_probability, side=inc.side)
+            props["pair_id"] = inc.pair_id
+        if inc.side_probability is not None:  # launches, and impacts paired with one
+            props.update(side_probability=inc.side_probability, side=inc.side)
         features.append({"type": "Feature", "id": inc.id,
                          "geometry": {"type": "Point", "coordinates": [round(inc.lon, 7), round(inc.lat, 7)]},
                          "properties": props})
