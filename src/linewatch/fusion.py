@@ -380,7 +380,8 @@ def _associate_block(p: _Prepared, rows: np.ndarray, bs: float, c: float, params
     # neighbouring cells of a candidate are the same source
     tried: set[tuple[int, int, int]] = set()
     cell = 1.75 * params.grid_m
-    for _, cx, cy, t_guess in cands:
+    tau = params.grid_m * math.sqrt(0.5) / c + 3.0 * 0.06
+    for _, cx, cy, t_guess, need in cands:
         key = (int(cx // cell), int(cy // cell), int(t_guess // 4.5))
         if key in tried:
             continue
@@ -393,6 +394,8 @@ def _associate_block(p: _Prepared, rows: np.ndarray, bs: float, c: float, params
         lo = np.searchsorted(p.t[free], t_guess - 10.0, "left")
         hi = np.searchsorted(p.t[free], t_guess + params.max_range_m / c + 10.0, "right")
         free = free[lo:hi]
+        if _support(p, free, cx, cy, t_guess, c, tau) < need:
+            continue  # its detections have gone to better fits
         stats["candidates"] += 1
         fit = _refine(p, free, cx, cy, t_guess, c, params)
         if fit is None or not _acceptable(p, fit, alive, params, stats):
@@ -541,7 +544,26 @@ def _window_candidates(p: _Prepared, rows: np.ndarray, ws: float, c: float, para
     merged = hist[:, :-1] + hist[:, 1:]
     need = np.maximum(params.min_sensors, 0.7 * params.expected_share * expected)
     cand = np.argwhere(merged >= need[:, None])
-    return [(int(merged[i, j]), float(GX[i]), float(GY[i]), ws + (j + 1) * tau) for i, j in cand]
+    return [(int(merged[i, j]), float(GX[i]), float(GY[i]), ws + (j + 1) * tau, float(need[i]))
+            for i, j in cand]
+
+
+def _support(p: _Prepared, rows: np.ndarray, x: float, y: float, t0: float, c: float,
+             tol_s: float) -> int:
+    """Distinct sensors among ``rows`` whose arrival time (and bearing) fits a coarse source."""
+    toa = rows[p.toa[rows]]
+    if len(toa) == 0:
+        return 0
+    dx, dy = x - p.sx[p.sensor[toa]], y - p.sy[p.sensor[toa]]
+    r = np.hypot(dx, dy)
+    ok = np.abs(p.t[toa] - t0 - r / c) <= tol_s
+    b = p.bearing[toa]
+    has_b = np.isfinite(b)
+    if has_b.any():
+        miss = np.abs(np.angle(np.exp(1j * (b[has_b] - np.arctan2(dx[has_b], dy[has_b])))))
+        tol = 3.0 * p.bearing_sd[toa][has_b] + np.arctan2(1000.0, np.maximum(r[has_b], 1.0))
+        ok[has_b] &= miss <= tol
+    return len(np.unique(p.sensor[toa][ok]))
 
 
 def _expected_grid(p: _Prepared, x: np.ndarray, y: np.ndarray, alive: np.ndarray,
