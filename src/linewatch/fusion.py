@@ -539,8 +539,8 @@ def _window_candidates(p: _Prepared, rows: np.ndarray, ws: float, c: float, para
     bins = np.floor((p.t[toa_rows][None, :] - r / c - ws) / tau).astype(np.int64)
     ok &= (bins >= 0) & (bins < nb)
     gi, di = np.nonzero(ok)
-    hist = np.zeros((len(GX), nb + 1), np.int32)
-    np.add.at(hist, (gi, bins[gi, di]), 1)
+    hist = np.bincount(gi * (nb + 1) + bins[gi, di], minlength=len(GX) * (nb + 1))
+    hist = hist.reshape(len(GX), nb + 1)
     merged = hist[:, :-1] + hist[:, 1:]
     need = np.maximum(params.min_sensors, 0.7 * params.expected_share * expected)
     cand = np.argwhere(merged >= need[:, None])
@@ -602,10 +602,10 @@ def _refine(p: _Prepared, rows: np.ndarray, x: float, y: float, t0: float, c: fl
         bins = np.floor((t0s - lo_t) / width).astype(np.int64)
         ok = (bins >= 0) & (bins < nb)
         gi, di = np.nonzero(ok)
-        hist = np.zeros((len(gx), nb + 1))
-        np.add.at(hist, (gi, bins[gi, di]), 1.0)
-        sums = np.zeros((len(gx), nb + 1))
-        np.add.at(sums, (gi, bins[gi, di]), t0s[gi, di])
+        flat_bins = gi * (nb + 1) + bins[gi, di]
+        size = len(gx) * (nb + 1)
+        hist = np.bincount(flat_bins, minlength=size).reshape(len(gx), nb + 1).astype(float)
+        sums = np.bincount(flat_bins, weights=t0s[gi, di], minlength=size).reshape(len(gx), nb + 1)
         pair = hist[:, :-1] + hist[:, 1:]
         flat = int(np.argmax(pair))
         i, j = divmod(flat, nb)
