@@ -370,10 +370,11 @@ def _associate_block(p: _Prepared, rows: np.ndarray, bs: float, c: float, params
     """Best-first, exclusive acceptance of the candidates of one time block of one tile: the
     strongest candidates of all the block's windows are refined first, so a strong event takes
     its detections before any partial, wrong fit can form from some of them."""
-    cands = []
-    for ws in np.arange(bs, bs + params.block_s, params.window_s):
-        cands += _window_candidates(p, rows, float(ws), c, params, grid)
-    cands.sort(key=lambda k: (-k[0], k[3], k[1], k[2]))
+    parts = [_window_candidates(p, rows, float(ws), c, params, grid)
+             for ws in np.arange(bs, bs + params.block_s, params.window_s)]
+    parts = [a for a in parts if len(a)]
+    cands = np.vstack(parts) if parts else np.zeros((0, 5))
+    cands = cands[np.lexsort((cands[:, 2], cands[:, 1], cands[:, 3], -cands[:, 0]))].tolist()
     out: list[_Fit] = []
     taken = np.zeros(len(rows), bool)
     # one refinement per neighbourhood (cells of 1.75 grid steps and 4.5 s, and their neighbours):
@@ -511,15 +512,16 @@ def _tile_grid(p: _Prepared, alive: np.ndarray, params: FusionParams) -> _Grid:
 
 
 def _window_candidates(p: _Prepared, rows: np.ndarray, ws: float, c: float, params: FusionParams,
-                       grid: _Grid) -> list[tuple[int, float, float, float]]:
-    """Coarse space-time candidates with origin times in ``[ws, ws + window_s)``:
-    (count, x, y, t0) where enough sensors imply the same origin time at a grid point."""
+                       grid: _Grid) -> np.ndarray:
+    """Coarse space-time candidates with origin times in ``[ws, ws + window_s)``: rows of
+    (count, x, y, t0, count needed) where enough sensors imply the same origin time at a grid
+    point, at the peaks in time."""
     lo = np.searchsorted(p.t[rows], ws, "left")
     hi = np.searchsorted(p.t[rows], ws + params.window_s + params.max_range_m / c, "right")
     rows = rows[lo:hi]
     toa_rows = rows[p.toa[rows]]
     if len(np.unique(p.sensor[toa_rows])) < params.min_sensors or len(grid.x) == 0:
-        return []
+        return np.zeros((0, 5))
     sx, sy = p.sx[p.sensor[toa_rows]], p.sy[p.sensor[toa_rows]]
     g = params.grid_m
     GX, GY, expected = grid.x, grid.y, grid.expected
@@ -543,9 +545,11 @@ def _window_candidates(p: _Prepared, rows: np.ndarray, ws: float, c: float, para
     hist = hist.reshape(len(GX), nb + 1)
     merged = hist[:, :-1] + hist[:, 1:]
     need = np.maximum(params.min_sensors, 0.7 * params.expected_share * expected)
-    cand = np.argwhere(merged >= need[:, None])
-    return [(int(merged[i, j]), float(GX[i]), float(GY[i]), ws + (j + 1) * tau, float(need[i]))
-            for i, j in cand]
+    # peaks in time at each grid point: a bin at least as full as its neighbours
+    padded = np.pad(merged, ((0, 0), (1, 1)))
+    peak = (merged >= padded[:, :-2]) & (merged >= padded[:, 2:])
+    gi, bj = np.nonzero(peak & (merged >= need[:, None]))
+    return np.column_stack([merged[gi, bj], GX[gi], GY[gi], ws + (bj + 1) * tau, need[gi]])
 
 
 def _support(p: _Prepared, rows: np.ndarray, x: float, y: float, t0: float, c: float,
