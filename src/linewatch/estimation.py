@@ -152,7 +152,7 @@ def per_detection_chi2(x: float, y: float, t0: float, m: Measurements, c_m_s: fl
 
 
 def gauss_newton(x: float, y: float, t0: float, m: Measurements, c_m_s: float, *,
-                 iterations: int = 20, tol_m: float = 1e-3,
+                 iterations: int = 20, tol_m: float = 1e-2,
                  wind: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float, float, np.ndarray]:
     """Maximum-likelihood refinement by Levenberg–Marquardt from ``(x, y, t0)``, for a known
     wind; returns the estimate and the 3×3 Fisher information at it."""
@@ -170,9 +170,10 @@ def gauss_newton(x: float, y: float, t0: float, m: Measurements, c_m_s: float, *
         nx, ny, nt = x + step[0], y + step[1], t0 + step[2]
         new_cost = float(np.sum(residuals(nx, ny, nt, m, c_m_s, wind) ** 2))
         if new_cost <= cost:
+            converged = np.hypot(step[0], step[1]) < tol_m or cost - new_cost <= 1e-9 * cost
             x, y, t0, cost = nx, ny, nt, new_cost
             lam = max(lam / 10, 1e-9)
-            if np.hypot(step[0], step[1]) < tol_m:
+            if converged:
                 break
         else:
             lam *= 10
