@@ -336,14 +336,12 @@ class _Quadtree:
             cy0 = np.repeat(y0[split], 4) + np.tile([0, 1, 0, 1], len(split)) * np.repeat(half, 4)
             csize = np.repeat(half, 4)
             # the parent's candidate pairs, repeated for each of its four children
-            parent_of_child = np.repeat(np.arange(len(split)), 4)
             rank = np.full(len(x0), -1)
             rank[split] = np.arange(len(split))
             sel = rank[node] >= 0
             p_node, p_seg = rank[node[sel]], seg[sel]
             order = np.argsort(p_node, kind="stable")
             p_node, p_seg = p_node[order], p_seg[order]
-            pc = np.bincount(p_node, minlength=len(split))
             c_node = (np.repeat(p_node * 4, 4).reshape(-1, 4) + np.arange(4)).ravel()
             c_seg = np.repeat(p_seg, 4)
             ccx = cx0[c_node] + csize[c_node] / 2
@@ -354,7 +352,6 @@ class _Quadtree:
             dmin = np.full(len(cx0), np.inf)
             np.minimum.at(dmin, c_node, d)
             keep = d <= dmin[c_node] + 2 * csize[c_node] * math.sqrt(2.0) / 2.0 + 1e-6
-            del parent_of_child, pc
             levels.append((cx0, cy0, csize, c_node[keep], c_seg[keep]))
             dists.append(dmin)
         # flatten the levels into one node table; a split node points at its first child

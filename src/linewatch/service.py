@@ -15,7 +15,7 @@ from pathlib import Path
 
 from linewatch.agreement import Agreement, parse_agreement
 from linewatch.errors import InputError, NotFound, RecordError
-from linewatch.formats import Parsed, Rejected, detect_format, read_records, record_from_dict, record_to_dict
+from linewatch.formats import Parsed, detect_format, read_records, record_from_dict, record_to_dict
 from linewatch.model import Report
 from linewatch.store.sqlite import SQLiteStore, StoredRecord
 from linewatch.verify import Verification, verify
@@ -219,13 +219,9 @@ def daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date, out_dir
                         gazetteer=load_gazetteer())
 
 
-def reports_from_rows(rows) -> list[Report]:
-    return [record_from_dict(d) for d in rows]
-
-
 __all__ = ["IngestSummary", "LoadedAgreement", "agreement_for", "content_hash", "daily_report",
-           "day_window", "ingest_file", "load_agreement_file", "stored_reports", "verify_store",
-           "Rejected"]
+           "day_window", "fuse_files", "incident_features", "incidents_to_reports", "ingest_file",
+           "load_agreement_file", "store_reports", "stored_reports", "verify_store"]
 
 
 # -- fusion ---------------------------------------------------------------------------------
