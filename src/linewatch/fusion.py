@@ -59,6 +59,9 @@ class FusionParams:
     grid_m: float = 1_000.0                # coarse search cell
     window_s: float = 30.0                 # origin-time window of the coarse search
     block_s: float = 600.0                 # time block whose candidates compete best-first
+    #: candidates up to this far past a block compete too (and hold their detections), so an
+    #: event just after the block's end is not carved into wrong fits that the block can keep
+    block_overlap_s: float = 60.0
     tile_m: float = 60_000.0               # tile core length along the line
     tile_margin_m: float = 25_000.0        # sources searched beyond the sensors
     gate_sigma: float = 3.5                # outlier gate on whitened residuals
@@ -348,7 +351,8 @@ def fuse(sensors: Sensors, detections: Detections, *, agreement=None,
             b0 = math.floor((t_lo - max_travel) / params.block_s) * params.block_s
             for bs in np.arange(b0, t_hi + params.block_s, params.block_s):
                 lo = np.searchsorted(det.time_s, bs, "left")
-                hi = np.searchsorted(det.time_s, bs + params.block_s + max_travel, "right")
+                hi = np.searchsorted(det.time_s, bs + params.block_s + params.block_overlap_s
+                                     + max_travel, "right")
                 rows = np.arange(lo, hi)
                 rows = rows[in_tile[rows] & ~used[rows]]
                 if len(rows) < params.min_sensors:
@@ -371,7 +375,7 @@ def _associate_block(p: _Prepared, rows: np.ndarray, bs: float, c: float, params
     strongest candidates of all the block's windows are refined first, so a strong event takes
     its detections before any partial, wrong fit can form from some of them."""
     parts = [_window_candidates(p, rows, float(ws), c, params, grid)
-             for ws in np.arange(bs, bs + params.block_s, params.window_s)]
+             for ws in np.arange(bs, bs + params.block_s + params.block_overlap_s, params.window_s)]
     parts = [a for a in parts if len(a)]
     cands = np.vstack(parts) if parts else np.zeros((0, 5))
     cands = cands[np.lexsort((cands[:, 2], cands[:, 1], cands[:, 3], -cands[:, 0]))].tolist()
@@ -589,44 +593,85 @@ def _expected_sensors(p: _Prepared, x: float, y: float, alive: np.ndarray,
 
 def _refine(p: _Prepared, rows: np.ndarray, x: float, y: float, t0: float, c: float,
             params: FusionParams) -> _Fit | None:
-    """Fine search around a coarse candidate, then robust ML on the consistent detections."""
+    """Fine search around a coarse candidate, then robust ML on the consistent detections.
+
+    Two events close in space and time make a false peak between them, where detections of
+    both agree on a source; so the few best separate peaks of the fine search are each fitted,
+    and the fit that explains the most sensors wins."""
     toa = rows[p.toa[rows]]
-    sx, sy = p.sx[p.sensor[toa]], p.sy[p.sensor[toa]]
     best = None
-    for step, half, tol in ((250.0, params.grid_m, 1.0), (50.0, 250.0, 0.3)):
-        offs = np.arange(-half, half + step / 2, step)
-        gx, gy = np.meshgrid(x + offs, y + offs, indexing="ij")
-        gx, gy = gx.ravel(), gy.ravel()
-        r = np.hypot(gx[:, None] - sx[None, :], gy[:, None] - sy[None, :])
-        t0s = p.t[toa][None, :] - r / c
-        # the origin time most detections agree on at each point: the fullest pair of bins
-        width = 0.15 + step / (2 * c)
-        lo_t = t0 - tol - step / c
-        nb = int(math.ceil(2 * (tol + step / c) / width)) + 1
-        bins = np.floor((t0s - lo_t) / width).astype(np.int64)
-        ok = (bins >= 0) & (bins < nb)
-        gi, di = np.nonzero(ok)
-        flat_bins = gi * (nb + 1) + bins[gi, di]
-        size = len(gx) * (nb + 1)
-        hist = np.bincount(flat_bins, minlength=size).reshape(len(gx), nb + 1).astype(float)
-        sums = np.bincount(flat_bins, weights=t0s[gi, di], minlength=size).reshape(len(gx), nb + 1)
-        pair = hist[:, :-1] + hist[:, 1:]
-        flat = int(np.argmax(pair))
-        i, j = divmod(flat, nb)
-        if pair[i, j] == 0:
-            return None
-        x, y = float(gx[i]), float(gy[i])
-        t0 = float((sums[i, j] + sums[i, j + 1]) / pair[i, j])
-        best = (x, y, t0)
-    # the consistent set: arrival times within the gate, bearings and fixes that agree
-    x, y, t0 = best
+    for cx, cy, ct in _fine_peaks(p, toa, x, y, t0, c, 250.0, 1.5 * params.grid_m, 1.0, k=3):
+        start = _fine_peaks(p, toa, cx, cy, ct, c, 50.0, 250.0, 0.3, k=1)
+        fit = _consistent_fit(p, rows, *start[0], c, params) if start else None
+        if fit is not None and (best is None or _strength(p, fit) > _strength(p, best)):
+            best = fit
+    return best
+
+
+def _strength(p: _Prepared, fit: _Fit) -> tuple[int, float]:
+    return len(np.unique(p.sensor[fit.rows])), -fit.chi2 / fit.dof
+
+
+def _fine_peaks(p: _Prepared, toa: np.ndarray, x: float, y: float, t0: float, c: float,
+                step_m: float, half_m: float, tol_s: float, *, k: int) -> list[tuple[float, float, float]]:
+    """Up to ``k`` separate grid points (``step_m`` apart, within ``half_m`` of ``(x, y)``)
+    where the most arrival times agree on an origin time within ``tol_s`` of ``t0``: the
+    fullest pair of time bins; each with the mean origin time of those detections."""
+    sx, sy = p.sx[p.sensor[toa]], p.sy[p.sensor[toa]]
+    offs = np.arange(-half_m, half_m + step_m / 2, step_m)
+    gx, gy = np.meshgrid(x + offs, y + offs, indexing="ij")
+    gx, gy = gx.ravel(), gy.ravel()
+    t0s = p.t[toa][None, :] - np.hypot(gx[:, None] - sx[None, :], gy[:, None] - sy[None, :]) / c
+    width = 0.15 + step_m / (2 * c)
+    lo_t = t0 - tol_s - step_m / c
+    nb = int(math.ceil(2 * (tol_s + step_m / c) / width)) + 1
+    bins = np.floor((t0s - lo_t) / width).astype(np.int64)
+    gi, di = np.nonzero((bins >= 0) & (bins < nb))
+    flat_bins = gi * (nb + 1) + bins[gi, di]
+    size = len(gx) * (nb + 1)
+    hist = np.bincount(flat_bins, minlength=size).reshape(len(gx), nb + 1).astype(float)
+    sums = np.bincount(flat_bins, weights=t0s[gi, di], minlength=size).reshape(len(gx), nb + 1)
+    pair = hist[:, :-1] + hist[:, 1:]
+    j = np.argmax(pair, axis=1)
+    count = pair[np.arange(len(gx)), j]
+    out: list[tuple[float, float, float]] = []
+    top = count.max() if len(count) else 0.0
+    for i in np.argsort(-count, kind="stable"):
+        if count[i] == 0 or count[i] < 0.6 * top or len(out) == k:
+            break
+        if any(math.hypot(gx[i] - ox, gy[i] - oy) < 2.5 * step_m for ox, oy, _ in out):
+            continue
+        out.append((float(gx[i]), float(gy[i]),
+                    float((sums[i, j[i]] + sums[i, j[i] + 1]) / count[i])))
+    return out
+
+
+def _consistent_fit(p: _Prepared, rows: np.ndarray, x: float, y: float, t0: float, c: float,
+                    params: FusionParams) -> _Fit | None:
+    """Robust ML from a fine start on the detections consistent with it (arrival times within
+    a wide gate, bearings and fixes that agree), then grown by those consistent with the fit."""
     m = p.measurements(rows, c, params, x, y)
     chi2 = per_detection_chi2(x, y, t0, m, c)
-    gate = (params.gate_sigma * 2) ** 2 * _n_meas(m)
-    cand = rows[chi2 <= gate]
+    cand = rows[chi2 <= (params.gate_sigma * 2) ** 2 * _n_meas(m)]
     if len(cand) < params.min_sensors:
         return None
-    return _fit(p, cand, x, y, t0, c, params)
+    fit = _fit(p, cand, x, y, t0, c, params)
+    # grow: from a start off by a cell, the gate drops the sensors nearest the source (whose
+    # residuals are largest there); at the fitted source, take every consistent detection again
+    for _ in range(2):
+        if fit is None:
+            return None
+        m = p.measurements(rows, c, params, fit.x, fit.y)
+        chi2 = per_detection_chi2(fit.x, fit.y, fit.t0, m, c)
+        ok = chi2 <= params.gate_sigma ** 2 * _n_meas(m)
+        grown = rows[ok & _one_per_sensor(p, rows, np.where(ok, chi2, np.inf))]
+        if len(grown) <= len(fit.rows) or set(grown.tolist()) == set(fit.rows.tolist()):
+            break
+        bigger = _fit(p, grown, fit.x, fit.y, fit.t0, c, params)
+        if bigger is None or len(bigger.rows) <= len(fit.rows):
+            break
+        fit = bigger
+    return fit
 
 
 # -- pairing and attribution ------------------------------------------------------------------
