@@ -265,12 +265,20 @@ def test_geometry_relative_to_the_line(agreement, barrage):
     ch = pl.chainage_m[launch] / 1000
     # the nearest point of a zigzag line can lie well along from the chainage drawn
     assert np.all((ch > params.line_from_km - 15) & (ch < params.line_to_km + 15))
-    # sensors: acoustic rows about acoustic_row_km off the line, on both sides
+    # sensors: acoustic rows about acoustic_row_km (and each depth row's distance) off the
+    # line, as many on both sides, at the rows' spacings
     s = r.sensors
     spl = agreement.place(s.lon, s.lat, np.zeros((len(s), 2, 2)))
     ac = np.isin(s.kind, ["microphone", "array"])
-    np.testing.assert_allclose(np.abs(spl.line_signed_m[ac]), params.acoustic_row_km * 1000, rtol=0.03)
-    assert (spl.line_signed_m[ac] > 0).sum() == (spl.line_signed_m[ac] < 0).sum()
+    dist_km = np.abs(spl.line_signed_m[ac]) / 1000
+    rows = [(params.acoustic_row_km, params.acoustic_spacing_km), *params.depth_rows_km]
+    nearest = np.argmin([np.abs(dist_km - back) for back, _ in rows], axis=0)
+    np.testing.assert_allclose(dist_km, [rows[i][0] for i in nearest], rtol=0.05)
+    length_km = params.line_to_km - params.line_from_km
+    for i, (_, spacing) in enumerate(rows):  # a site the line folds back on is left out
+        assert 0.75 * 2 * round(length_km / spacing) <= (nearest == i).sum() <= 2 * round(length_km / spacing)
+    left, right = (spl.line_signed_m[ac] > 0).sum(), (spl.line_signed_m[ac] < 0).sum()
+    assert abs(left - right) <= 0.1 * (left + right)
 
 
 def test_the_generator_is_impartial(agreement):

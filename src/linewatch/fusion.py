@@ -52,6 +52,9 @@ class FusionParams:
     min_sensors: int = 7                   # distinct sensors with an arrival time
     expected_share: float = 0.5            # of the detections the network should have made
     min_expected: float = 8.0              # where the network hears less, clutter wins: no search
+    near_m: float = 4_000.0                # sensors this close to a source hear it nearly always:
+    near_silent: int = 1                   # more silent ones than this (and than this share)
+    near_silent_share: float = 0.25        # make the incident a ghost
     #: distance at which a sensor hears half the events: a quiet source (for the share test)
     #: and a loud one (for where searching is worth it at all)
     detection_range_m: tuple[float, float] = (8_000.0, 15_000.0)
@@ -103,6 +106,7 @@ class _Prepared:
     fsd: np.ndarray
     kind: np.ndarray
     toa: np.ndarray           # bool: the arrival time is informative (microphones, arrays)
+    sensor_toa: np.ndarray    # per sensor, bool: a microphone or an array
 
     def measurements(self, rows: np.ndarray, c: float, params: FusionParams,
                      x: float | None = None, y: float | None = None) -> Measurements:
@@ -131,7 +135,7 @@ def _prepare(sensors: Sensors, det: Detections, frame: WorkingFrame) -> _Prepare
         bearing=np.radians(det.bearing_deg), bearing_sd=np.radians(det.bearing_sd_deg),
         range_m=det.range_m, range_sd=det.range_sd_m, fx=fx, fy=fy,
         fsd=np.where(has_fix, np.nan_to_num(det.position_sd_m, nan=50.0), np.nan),
-        kind=det.kind, toa=toa)
+        kind=det.kind, toa=toa, sensor_toa=np.isin(sensors.kind, ["microphone", "array"]))
 
 
 def measurements_for(sensors: Sensors, detections: Detections, rows, *, frame: WorkingFrame,
@@ -488,6 +492,14 @@ def _acceptable(p: _Prepared, fit: _Fit, alive: np.ndarray, params: FusionParams
         return False
     if fit.chi2 / fit.dof > params.max_chi2_per_dof:
         stats["rejected_chi2"] += 1
+        return False
+    # the sensors close to a real source hear it nearly always; clutter that happens to fit a
+    # source far from most of them leaves the close ones silent
+    near = np.flatnonzero(alive & p.sensor_toa
+                          & (np.hypot(p.sx - fit.x, p.sy - fit.y) <= params.near_m))
+    silent = len(near) - len(np.intersect1d(near, p.sensor[fit.rows]))
+    if silent > max(params.near_silent, params.near_silent_share * len(near)):
+        stats["rejected_near"] = stats.get("rejected_near", 0) + 1
         return False
     return True
 

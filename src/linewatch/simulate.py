@@ -8,7 +8,9 @@ and ground truth. ``linewatch.formats.sensors`` writes them in the public format
 one row on each side of the line at ``acoustic_row_km`` from it (the true distance to the line,
 not an offset from a vertex), every ``acoustic_spacing_km``, alternating single microphones
 (arrival time) and small arrays (arrival time and bearing), a microphone facing an array across
-the line; observation posts on both sides ``observer_back_km`` back; cameras looking at the line
+the line, and optional further rows in depth (``depth_rows_km``, none in the named scenarios:
+a row 12 km back every 5 km hears most deep impacts, but its clutter makes more ghosts); a site the line folds back on, so that nothing lies at its distance,
+is left out; observation posts on both sides ``observer_back_km`` back; cameras looking at the line
 over a sector; UAVs orbiting over alternate sides of the line with sorties and gaps. A share
 ``outage_fraction`` of the sensors is down for the whole run (listed, silent). Acoustic sensors
 have a clock bias drawn once, N(0, ``clock_bias_sd_s``), which the sensor file states as
@@ -93,6 +95,9 @@ class ScenarioParams:
     # -- layout
     acoustic_row_km: float = 4.0
     acoustic_spacing_km: float = 2.5
+    #: further rows in depth, as (distance from the line, spacing) in km: they hear impacts
+    #: and launches far behind the line that the first row hears too faintly
+    depth_rows_km: tuple[tuple[float, float], ...] = ()
     observer_spacing_km: float = 10.0
     observer_back_km: tuple[float, float] = (3.0, 6.0)
     camera_spacing_km: float = 15.0
@@ -132,13 +137,16 @@ class ScenarioParams:
     block_s: float = 300.0                # generation block (fixes the randomness)
 
     def to_dict(self) -> dict:
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
-                for f in fields(self)}
+        def lst(v):
+            return [lst(x) for x in v] if isinstance(v, tuple) else v
+        return {f.name: lst(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, d: dict) -> ScenarioParams:
         names = {f.name for f in fields(cls)}
-        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in names})
+        def tup(v):
+            return tuple(tup(x) for x in v) if isinstance(v, list) else v
+        return cls(**{k: tup(v) for k, v in d.items() if k in names})
 
 
 _HOUR = 3600.0
@@ -342,6 +350,9 @@ class _World:
         alt = lambda first: (lambda n: np.where(np.arange(n) % 2 == 0, first, 1 - first))  # noqa: E731
         row(p.acoustic_spacing_km, alt(MIC), alt(ARR), p.acoustic_row_km * 1000,
             p.acoustic_row_km * 1000)
+        for back_km, spacing_km in p.depth_rows_km:
+            row(spacing_km, alt(ARR), alt(MIC), back_km * 1000, back_km * 1000,
+                shift=spacing_km * 250)
         obs_back = lambda n: rng.uniform(*p.observer_back_km, size=n) * 1000  # noqa: E731
         row(p.observer_spacing_km, OBS, OBS, obs_back, obs_back)
         row(p.camera_spacing_km, CAM, CAM, p.camera_back_km * 1000, p.camera_back_km * 1000,
@@ -361,7 +372,11 @@ class _World:
         fsign = np.concatenate(facing_sign)
         order = np.lexsort((target, ch, kind))
         kind, ch, target, fsign = kind[order], ch[order], target[order], fsign[order]
-        x, y, _ = self.place(ch, target)
+        x, y, reached = self.place(ch, target)
+        # where the line folds back, no point may lie that far from it along the normal: a
+        # planner would not put a sensor there, so the site is left out
+        fits = np.abs(reached - target) <= 0.05 * np.abs(target)
+        kind, ch, target, fsign, x, y = (a[fits] for a in (kind, ch, target, fsign, x, y))
         nx, ny = self._normal(ch)
         lon, lat = self.frame.to_lonlat(x, y)
         n = len(kind)
