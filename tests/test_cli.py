@@ -189,6 +189,12 @@ def test_sim_then_fuse_end_to_end(tmp_path):
     # the incidents are stored: verify uses them
     findings = json.loads(run("verify", "--db", db, "--json", check_code=0).stdout)["findings"]
     assert {f["record_id"] for f in findings} >= {p["id"] for p in props}
+    # two worker processes: the same incidents
+    out2 = tmp_path / "incidents-2.geojson"
+    run("fuse", "--sensors", sim_dir / "sensors.csv", "--detections", sim_dir / "detections.jsonl",
+        "--out", out2, "--agreement", EXAMPLES / "line-of-contact.yaml", "--db", tmp_path / "s2.sqlite",
+        "--workers", "2", check_code=0)
+    assert json.loads(out2.read_text()) == fc
 
 
 def test_fuse_bad_input(tmp_path):

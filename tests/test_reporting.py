@@ -388,7 +388,6 @@ def test_reporting_is_pure():
 
 def test_the_sensor_network_section_counts_fused_incidents():
     from linewatch.detections import Incident
-    from linewatch.fusion import FusionResult
     from linewatch.service import incidents_to_reports
     ag = parse_agreement(agreement_yaml(), name="report-test.yaml")
     t = datetime(2025, 6, 2, 3, 0, tzinfo=timezone.utc).timestamp()
@@ -398,8 +397,7 @@ def test_the_sensor_network_section_counts_fused_incidents():
     impact = Incident("inc-i", t + 40, 36.05, 48.1, "impact", ("d4", "d5"), 30.0, 20.0, 0.0, cov,
                       pair_id="pair-1", side_probability={"a": 1.0, "b": 0.0}, side="a")
     lone = Incident("inc-u", t + 90, 36.05, 48.3, "unknown", ("d6",), 500.0, 100.0, 10.0, cov)
-    result = FusionResult((launch, impact, lone), 6, 6, ag.frame, 340.0)
-    recs = incidents_to_reports(result)
+    recs = incidents_to_reports((launch, impact, lone), engine="fusion-test")
     assert next(r for r in recs if r.id == "inc-i").origin is not None  # the launch point
     rep = reporting.build_daily_report(
         ag, DAY, reports=recs, verification=verify(ag, recs), previous_reports=[],

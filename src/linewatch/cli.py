@@ -236,13 +236,14 @@ def report(day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD 
 
 @app.command()
 def fuse(sensors: Annotated[Path, typer.Option("--sensors", help="Sensors CSV or JSONL.")],
-         detections: Annotated[Path, typer.Option("--detections", help="Detections JSONL.")],
+         detections: Annotated[Path, typer.Option("--detections", help="Detections JSONL, in time order.")],
          out_path: Annotated[Path, typer.Option("--out", "-o", help="Incidents GeoJSON to write.")] = Path("incidents.geojson"),
          agreement: AgreementOpt = None,
          temperature_c: Annotated[Optional[float], typer.Option("--temperature-c", help="Air temperature (°C) for the speed of sound.")] = None,
+         workers: Annotated[int, typer.Option("--workers", min=1, help="Processes to spread the tiles over.")] = 1,
          db: DbOpt = DEFAULT_DB) -> None:
     """Fuse raw detections into located incidents; store them and write GeoJSON."""
-    from linewatch.service import fuse_files, incident_features, load_agreement_file
+    from linewatch.service import fuse_files, load_agreement_file
     for f in (sensors, detections):
         if not f.is_file():
             raise InputError(f"{f}: no such file")
@@ -251,16 +252,12 @@ def fuse(sensors: Annotated[Path, typer.Option("--sensors", help="Sensors CSV or
                                        TextColumn("{task.completed:,} detections"), console=err,
                                        transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("fuse", total=None)
-        result, n_bad, added = fuse_files(store, sensors, detections, loaded=loaded,
-                                          temperature_c=temperature_c,
-                                          progress=lambda n: bar.advance(task, n))
-    tmp = out_path.with_name(out_path.name + ".part")
-    tmp.write_text(json.dumps(incident_features(result)), encoding="utf-8")
-    tmp.replace(out_path)
-    pairs = len({i.pair_id for i in result.incidents if i.pair_id})
-    out.print(f"{result.n_detections:,} detections -> {len(result.incidents):,} incidents "
-              f"({result.n_used:,} detections used, {pairs} launch-impact pairs, {n_bad} rows "
-              f"quarantined, {added} stored); wrote {out_path}")
+        s = fuse_files(store, sensors, detections, out_path=out_path, loaded=loaded,
+                       temperature_c=temperature_c, workers=workers,
+                       progress=lambda n: bar.advance(task, n))
+    out.print(f"{s.n_detections:,} detections -> {s.n_incidents:,} incidents "
+              f"({s.n_used:,} detections used, {s.n_pairs} launch-impact pairs, {s.n_quarantined} rows "
+              f"quarantined, {s.n_stored} stored); wrote {out_path}")
 
 
 @app.command()

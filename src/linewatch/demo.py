@@ -118,10 +118,11 @@ def run_demo(out_dir: Path, *, seed: int = 20251, agreement_path: Path | None = 
             s = ingest_file(store, f)
             say(f"  ingested {f.name}: {s.added} added, {s.duplicate} duplicates, "
                 f"{s.quarantined} quarantined")
-        fused, n_bad, added = fuse_files(store, sensors_path, detections_path, loaded=loaded)
-        pairs = len({i.pair_id for i in fused.incidents if i.pair_id})
+        fused = fuse_files(store, sensors_path, detections_path, loaded=loaded,
+                           out_path=out_dir / "incidents.geojson")
         say(f"  fused {fused.n_detections:,} raw detections of {len(sim.sensors)} sensors into "
-            f"{len(fused.incidents)} incidents ({pairs} launch-impact pairs), {added} stored")
+            f"{fused.n_incidents} incidents ({fused.n_pairs} launch-impact pairs), "
+            f"{fused.n_stored} stored")
         start, end = day_window(day)
         run, v = verify_store(store, loaded, start=start, end=end)
         n_viol = sum(1 for f in v.findings if f.verdict.value == "violation")

@@ -219,8 +219,8 @@ def daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date, out_dir
                         gazetteer=load_gazetteer())
 
 
-__all__ = ["IngestSummary", "LoadedAgreement", "agreement_for", "content_hash", "daily_report",
-           "day_window", "fuse_files", "incident_features", "incidents_to_reports", "ingest_file",
+__all__ = ["FuseSummary", "IngestSummary", "LoadedAgreement", "agreement_for", "content_hash", "daily_report",
+           "day_window", "fuse_files", "incident_feature", "incidents_to_reports", "ingest_file",
            "load_agreement_file", "store_reports", "stored_reports", "verify_store"]
 
 
@@ -229,42 +229,40 @@ __all__ = ["IngestSummary", "LoadedAgreement", "agreement_for", "content_hash", 
 _EXPLOSION_TYPE = {"launch": "outgoing", "impact": "impact", "unknown": "undetermined"}
 
 
-def incident_features(result) -> dict:
-    """The fused incidents as a GeoJSON FeatureCollection (docs/fusion-formats.md)."""
-    features = []
-    for inc in result.incidents:
-        props = {
-            "id": inc.id, "time": _iso_utc(inc.time_s), "kind": inc.kind,
-            "detections": list(inc.detections),
-            "ellipse": {"semi_major_m": round(inc.semi_major_m, 2),
-                        "semi_minor_m": round(inc.semi_minor_m, 2),
-                        "azimuth_deg": round(inc.azimuth_deg, 2)},
-            "n_sensors": inc.n_sensors, "engine": result.engine,
-        }
-        if inc.pair_id is not None:
-            props["pair_id"] = inc.pair_id
-        if inc.side_probability is not None:  # launches, and impacts paired with one
-            props.update(side_probability=inc.side_probability, side=inc.side)
-        features.append({"type": "Feature", "id": inc.id,
-                         "geometry": {"type": "Point", "coordinates": [round(inc.lon, 7), round(inc.lat, 7)]},
-                         "properties": props})
-    return {"type": "FeatureCollection", "features": features}
+def incident_feature(inc, engine: str) -> dict:
+    """A fused incident as a GeoJSON Feature (docs/fusion-formats.md)."""
+    props = {
+        "id": inc.id, "time": _iso_utc(inc.time_s), "kind": inc.kind,
+        "detections": list(inc.detections),
+        "ellipse": {"semi_major_m": round(inc.semi_major_m, 2),
+                    "semi_minor_m": round(inc.semi_minor_m, 2),
+                    "azimuth_deg": round(inc.azimuth_deg, 2)},
+        "n_sensors": inc.n_sensors, "engine": engine,
+    }
+    if inc.pair_id is not None:
+        props["pair_id"] = inc.pair_id
+    if inc.side_probability is not None:  # launches, and impacts paired with one
+        props.update(side_probability=inc.side_probability, side=inc.side)
+    return {"type": "Feature", "id": inc.id,
+            "geometry": {"type": "Point", "coordinates": [round(inc.lon, 7), round(inc.lat, 7)]},
+            "properties": props}
 
 
 def _iso_utc(t: float) -> str:
     return datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def incidents_to_reports(result) -> list[Report]:
+def incidents_to_reports(incidents, *, engine: str, launches: dict | None = None) -> list[Report]:
     """Fused incidents as records, so that verification and the report use them: an impact
-    paired with a launch carries the launch point as its origin, and the side it came from."""
+    paired with a launch carries the launch point as its origin, and the side it came from.
+    ``launches`` (pair id -> launch) holds launches given earlier, when incidents come in parts."""
     from linewatch.model import ExplosionType, Kind, Location, Provenance, SourceKind
-    by_pair: dict[str, object] = {}
-    for inc in result.incidents:
+    by_pair: dict[str, object] = launches if launches is not None else {}
+    for inc in incidents:
         if inc.pair_id and inc.kind == "launch":
             by_pair[inc.pair_id] = inc
     out = []
-    for inc in result.incidents:
+    for inc in incidents:
         launch = by_pair.get(inc.pair_id) if inc.kind == "impact" and inc.pair_id else None
         origin = (Location(launch.lon, launch.lat, launch.semi_major_m, launch.semi_minor_m,
                            launch.azimuth_deg) if launch is not None else None)
@@ -278,51 +276,132 @@ def incidents_to_reports(result) -> list[Report]:
             location=Location(inc.lon, inc.lat, inc.semi_major_m, inc.semi_minor_m, inc.azimuth_deg),
             provenance=Provenance(SourceKind.SENSOR_FUSION, "linewatch-fusion"),
             explosion_type=ExplosionType(_EXPLOSION_TYPE[inc.kind]), party=inc.side, origin=origin,
-            engine=result.engine, description=f"fused from {len(inc.detections)} detections of "
+            engine=engine, description=f"fused from {len(inc.detections)} detections of "
             f"{inc.n_sensors} sensors", extra=tuple(sorted(extra.items()))))
+    return out
+
+
+def _stored(reports: list[Report], source: str) -> list[StoredRecord]:
+    out = []
+    for r in reports:
+        data = record_to_dict(r)
+        out.append(StoredRecord(r, data, content_hash(data), source, None))
     return out
 
 
 def store_reports(store: SQLiteStore, reports: list[Report], *, source: str) -> int:
     """Store records produced by linewatch itself (no source file); returns the number added."""
-    rows = []
-    for r in reports:
-        data = record_to_dict(r)
-        rows.append(StoredRecord(r, data, content_hash(data), source, None))
     sha = hashlib.sha256(source.encode()).hexdigest()
     batch = store.begin_batch(source, sha, "fusion")
-    res = store.add_chunk(rows, [], batch_id=batch, file_sha256=sha)
+    res = store.add_chunk(_stored(reports, source), [], batch_id=batch, file_sha256=sha)
     store.finish_batch(batch)
     return res.added
 
 
-def fuse_files(store: SQLiteStore, sensors_path: Path, detections_path: Path, *,
-               loaded: LoadedAgreement | None = None, temperature_c: float | None = None,
-               progress: Progress | None = None):
-    """Read sensors and detections (bad rows to the quarantine), fuse, store the incidents."""
-    from linewatch.formats.sensors import read_detections, read_sensors
-    from linewatch.fusion import FusionParams, fuse
+@dataclass(frozen=True)
+class FuseSummary:
+    n_detections: int          # accepted (fused) detections
+    n_incidents: int
+    n_used: int
+    n_pairs: int
+    n_quarantined: int
+    n_stored: int
+    engine: str
 
-    def quarantine(path: Path, rejected) -> None:
-        if rejected:
-            sha = hashlib.sha256(path.read_bytes()).hexdigest()
-            store.add_chunk([], [(r.file, r.line, r.field, r.reason, r.raw) for r in rejected],
-                            batch_id=None, file_sha256=sha)
+
+def fuse_files(store: SQLiteStore, sensors_path: Path, detections_path: Path, *,
+               out_path: Path | None = None, loaded: LoadedAgreement | None = None,
+               temperature_c: float | None = None, workers: int = 1,
+               progress: Progress | None = None, chunk_size: int = 200_000) -> FuseSummary:
+    """Read sensors, then stream the detections in chunks through fusion (bad rows, and rows
+    too far out of time order, to the quarantine); store the incidents an hour at a time and
+    write them as GeoJSON to ``out_path`` (in full or not at all). ``workers`` > 1 spreads the
+    tiles over that many processes. Memory holds about an hour of detections."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from linewatch.formats.sensors import iter_detection_chunks, read_sensors
+    from linewatch.fusion import ENGINE_VERSION, FusionParams, fuse_chunks
 
     try:
         with Path(sensors_path).open(encoding="utf-8-sig", newline="") as fh:
             sensors, bad_s = read_sensors(fh, name=str(sensors_path))
-        with Path(detections_path).open(encoding="utf-8-sig", newline="") as fh:
-            detections, bad_d = read_detections(fh, sensors, name=str(detections_path))
     except OSError as exc:
         raise InputError(f"{exc.filename}: cannot read: {exc.strerror}") from exc
-    quarantine(Path(sensors_path), bad_s)
-    quarantine(Path(detections_path), bad_d)
-    params = FusionParams(temperature_c=temperature_c)
-    result = fuse(sensors, detections, agreement=loaded.agreement if loaded else None,
-                  params=params, progress=progress)
-    added = store_reports(store, incidents_to_reports(result), source=f"fusion:{detections_path}")
+    source = f"fusion:{detections_path}"
+    sha = hashlib.sha256(source.encode()).hexdigest()
+    n_bad = 0
+
+    def quarantine(path: Path, rows: list[tuple]) -> None:
+        nonlocal n_bad
+        if rows:
+            n_bad += len(rows)
+            store.add_chunk([], rows, batch_id=None, file_sha256=sha)
+
+    quarantine(Path(sensors_path), [(r.file, r.line, r.field, r.reason, r.raw) for r in bad_s])
+    counts = {"detections": 0, "incidents": 0, "used": 0, "pairs": 0, "stored": 0}
+
+    def chunks(fh):
+        for det, rejected in iter_detection_chunks(fh, sensors, name=str(detections_path),
+                                                   chunk_size=chunk_size):
+            quarantine(Path(detections_path), [(r.file, r.line, r.field, r.reason, r.raw)
+                                               for r in rejected])
+            yield det
+
+    tmp = out_path.with_name(out_path.name + ".part") if out_path is not None else None
+    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    try:
+        with Path(detections_path).open(encoding="utf-8-sig", newline="") as fh, \
+                (tmp.open("w", encoding="utf-8") if tmp is not None else _NullWriter()) as gj:
+            gj.write('{"type": "FeatureCollection", "features": [')
+            batch = store.begin_batch(source, sha, "fusion")
+            launches: dict[str, object] = {}
+            first = True
+            for hour in fuse_chunks(sensors, chunks(fh), agreement=loaded.agreement if loaded else None,
+                                    params=FusionParams(temperature_c=temperature_c),
+                                    progress=progress,
+                                    map_fn=(lambda f, it: pool.map(f, it)) if pool else map):
+                quarantine(Path(detections_path),
+                           [(str(detections_path), 0, "time", f"detection {d} came after the hour it "
+                             "belongs to was fused: the file is out of time order by more than "
+                             "the engine looks ahead", d) for d in hour.late])
+                counts["detections"] += hour.n_detections
+                counts["used"] += hour.n_used
+                counts["incidents"] += len(hour.incidents)
+                counts["pairs"] += sum(1 for i in hour.incidents if i.pair_id and i.kind == "launch")
+                for inc in hour.incidents:
+                    gj.write(("\n" if first else ",\n") + json.dumps(incident_feature(inc, ENGINE_VERSION)))
+                    first = False
+                reports = incidents_to_reports(hour.incidents, engine=ENGINE_VERSION, launches=launches)
+                counts["stored"] += store.add_chunk(_stored(reports, source), [], batch_id=batch,
+                                                    file_sha256=sha).added
+                # an impact comes at most an hour after its launch
+                launches = {k: v for k, v in launches.items() if v.time_s >= hour.start_s - 3600.0}
+            store.finish_batch(batch)
+            gj.write("\n]}\n")
+    except OSError as exc:
+        raise InputError(f"{exc.filename}: cannot read or write: {exc.strerror}") from exc
+    except BaseException:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    if tmp is not None:
+        tmp.replace(out_path)
     if loaded is not None:
         store.put_agreement(loaded.sha256, loaded.agreement.id, loaded.agreement.version,
                             loaded.name, loaded.text)
-    return result, len(bad_s) + len(bad_d), added
+    return FuseSummary(counts["detections"], counts["incidents"], counts["used"], counts["pairs"],
+                       n_bad, counts["stored"], ENGINE_VERSION)
+
+
+class _NullWriter:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def write(self, _text: str) -> None:
+        return None
