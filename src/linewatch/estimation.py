@@ -10,7 +10,9 @@ position is the top-left 2×2 block of the inverse.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 
@@ -49,45 +51,127 @@ def toa_sd(pick_sd_s, clock_sd_s, range_m, c_m_s: float, celerity_jitter: float)
                    + (celerity_jitter * np.asarray(range_m) / c_m_s) ** 2)
 
 
+_TWO_PI = 2 * np.pi
+
+
+def _wrap(angle_rad: np.ndarray) -> np.ndarray:
+    """Wrap angles into [−π, π] in place, those in it left as they are; returns them."""
+    angle_rad -= _TWO_PI * np.rint(angle_rad / _TWO_PI)
+    return angle_rad
+
+
+def _travel_time(dx: np.ndarray, dy: np.ndarray, r: np.ndarray, c_m_s: float,
+                 wind: tuple[float, float]) -> np.ndarray:
+    """:func:`travel_time` with the path lengths ``r = hypot(dx, dy)`` given."""
+    if wind == (0.0, 0.0):
+        return r / c_m_s
+    # the wind's component along the path, source -> sensor; none on a path of no length
+    along = np.divide(-(dx * wind[0] + dy * wind[1]), r, out=np.zeros_like(r), where=r > 0)
+    return r / (c_m_s + along)
+
+
+class _Rows:
+    """The measurements of one source that are present, as whitened rows in the order of
+    :func:`jacobian_rows`: arrival times, bearings and ranges (the rows measured from a
+    sensor), then the fixes' x and y.
+
+    The problems are small (tens of rows), so numpy's overhead per call, not arithmetic, sets
+    the cost: what does not depend on the source (which rows are present, their whitening, the
+    constant entries of the Jacobian) is gathered here once, and each evaluation at a trial
+    source is a fixed handful of array operations, written into the rows kept here.
+    """
+
+    def __init__(self, m: Measurements, c_m_s: float, wind: tuple[float, float]) -> None:
+        values = np.array([m.time_s, m.bearing_rad, m.range_m, m.fix_x, m.fix_y])
+        sd = np.array([m.toa_sd_s, m.bearing_sd_rad, m.range_sd_m, m.fix_sd_m, m.fix_sd_m])
+        present = np.isfinite(values) & (sd > 0)
+        present[0] &= np.isfinite(m.toa_sd_s)
+        present[4] = present[3]  # a fix is there by its x
+        self.kinds, detection = np.nonzero(present)  # kind by kind: the order of the rows
+        self.measured, self.sd = values[present], sd[present]
+        counts = np.bincount(self.kinds, minlength=5).tolist()
+        ends = list(accumulate(counts))
+        self.toa, self.bearing, self.range, self.fix_x, self.fix_y = map(slice, [0, *ends], ends)
+        self.has_bearing, self.has_range, self.has_fix = (n > 0 for n in counts[1:4])
+        self.c_m_s, self.wind = c_m_s, wind
+        from_sensor = detection[:ends[2]]
+        self.sensor_x, self.sensor_y = m.sensor_x[from_sensor], m.sensor_y[from_sensor]
+        # the Jacobian of a sensor's row over (x, y) is its (dx, dy), a bearing's (dy, -dx),
+        # over r c sd (TOA), r² sd (bearing) or r sd (range); this is the part free of r
+        self.scale = self.sd[:len(from_sensor)].copy()
+        self.scale[self.toa] *= c_m_s
+        self.predicted = np.empty(len(self.sd))
+        # the Jacobian's columns over (x, y, t0), then the residuals: the normal equations are
+        # the product of this with itself
+        self.whitened = np.zeros((4, len(self.sd)))
+        weight = 1.0 / self.sd
+        self.whitened[2, self.toa] = weight[self.toa]
+        self.whitened[0, self.fix_x] = weight[self.fix_x]
+        self.whitened[1, self.fix_y] = weight[self.fix_y]
+        self.at = None
+
+    def locate(self, x: float, y: float) -> None:
+        """Put the source at ``(x, y)``: its offsets from the sensors and their lengths."""
+        if self.at != (x, y):
+            self.at = (x, y)
+            self.dx, self.dy = x - self.sensor_x, y - self.sensor_y
+            self.r = np.hypot(self.dx, self.dy)
+
+    def cost(self, x: float, y: float, t0: float) -> float:
+        """The sum of the squared whitened residuals of a source at ``(x, y, t0)``; the
+        residuals stay, in the last row of :attr:`whitened`."""
+        self.locate(x, y)
+        dx, dy, r, pred = self.dx, self.dy, self.r, self.predicted
+        toa, bearing = self.toa, self.bearing
+        np.add(t0, _travel_time(dx[toa], dy[toa], r[toa], self.c_m_s, self.wind), out=pred[toa])
+        if self.has_bearing:
+            np.arctan2(dx[bearing], dy[bearing], out=pred[bearing])
+        if self.has_range:
+            pred[self.range] = r[self.range]
+        if self.has_fix:
+            pred[self.fix_x], pred[self.fix_y] = x, y
+        diff = self.measured - pred
+        if self.has_bearing:
+            _wrap(diff[bearing])
+        res = np.divide(diff, self.sd, out=self.whitened[3])
+        return float(res @ res)
+
+    def jacobian(self, x: float, y: float) -> np.ndarray:
+        """The whitened Jacobian's columns over ``(x, y, t0)``, (3, n_rows), at a source at
+        ``(x, y)`` (the wind neglected); they stay, in the first rows of :attr:`whitened`."""
+        self.locate(x, y)
+        dx, dy, bearing = self.dx, self.dy, self.bearing
+        r = np.maximum(self.r, 1e-3)
+        divisor = r * self.scale
+        if self.has_bearing:
+            divisor[bearing] *= r[bearing]
+        j_x, j_y = self.whitened[0, :len(dx)], self.whitened[1, :len(dx)]
+        np.divide(dx, divisor, out=j_x)
+        np.divide(dy, divisor, out=j_y)
+        if self.has_bearing:  # turned a quarter: (dy, -dx)
+            j_x[bearing], j_y[bearing] = j_y[bearing], -j_x[bearing]
+        return self.whitened[:3]
+
+    def normal_equations(self, x: float, y: float) -> tuple[list[list[float]], list[float]]:
+        """``JᵀJ`` and ``Jᵀr`` at a source at ``(x, y)``, ``r`` the residuals that :meth:`cost`
+        computed last (for this source)."""
+        self.jacobian(x, y)
+        product = (self.whitened @ self.whitened.T).tolist()
+        return [row[:3] for row in product[:3]], product[3][:3]
+
+
 def jacobian_rows(x: float, y: float, m: Measurements, c_m_s: float
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Whitened Jacobian rows (n_rows, 3) over ``(x, y, t0)`` and their kind codes
     (0 TOA, 1 bearing, 2 range, 3 fix x, 4 fix y), for the measurements present."""
-    dx, dy = x - m.sensor_x, y - m.sensor_y
-    r = np.maximum(np.hypot(dx, dy), 1e-3)
-    rows, kinds = [], []
-    has = np.isfinite(m.time_s) & np.isfinite(m.toa_sd_s) & (m.toa_sd_s > 0)
-    if has.any():
-        sd = m.toa_sd_s[has]
-        rows.append(np.column_stack([dx[has] / (r[has] * c_m_s) / sd, dy[has] / (r[has] * c_m_s) / sd,
-                                     1.0 / sd]))
-        kinds.append(np.zeros(has.sum(), int))
-    has = np.isfinite(m.bearing_rad) & (m.bearing_sd_rad > 0)
-    if has.any():
-        sd, rr = m.bearing_sd_rad[has], r[has] ** 2
-        rows.append(np.column_stack([dy[has] / rr / sd, -dx[has] / rr / sd, np.zeros(has.sum())]))
-        kinds.append(np.ones(has.sum(), int))
-    has = np.isfinite(m.range_m) & (m.range_sd_m > 0)
-    if has.any():
-        sd = m.range_sd_m[has]
-        rows.append(np.column_stack([dx[has] / r[has] / sd, dy[has] / r[has] / sd, np.zeros(has.sum())]))
-        kinds.append(np.full(has.sum(), 2))
-    has = np.isfinite(m.fix_x) & (m.fix_sd_m > 0)
-    if has.any():
-        sd = m.fix_sd_m[has]
-        z = np.zeros(has.sum())
-        rows.append(np.column_stack([1.0 / sd, z, z]))
-        rows.append(np.column_stack([z, 1.0 / sd, z]))
-        kinds += [np.full(has.sum(), 3), np.full(has.sum(), 4)]
-    if not rows:
-        return np.zeros((0, 3)), np.zeros(0, int)
-    return np.vstack(rows), np.concatenate(kinds)
+    rows = _Rows(m, c_m_s, (0.0, 0.0))
+    return rows.jacobian(x, y).T.copy(), rows.kinds
 
 
 def fisher_information(x: float, y: float, m: Measurements, c_m_s: float) -> np.ndarray:
     """The 3×3 Fisher information over ``(x, y, t0)``."""
-    j, _ = jacobian_rows(x, y, m, c_m_s)
-    return j.T @ j
+    j = _Rows(m, c_m_s, (0.0, 0.0)).jacobian(x, y)
+    return j @ j.T
 
 
 def position_covariance(fisher: np.ndarray) -> np.ndarray:
@@ -106,31 +190,15 @@ def travel_time(dx: np.ndarray, dy: np.ndarray, c_m_s: float,
                 wind: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """Sound's travel time from a source at offset ``(dx, dy)`` from each sensor (source minus
     sensor), with a wind ``(east, north)`` m/s adding its component along the path."""
-    r = np.hypot(dx, dy)
-    if wind == (0.0, 0.0):
-        return r / c_m_s
-    with np.errstate(invalid="ignore", divide="ignore"):
-        along = np.where(r > 0, -(dx * wind[0] + dy * wind[1]) / r, 0.0)  # source -> sensor
-    return r / (c_m_s + along)
+    return _travel_time(dx, dy, np.hypot(dx, dy), c_m_s, wind)
 
 
 def residuals(x: float, y: float, t0: float, m: Measurements, c_m_s: float,
               wind: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """Whitened residuals (measured − predicted) / sd, in the order of :func:`jacobian_rows`."""
-    dx, dy = x - m.sensor_x, y - m.sensor_y
-    r = np.hypot(dx, dy)
-    out = []
-    has = np.isfinite(m.time_s) & np.isfinite(m.toa_sd_s) & (m.toa_sd_s > 0)
-    out.append((m.time_s[has] - (t0 + travel_time(dx[has], dy[has], c_m_s, wind))) / m.toa_sd_s[has])
-    has = np.isfinite(m.bearing_rad) & (m.bearing_sd_rad > 0)
-    pred = np.arctan2(dx[has], dy[has])
-    out.append(np.angle(np.exp(1j * (m.bearing_rad[has] - pred))) / m.bearing_sd_rad[has])
-    has = np.isfinite(m.range_m) & (m.range_sd_m > 0)
-    out.append((m.range_m[has] - r[has]) / m.range_sd_m[has])
-    has = np.isfinite(m.fix_x) & (m.fix_sd_m > 0)
-    out.append((m.fix_x[has] - x) / m.fix_sd_m[has])
-    out.append((m.fix_y[has] - y) / m.fix_sd_m[has])
-    return np.concatenate(out)
+    rows = _Rows(m, c_m_s, wind)
+    rows.cost(x, y, t0)
+    return rows.whitened[3].copy()
 
 
 def per_detection_chi2(x: float, y: float, t0: float, m: Measurements, c_m_s: float,
@@ -138,17 +206,38 @@ def per_detection_chi2(x: float, y: float, t0: float, m: Measurements, c_m_s: fl
     """Each detection's squared whitened residual, summed over its measurements."""
     dx, dy = x - m.sensor_x, y - m.sensor_y
     r = np.hypot(dx, dy)
-    chi2 = np.zeros(len(m))
     with np.errstate(invalid="ignore"):
-        toa = (m.time_s - (t0 + travel_time(dx, dy, c_m_s, wind))) / m.toa_sd_s
-        chi2 += np.where(np.isfinite(toa), toa ** 2, 0.0)
-        b = np.angle(np.exp(1j * (m.bearing_rad - np.arctan2(dx, dy)))) / m.bearing_sd_rad
-        chi2 += np.where(np.isfinite(b), b ** 2, 0.0)
-        rg = (m.range_m - r) / m.range_sd_m
-        chi2 += np.where(np.isfinite(rg), rg ** 2, 0.0)
-        f = ((m.fix_x - x) ** 2 + (m.fix_y - y) ** 2) / m.fix_sd_m ** 2
-        chi2 += np.where(np.isfinite(f), f, 0.0)
-    return chi2
+        # each measurement's whitened residual (a fix's: its whitened distance), NaN where none
+        whitened = np.array([(m.time_s - (t0 + _travel_time(dx, dy, r, c_m_s, wind))) / m.toa_sd_s,
+                             _wrap(m.bearing_rad - np.arctan2(dx, dy)) / m.bearing_sd_rad,
+                             (m.range_m - r) / m.range_sd_m,
+                             np.hypot(m.fix_x - x, m.fix_y - y) / m.fix_sd_m])
+    return np.where(np.isfinite(whitened), whitened ** 2, 0.0).sum(axis=0)
+
+
+def _damped_step(a: list[list[float]], g: list[float], lam: float
+                 ) -> tuple[float, float, float] | None:
+    """The Levenberg–Marquardt step: ``(A + λ diag(diag A + 1e-12)) step = g`` solved by
+    LDLᵀ elimination in plain floats (the damped matrix is symmetric positive definite, so
+    no pivoting is needed); ``None`` if it is singular."""
+    (a00, a01, a02), (_, a11, a12), (_, _, a22) = a
+    g0, g1, g2 = g
+    d0 = a00 + lam * (a00 + 1e-12)
+    if d0 == 0:
+        return None
+    l10, l20 = a01 / d0, a02 / d0
+    d1 = a11 + lam * (a11 + 1e-12) - l10 * a01
+    if d1 == 0:
+        return None
+    l21 = (a12 - l20 * a01) / d1
+    d2 = a22 + lam * (a22 + 1e-12) - l20 * a02 - l21 * l21 * d1
+    if d2 == 0:
+        return None
+    z1 = g1 - l10 * g0
+    s2 = (g2 - l20 * g0 - l21 * z1) / d2
+    s1 = z1 / d1 - l21 * s2
+    s0 = g0 / d0 - l10 * s1 - l20 * s2
+    return s0, s1, s2
 
 
 def gauss_newton(x: float, y: float, t0: float, m: Measurements, c_m_s: float, *,
@@ -156,30 +245,31 @@ def gauss_newton(x: float, y: float, t0: float, m: Measurements, c_m_s: float, *
                  wind: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float, float, np.ndarray]:
     """Maximum-likelihood refinement by Levenberg–Marquardt from ``(x, y, t0)``, for a known
     wind; returns the estimate and the 3×3 Fisher information at it."""
+    rows = _Rows(m, c_m_s, wind)
     lam = 1e-3
-    cost = float(np.sum(residuals(x, y, t0, m, c_m_s, wind) ** 2))
+    cost = rows.cost(x, y, t0)
+    a = g = None  # the normal equations at (x, y, t0), built when a step needs them
     for _ in range(iterations):
-        j, _ = jacobian_rows(x, y, m, c_m_s)
-        res = residuals(x, y, t0, m, c_m_s, wind)
-        a = j.T @ j
-        g = j.T @ res
-        try:
-            step = np.linalg.solve(a + lam * np.diag(np.diag(a) + 1e-12), g)
-        except np.linalg.LinAlgError:
+        if a is None:
+            a, g = rows.normal_equations(x, y)
+        step = _damped_step(a, g, lam)
+        if step is None:
             break
         nx, ny, nt = x + step[0], y + step[1], t0 + step[2]
-        new_cost = float(np.sum(residuals(nx, ny, nt, m, c_m_s, wind) ** 2))
+        new_cost = rows.cost(nx, ny, nt)
         if new_cost <= cost:
-            converged = np.hypot(step[0], step[1]) < tol_m or cost - new_cost <= 1e-9 * cost
+            converged = math.hypot(step[0], step[1]) < tol_m or cost - new_cost <= 1e-9 * cost
             x, y, t0, cost = nx, ny, nt, new_cost
             lam = max(lam / 10, 1e-9)
+            a = g = None
             if converged:
                 break
         else:
             lam *= 10
             if lam > 1e6:
                 break
-    return x, y, t0, fisher_information(x, y, m, c_m_s)
+    j = rows.jacobian(x, y)
+    return x, y, t0, j @ j.T
 
 
 def chan_ho(sensor_x: np.ndarray, sensor_y: np.ndarray, time_s: np.ndarray, c_m_s: float,
