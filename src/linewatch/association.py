@@ -54,7 +54,8 @@ class FusionParams:
     #: event just after the block's end is not carved into wrong fits that the block can keep
     block_overlap_s: float = 60.0
     tile_m: float = 60_000.0               # tile core length along the line
-    tile_margin_m: float = 25_000.0        # sources searched beyond the sensors
+    tile_margin_m: float = 25_000.0        # a tile's sensors reach this far beyond its core
+    search_margin_m: float = 15_000.0      # and its search this far (sources that compete)
     gate_sigma: float = 3.5                # outlier gate on whitened residuals
     max_chi2_per_dof: float = 3.0
     projectile_speed_m_s: tuple[float, float] = (150.0, 700.0)

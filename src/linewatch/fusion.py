@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from linewatch.association import (BlockTask, Fit, FusionParams, Prepared, fit_rows, grid_start,
-                                   prepare, run_block, sound_speed_for, tile_grid)
+from linewatch.association import (BlockTask, Fit, FusionParams, Prepared, TileGrid, fit_rows,
+                                   grid_start, prepare, run_block, sound_speed_for, tile_grid)
 from linewatch.detections import Detections, Incident, Sensors, sound_speed_m_s
 from linewatch.estimation import (Measurements, estimate_wind, fisher_information, gauss_newton,
                                   per_detection_chi2, position_covariance)
@@ -170,6 +170,19 @@ class _Layout:
     masks: tuple[np.ndarray, ...]
     inner_edges: np.ndarray            # tile i's core: [edge i-1, edge i), open at both ends
     along_of: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    search_margin_m: float
+
+    def search_grid(self, i: int, grid: TileGrid) -> TileGrid:
+        """The part of a tile's grid within ``search_margin_m`` of its core: sources beyond it
+        belong to a neighbour and are only searched so far as they compete for this core's
+        detections."""
+        if len(grid.x) == 0:
+            return grid
+        along = self.along_of(grid.x, grid.y)
+        lo = self.inner_edges[i - 1] if i > 0 else -np.inf
+        hi = self.inner_edges[i] if i < len(self.inner_edges) else np.inf
+        keep = (along >= lo - self.search_margin_m) & (along <= hi + self.search_margin_m)
+        return TileGrid(grid.x[keep], grid.y[keep], grid.expected[keep])
 
     @classmethod
     def build(cls, sensors: Sensors, frame: WorkingFrame, agreement, params: FusionParams) -> _Layout:
@@ -193,7 +206,7 @@ class _Layout:
         edges = np.linspace(lo, hi, n + 1)
         masks = tuple((along >= edges[i] - params.tile_margin_m) & (along <= edges[i + 1] + params.tile_margin_m)
                       for i in range(n))
-        return cls(frame, agreement, masks, edges[1:-1], along_of)
+        return cls(frame, agreement, masks, edges[1:-1], along_of, params.search_margin_m)
 
     def tile_of(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """The tile whose core holds each point."""
@@ -255,7 +268,8 @@ def _fuse_hour(sensors: Sensors, buffer: _Buffer, hour: float, first: bool, layo
     p = prepare(sensors, det, layout.frame)
     alive = np.zeros(len(sensors), bool)
     alive[np.unique(det.sensor)] = True
-    grids = [tile_grid(p, mask & alive, params) for mask in layout.masks]
+    grids = [layout.search_grid(i, tile_grid(p, mask & alive, params))
+             for i, mask in enumerate(layout.masks)]
     fits: list[Fit] = []
     # the first hour's blocks start early enough for events heard in its first minutes
     b0 = (math.floor((float(det.time_s[0]) - max_travel) / params.block_s) * params.block_s
