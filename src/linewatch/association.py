@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from linewatch.detections import Detections, Sensors, sound_speed_m_s
-from linewatch.estimation import Measurements, gauss_newton, per_detection_chi2, toa_sd
+from linewatch.estimation import Measurements, gauss_newton, per_detection_chi2, toa_sd, travel_time
 from linewatch.geo import WorkingFrame
 
 @dataclass(frozen=True)
@@ -37,6 +37,10 @@ class FusionParams:
     wind_block_s: float = 3600.0
     wind_min_events: int = 3
     wind_residual_m_s: float = 0.5         # what the estimated wind leaves, as per-path noise
+    #: associate again with the hour's estimated wind (fewer fragments of events whose far
+    #: arrivals the wind pushed out of the gate, at about twice the work)
+    reassociate: bool = True
+    wind_m_s: tuple[float, float] = (0.0, 0.0)  # the wind (east, north) fits assume
     min_sensors: int = 7                   # distinct sensors with an arrival time
     expected_share: float = 0.5            # of the detections the network should have made
     min_expected: float = 8.0              # where the network hears less, clutter wins: no search
@@ -160,9 +164,9 @@ def fit_rows(p: Prepared, rows: np.ndarray, x: float, y: float, t0: float, c: fl
         if len(rows) == 0:
             return None
         m = p.measurements(rows, c, params, x, y)
-        x, y, t0, fisher = gauss_newton(x, y, t0, m, c)
+        x, y, t0, fisher = gauss_newton(x, y, t0, m, c, wind=params.wind_m_s)
         m = p.measurements(rows, c, params, x, y)
-        chi2 = per_detection_chi2(x, y, t0, m, c)
+        chi2 = per_detection_chi2(x, y, t0, m, c, params.wind_m_s)
         if not robust:
             break
         keep = one_per_sensor(p, rows, chi2) & (chi2 <= params.gate_sigma ** 2 * n_meas(m))
@@ -170,7 +174,7 @@ def fit_rows(p: Prepared, rows: np.ndarray, x: float, y: float, t0: float, c: fl
             break
         rows = rows[keep]
     m = p.measurements(rows, c, params, x, y)
-    chi2 = per_detection_chi2(x, y, t0, m, c)
+    chi2 = per_detection_chi2(x, y, t0, m, c, params.wind_m_s)
     n_rows = int(np.sum(n_meas(m)))
     return Fit(x, y, t0, rows, fisher, float(chi2.sum()), max(n_rows - 3, 1))
 
@@ -328,7 +332,8 @@ def _contradicted(p: Prepared, free: np.ndarray, fit: Fit, c: float,
         return False
     m = p.measurements(arr, c, params, fit.x, fit.y)
     dx, dy = fit.x - m.sensor_x, fit.y - m.sensor_y
-    timely = np.abs(m.time_s - fit.t0 - np.hypot(dx, dy) / c) <= params.gate_sigma * m.toa_sd_s
+    timely = (np.abs(m.time_s - fit.t0 - travel_time(dx, dy, c, params.wind_m_s))
+              <= params.gate_sigma * m.toa_sd_s)
     if not timely.any():
         return False
     b_res = np.abs(np.angle(np.exp(1j * (m.bearing_rad - np.arctan2(dx, dy))))) / m.bearing_sd_rad
@@ -473,8 +478,9 @@ def _refine(p: Prepared, rows: np.ndarray, x: float, y: float, t0: float, c: flo
     and the fit that explains the most sensors wins."""
     toa = rows[p.toa[rows]]
     best = None
-    for cx, cy, ct in _fine_peaks(p, toa, x, y, t0, c, 250.0, 1.5 * params.grid_m, 1.0, k=3):
-        start = _fine_peaks(p, toa, cx, cy, ct, c, 50.0, 250.0, 0.3, k=1)
+    for cx, cy, ct in _fine_peaks(p, toa, x, y, t0, c, params.wind_m_s, 250.0, 1.5 * params.grid_m,
+                                  1.0, k=3):
+        start = _fine_peaks(p, toa, cx, cy, ct, c, params.wind_m_s, 50.0, 250.0, 0.3, k=1)
         fit = _consistent_fit(p, rows, *start[0], c, params) if start else None
         if fit is not None and (best is None or _strength(p, fit) > _strength(p, best)):
             best = fit
@@ -486,7 +492,7 @@ def _strength(p: Prepared, fit: Fit) -> tuple[int, float]:
 
 
 def _fine_peaks(p: Prepared, toa: np.ndarray, x: float, y: float, t0: float, c: float,
-                step_m: float, half_m: float, tol_s: float, *, k: int) -> list[tuple[float, float, float]]:
+                wind: tuple[float, float], step_m: float, half_m: float, tol_s: float, *, k: int) -> list[tuple[float, float, float]]:
     """Up to ``k`` separate grid points (``step_m`` apart, within ``half_m`` of ``(x, y)``)
     where the most arrival times agree on an origin time within ``tol_s`` of ``t0``: the
     fullest pair of time bins; each with the mean origin time of those detections."""
@@ -494,7 +500,7 @@ def _fine_peaks(p: Prepared, toa: np.ndarray, x: float, y: float, t0: float, c: 
     offs = np.arange(-half_m, half_m + step_m / 2, step_m)
     gx, gy = np.meshgrid(x + offs, y + offs, indexing="ij")
     gx, gy = gx.ravel(), gy.ravel()
-    t0s = p.t[toa][None, :] - np.hypot(gx[:, None] - sx[None, :], gy[:, None] - sy[None, :]) / c
+    t0s = p.t[toa][None, :] - travel_time(gx[:, None] - sx[None, :], gy[:, None] - sy[None, :], c, wind)
     width = 0.15 + step_m / (2 * c)
     lo_t = t0 - tol_s - step_m / c
     nb = int(math.ceil(2 * (tol_s + step_m / c) / width)) + 1
@@ -524,7 +530,7 @@ def _consistent_fit(p: Prepared, rows: np.ndarray, x: float, y: float, t0: float
     """Robust ML from a fine start on the detections consistent with it (arrival times within
     a wide gate, bearings and fixes that agree), then grown by those consistent with the fit."""
     m = p.measurements(rows, c, params, x, y)
-    chi2 = per_detection_chi2(x, y, t0, m, c)
+    chi2 = per_detection_chi2(x, y, t0, m, c, params.wind_m_s)
     cand = rows[chi2 <= (params.gate_sigma * 2) ** 2 * n_meas(m)]
     if len(cand) < params.min_sensors:
         return None
@@ -535,7 +541,7 @@ def _consistent_fit(p: Prepared, rows: np.ndarray, x: float, y: float, t0: float
         if fit is None:
             return None
         m = p.measurements(rows, c, params, fit.x, fit.y)
-        chi2 = per_detection_chi2(fit.x, fit.y, fit.t0, m, c)
+        chi2 = per_detection_chi2(fit.x, fit.y, fit.t0, m, c, params.wind_m_s)
         ok = chi2 <= params.gate_sigma ** 2 * n_meas(m)
         grown = rows[ok & one_per_sensor(p, rows, np.where(ok, chi2, np.inf))]
         if len(grown) <= len(fit.rows) or set(grown.tolist()) == set(fit.rows.tolist()):

@@ -270,14 +270,44 @@ def _fuse_hour(sensors: Sensors, buffer: _Buffer, hour: float, first: bool, layo
     alive[np.unique(det.sensor)] = True
     grids = [layout.search_grid(i, tile_grid(p, mask & alive, params))
              for i, mask in enumerate(layout.masks)]
-    fits: list[Fit] = []
     # the first hour's blocks start early enough for events heard in its first minutes
     b0 = (math.floor((float(det.time_s[0]) - max_travel) / params.block_s) * params.block_s
           if first and len(det) else hour)
-    for bs in np.arange(b0, end, params.block_s):
+    blocks = np.arange(b0, end, params.block_s)
+    reach_s = params.block_s + params.block_overlap_s + max_travel
+    fits, used_now = _associate_hour(p, blocks, reach_s, used, layout, grids, alive, c, params,
+                                     map_fn, stats)
+    fits, wind = _calibrate_wind(p, fits, c, params)
+    if params.estimate_wind and params.reassociate and wind != (0.0, 0.0):
+        # once more with the wind known: its far arrivals no longer fall out of the gates
+        known = replace(params, wind_m_s=wind, wind_allowance_m_s=params.wind_residual_m_s)
+        fits, used_now = _associate_hour(p, blocks, reach_s, used, layout, grids, alive, c, known,
+                                         map_fn, stats)
+        fits, wind = _calibrate_wind(p, fits, c, params, wind)
+    used = used_now
+    incidents = attribute([_incident(f, det, layout.frame, c) for f in fits], layout.agreement,
+                          params)
+    incidents.sort(key=lambda inc: (inc.time_s, inc.id))
+    final = pairer.add(incidents)
+    n_used = int(used[:n_hour].sum())
+    buffer.used[:hi] = used
+    buffer.drop_before(end)
+    if progress is not None:
+        progress(n_hour)
+    return FusedHour(tuple(final), hour, n_hour, n_used, c, wind, stats=stats)
+
+
+def _associate_hour(p: Prepared, blocks: np.ndarray, reach_s: float, used: np.ndarray,
+                    layout: _Layout, grids: list[TileGrid], alive: np.ndarray, c: float,
+                    params: FusionParams, map_fn: Callable, stats: dict
+                    ) -> tuple[list[Fit], np.ndarray]:
+    """The fits of an hour's blocks, block by block, the even tiles and then the odd ones (as
+    independent tasks); and the detections taken, with those taken before (``used``)."""
+    used = used.copy()
+    fits: list[Fit] = []
+    for bs in blocks:
         lo_r = int(np.searchsorted(p.t, bs, "left"))
-        hi_r = int(np.searchsorted(p.t, bs + params.block_s + params.block_overlap_s + max_travel,
-                                   "right"))
+        hi_r = int(np.searchsorted(p.t, bs + reach_s, "right"))
         for phase in (0, 1):
             tiles, tasks = [], []
             for i in range(phase, len(layout.masks), 2):
@@ -295,17 +325,7 @@ def _fuse_hour(sensors: Sensors, buffer: _Buffer, hour: float, first: bool, layo
                     if layout.tile_of(np.array([fit.x]), np.array([fit.y]))[0] == i:
                         used[fit.rows] = True
                         fits.append(fit)
-    fits, wind = _calibrate_wind(p, fits, c, params)
-    incidents = attribute([_incident(f, det, layout.frame, c) for f in fits], layout.agreement,
-                          params)
-    incidents.sort(key=lambda inc: (inc.time_s, inc.id))
-    final = pairer.add(incidents)
-    n_used = int(used[:n_hour].sum())
-    buffer.used[:hi] = used
-    buffer.drop_before(end)
-    if progress is not None:
-        progress(n_hour)
-    return FusedHour(tuple(final), hour, n_hour, n_used, c, wind, stats=stats)
+    return fits, used
 
 
 def _merge_stats(total: dict, part: dict) -> None:
@@ -314,17 +334,16 @@ def _merge_stats(total: dict, part: dict) -> None:
             total[k] = total.get(k, 0) + v
 
 
-def _calibrate_wind(p: Prepared, fits: list[Fit], c: float, params: FusionParams
-                    ) -> tuple[list[Fit], tuple[float, float]]:
-    """Estimate the hour's wind from its events together (a common direction-dependent change
-    of the speed of sound, which single events cannot tell from their position) and relocate
-    every event with it (fusion.md §2.4)."""
+def _calibrate_wind(p: Prepared, fits: list[Fit], c: float, params: FusionParams,
+                    wind: tuple[float, float] = (0.0, 0.0)) -> tuple[list[Fit], tuple[float, float]]:
+    """Estimate the hour's wind (starting from ``wind``) from its events together (a common
+    direction-dependent change of the speed of sound, which single events cannot tell from
+    their position) and relocate every event with it (fusion.md §2.4)."""
     if not params.estimate_wind or not fits:
-        return fits, (0.0, 0.0)
+        return fits, wind
     final = replace(params, wind_allowance_m_s=params.wind_residual_m_s)
     out = list(fits)
     usable = [i for i, f in enumerate(fits) if int(np.sum(p.toa[f.rows])) >= 6]
-    wind = (0.0, 0.0)
     if len(usable) >= params.wind_min_events:
         for _ in range(3):
             events = [(out[i].x, out[i].y, out[i].t0,
