@@ -279,7 +279,8 @@ def associate_block(p: Prepared, rows: np.ndarray, bs: float, c: float, params: 
     strongest candidates of all the block's windows (and of the windows just after it) are
     refined first, so a strong event takes its detections before any partial, wrong fit can
     form from some of them. Returns the fits whose origin time lies in the block."""
-    parts = [_window_candidates(p, rows, float(ws), c, params, grid)
+    geo = _Geometry.of(p, rows, grid, c, params)
+    parts = [_window_candidates(p, rows, float(ws), c, params, grid, geo)
              for ws in np.arange(bs, bs + params.block_s + params.block_overlap_s, params.window_s)]
     parts = [a for a in parts if len(a)]
     cands = np.vstack(parts) if parts else np.zeros((0, 5))
@@ -393,8 +394,32 @@ def tile_grid(p: Prepared, alive: np.ndarray, params: FusionParams) -> TileGrid:
     return TileGrid(GX, GY, _expected_grid(p, GX, GY, alive, params))
 
 
+@dataclass(frozen=True)
+class _Geometry:
+    """Grid point to sensor geometry of a block, computed once for all its windows: for each
+    grid point (rows) and sensor heard in the block (columns), the travel time, whether it is
+    in range, the azimuth from the sensor, and the angle a grid cell spans from it."""
+
+    sensors: np.ndarray
+    travel_s: np.ndarray
+    within: np.ndarray
+    azimuth: np.ndarray
+    slack: np.ndarray
+
+    @classmethod
+    def of(cls, p: Prepared, rows: np.ndarray, grid: TileGrid, c: float,
+           params: FusionParams) -> _Geometry:
+        sensors = np.unique(p.sensor[rows[p.toa[rows]]])
+        dx = grid.x[:, None] - p.sx[sensors][None, :]
+        dy = grid.y[:, None] - p.sy[sensors][None, :]
+        r = np.hypot(dx, dy)
+        half_diag = params.grid_m * math.sqrt(0.5)
+        return cls(sensors, r / c, r <= params.max_range_m, np.arctan2(dx, dy),
+                   np.arctan2(half_diag, np.maximum(r, 1.0)))
+
+
 def _window_candidates(p: Prepared, rows: np.ndarray, ws: float, c: float, params: FusionParams,
-                       grid: TileGrid) -> np.ndarray:
+                       grid: TileGrid, geo: _Geometry) -> np.ndarray:
     """Coarse space-time candidates with origin times in ``[ws, ws + window_s)``: rows of
     (count, x, y, t0, count needed) where enough sensors imply the same origin time at a grid
     point, at the peaks in time."""
@@ -404,34 +429,30 @@ def _window_candidates(p: Prepared, rows: np.ndarray, ws: float, c: float, param
     toa_rows = rows[p.toa[rows]]
     if len(np.unique(p.sensor[toa_rows])) < params.min_sensors or len(grid.x) == 0:
         return np.zeros((0, 5))
-    sx, sy = p.sx[p.sensor[toa_rows]], p.sy[p.sensor[toa_rows]]
-    g = params.grid_m
-    GX, GY, expected = grid.x, grid.y, grid.expected
-    dx = GX[:, None] - sx[None, :]
-    dy = GY[:, None] - sy[None, :]
-    r = np.hypot(dx, dy)
-    ok = r <= params.max_range_m
-    half_diag = g * math.sqrt(0.5)
+    cols = np.searchsorted(geo.sensors, p.sensor[toa_rows])
+    ok = geo.within[:, cols]
     b = p.bearing[toa_rows]
     has_b = np.isfinite(b)
     if has_b.any():  # an array's bearing must point at the cell
-        pred = np.arctan2(dx[:, has_b], dy[:, has_b])
-        tol = 3.0 * p.bearing_sd[toa_rows][has_b] + np.arctan2(half_diag, np.maximum(r[:, has_b], 1.0))
-        ok[:, has_b] &= np.abs(np.angle(np.exp(1j * (b[has_b] - pred)))) <= tol
-    tau = half_diag / c + 3.0 * 0.06
+        miss = b[has_b] - geo.azimuth[:, cols[has_b]]
+        miss -= 2 * np.pi * np.rint(miss / (2 * np.pi))
+        tol = 3.0 * p.bearing_sd[toa_rows][has_b] + geo.slack[:, cols[has_b]]
+        ok[:, has_b] &= np.abs(miss) <= tol
+    tau = params.grid_m * math.sqrt(0.5) / c + 3.0 * 0.06
     nb = int(math.ceil(params.window_s / tau)) + 1
-    bins = np.floor((p.t[toa_rows][None, :] - r / c - ws) / tau).astype(np.int64)
+    bins = np.floor((p.t[toa_rows][None, :] - geo.travel_s[:, cols] - ws) / tau).astype(np.int64)
     ok &= (bins >= 0) & (bins < nb)
     gi, di = np.nonzero(ok)
-    hist = np.bincount(gi * (nb + 1) + bins[gi, di], minlength=len(GX) * (nb + 1))
-    hist = hist.reshape(len(GX), nb + 1)
+    n_grid = len(grid.x)
+    hist = np.bincount(gi * (nb + 1) + bins[gi, di], minlength=n_grid * (nb + 1))
+    hist = hist.reshape(n_grid, nb + 1)
     merged = hist[:, :-1] + hist[:, 1:]
-    need = np.maximum(params.min_sensors, 0.7 * params.expected_share * expected)
+    need = np.maximum(params.min_sensors, 0.7 * params.expected_share * grid.expected)
     # peaks in time at each grid point: a bin at least as full as its neighbours
     padded = np.pad(merged, ((0, 0), (1, 1)))
     peak = (merged >= padded[:, :-2]) & (merged >= padded[:, 2:])
     gi, bj = np.nonzero(peak & (merged >= need[:, None]))
-    return np.column_stack([merged[gi, bj], GX[gi], GY[gi], ws + (bj + 1) * tau, need[gi]])
+    return np.column_stack([merged[gi, bj], grid.x[gi], grid.y[gi], ws + (bj + 1) * tau, need[gi]])
 
 
 def _support(p: Prepared, rows: np.ndarray, x: float, y: float, t0: float, c: float,
@@ -477,6 +498,10 @@ def _refine(p: Prepared, rows: np.ndarray, x: float, y: float, t0: float, c: flo
     both agree on a source; so the few best separate peaks of the fine search are each fitted,
     and the fit that explains the most sensors wins."""
     toa = rows[p.toa[rows]]
+    # only arrival times the fine search can count: within 11 s of the candidate's prediction
+    # (its tolerance, 2.1 km of offset at most, and the effect of a wind of up to 10 m/s)
+    r = np.hypot(p.sx[p.sensor[toa]] - x, p.sy[p.sensor[toa]] - y)
+    toa = toa[np.abs(p.t[toa] - t0 - r / c) <= 11.0]
     best = None
     for cx, cy, ct in _fine_peaks(p, toa, x, y, t0, c, params.wind_m_s, 250.0, 1.5 * params.grid_m,
                                   1.0, k=3):
