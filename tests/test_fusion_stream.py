@@ -81,3 +81,32 @@ def test_detections_that_come_after_their_hour_was_fused_are_reported(whole):
     assert sorted(late) == sorted(str(i) for i in det.ids[early])
     used = {d for h in hours for i in h.incidents for d in i.detections}
     assert not used & set(late)
+
+
+def test_parameters_that_would_break_the_partition_are_refused():
+    with pytest.raises(ValueError, match="block_s"):
+        FusionParams(block_s=700.0)
+    with pytest.raises(ValueError, match="tile_margin_m"):
+        FusionParams(tile_m=40_000.0, tile_margin_m=25_000.0)
+
+
+def test_a_launch_pairs_with_an_impact_of_the_next_hour():
+    from linewatch.detections import Incident
+    from linewatch.pairing import Pairer
+    frame = AGREEMENT.frame
+    cov = ((100.0, 0.0), (0.0, 100.0))
+
+    def inc(name, kind, t, dx_m):
+        lon, lat = frame.to_lonlat(np.array([200_000.0 + dx_m]), np.array([5_400_000.0]))
+        return Incident(name, t, float(lon[0]), float(lat[0]), kind, (name,), 10.0, 10.0, 0.0, cov)
+
+    pairer = Pairer(frame, PARAMS, lambda x, y: np.zeros(len(x), int))
+    launch = inc("l", "launch", 3590.0, 0.0)
+    first = pairer.add([launch])
+    assert first == []                                   # held until the next hour is known
+    impact = inc("i", "impact", 3630.0, 12_000.0)        # 12 km in 40 s: 300 m/s
+    lone = inc("u", "impact", 3700.0, 200_000.0)         # 200 km away: no launch
+    out = pairer.add([impact, lone])
+    assert [i.id for i in out] == ["l"] and out[0].pair_id
+    rest = pairer.flush()
+    assert {i.id: i.pair_id for i in rest} == {"i": out[0].pair_id, "u": None}
