@@ -134,3 +134,15 @@ def test_adding_a_consistent_detection_never_widens_the_ellipse(n, seed):
                                               frame=FRAME, c_m_s=C, x_m=x, y_m=y), C)
     assert np.linalg.eigvalsh(ca - cb).min() >= -1e-9 * np.trace(ca)
     assert b.semi_major_m <= a.semi_major_m * 1.05 and b.semi_minor_m <= a.semi_minor_m * 1.05
+
+
+def test_two_events_heard_together_are_told_apart():
+    # two launches 3 km and 1.5 s apart, plus the pair: their arrivals interleave at every sensor
+    events = [*PAIR, (-6000.0, Y0 - 2000.0, 1.7e9 + 101.5, "launch")]
+    sensors, det, _, _ = shots(events, clutter=40, seed=2)
+    for rounds in (0, 2):
+        res = fuse(sensors, det, agreement=AGREEMENT, params=FusionParams(reassign_rounds=rounds))
+        ids = [d for i in res.incidents for d in i.detections]
+        assert len(ids) == len(set(ids))
+        by_event = [{d.split("-")[0] for d in i.detections} for i in res.incidents]
+        assert len(res.incidents) == 3 and all(len(e) == 1 for e in by_event)  # none merged

@@ -40,6 +40,9 @@ class FusionParams:
     #: associate again with the hour's estimated wind (fewer fragments of events whose far
     #: arrivals the wind pushed out of the gate, at about twice the work)
     reassociate: bool = True
+    #: rounds in which every detection goes to the incident that explains it best, and the
+    #: incidents are refitted (and dropped if they no longer hold): merged and split events
+    reassign_rounds: int = 2
     wind_m_s: tuple[float, float] = (0.0, 0.0)  # the wind (east, north) fits assume
     min_sensors: int = 7                   # distinct sensors with an arrival time
     expected_share: float = 0.5            # of the detections the network should have made
@@ -342,6 +345,43 @@ def _contradicted(p: Prepared, free: np.ndarray, fit: Fit, c: float,
     heard = np.unique(sensor[timely])
     agree = np.unique(sensor[timely & (b_res <= params.gate_sigma)])
     return len(heard) - len(agree) > max(1.0, 0.3 * len(heard))
+
+
+def reassign(p: Prepared, fits: list[Fit], c: float, params: FusionParams,
+             alive: np.ndarray) -> list[Fit]:
+    """Greedy acceptance gives each detection to the first good fit that wanted it; here each
+    detection held by any fit goes to the fit that explains it best (the lowest χ² per
+    measurement within the gate), every fit is refitted on what it got, and a fit that no longer
+    passes the acceptance tests is dropped, its detections free again; ``params.reassign_rounds``
+    times. A detection of two events heard together ends with the one it fits."""
+    reach_s = params.max_range_m / c + 120.0     # observers report up to minutes after the sound
+    stats = {"rejected_share": 0, "rejected_chi2": 0, "rejected_near": 0}
+    for _ in range(params.reassign_rounds):
+        if len(fits) < 2:
+            return fits
+        pool = np.unique(np.concatenate([f.rows for f in fits]))
+        owner = np.full(len(pool), -1)
+        score = np.full(len(pool), np.inf)
+        for k, f in enumerate(fits):
+            lo = int(np.searchsorted(p.t[pool], f.t0 - 10.0, "left"))
+            hi = int(np.searchsorted(p.t[pool], f.t0 + reach_s, "right"))
+            m = p.measurements(pool[lo:hi], c, params, f.x, f.y)
+            chi2 = per_detection_chi2(f.x, f.y, f.t0, m, c, params.wind_m_s)
+            nm = n_meas(m)
+            per = np.where(chi2 <= params.gate_sigma ** 2 * nm, chi2 / nm, np.inf)
+            better = per < score[lo:hi]
+            score[lo:hi][better] = per[better]
+            owner[lo:hi][better] = k
+        kept = []
+        for k, f in enumerate(fits):
+            rows = pool[owner == k]
+            if len(rows) == 0:
+                continue
+            g = fit_rows(p, rows, f.x, f.y, f.t0, c, params)
+            if g is not None and _acceptable(p, g, alive, params, stats):
+                kept.append(g)
+        fits = kept
+    return fits
 
 
 def _acceptable(p: Prepared, fit: Fit, alive: np.ndarray, params: FusionParams,

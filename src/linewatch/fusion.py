@@ -26,7 +26,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from linewatch.association import (BlockTask, Fit, FusionParams, Prepared, TileGrid, fit_rows,
-                                   grid_start, prepare, run_block, sound_speed_for, tile_grid)
+                                   grid_start, prepare, reassign, run_block, sound_speed_for,
+                                   tile_grid)
 from linewatch.detections import Detections, Incident, Sensors, sound_speed_m_s
 from linewatch.estimation import (Measurements, estimate_wind, fisher_information, gauss_newton,
                                   per_detection_chi2, position_covariance)
@@ -283,7 +284,13 @@ def _fuse_hour(sensors: Sensors, buffer: _Buffer, hour: float, first: bool, layo
         known = replace(params, wind_m_s=wind, wind_allowance_m_s=params.wind_residual_m_s)
         fits, used_now = _associate_hour(p, blocks, reach_s, used, layout, grids, alive, c, known,
                                          map_fn, stats)
-        fits, wind = _calibrate_wind(p, fits, c, params, wind)
+    if params.reassign_rounds:
+        fits = reassign(p, fits, c, replace(params, wind_m_s=wind,
+                                            wind_allowance_m_s=params.wind_residual_m_s), alive)
+        used_now = used.copy()
+        for f in fits:
+            used_now[f.rows] = True
+    fits, wind = _calibrate_wind(p, fits, c, params, wind)
     used = used_now
     incidents = attribute([_incident(f, det, layout.frame, c) for f in fits], layout.agreement,
                           params)
