@@ -2,9 +2,10 @@
 
 For each scenario: simulate (seeded), run :func:`linewatch.fusion.fuse` (timed; peak traced
 memory in a second, untimed run), locate the true detection groups with
-:func:`linewatch.fusion.locate_group` (the oracle association: the floor for ρ), run PyOcto on
-the same detections (``bench/pyocto_peer.py``), and score all three with
-:mod:`linewatch.fusion_metrics`. Metric definitions: the docstring of ``fusion_metrics``.
+:func:`linewatch.fusion.locate_groups` (the oracle association, located with the wind each
+hour's groups share: the floor for ρ), run PyOcto on the same detections
+(``bench/pyocto_peer.py``), and score all three with :mod:`linewatch.fusion_metrics`.
+Metric definitions: the docstring of ``fusion_metrics``.
 
     .venv/bin/python bench/bench_fusion.py                       # quiet, active, barrage
     .venv/bin/python bench/bench_fusion.py --scenario active --seed 2 --skip-pyocto
@@ -32,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from linewatch.detections import Detections, Sensors, Truth
-from linewatch.fusion import FusionParams, fuse, locate_group
+from linewatch.fusion import FusionParams, fuse, locate_groups
 from linewatch.fusion_metrics import Scores, score_incidents, truth_detection_sets
 from linewatch.service import load_agreement_file
 from linewatch.simulate import SCENARIOS, ScenarioParams, simulate
@@ -106,18 +107,13 @@ def peak_memory_mb(fn) -> float:
 
 def oracle_incidents(sensors: Sensors, det: Detections, truth: Truth, *, frame, c_m_s: float,
                      params: FusionParams):
-    """Each true group with at least MIN_DETECTIONS detections, located by our locator."""
+    """The true groups with at least MIN_DETECTIONS detections, located as the engine locates
+    its own (with the wind each hour's groups share): the floor for ρ."""
     row_of = {str(d): r for r, d in enumerate(det.ids)}
-    out = []
-    for _, ids in truth_detection_sets(truth).items():
-        if len(ids) < MIN_DETECTIONS:
-            continue
-        rows = np.array(sorted(row_of[d] for d in ids))
-        sub = det.take(rows)
-        inc = locate_group(sensors, sub, np.arange(len(sub)), frame=frame, params=params, c_m_s=c_m_s)
-        if inc is not None:
-            out.append(inc)
-    return out
+    groups = [np.array(sorted(row_of[d] for d in ids))
+              for ids in truth_detection_sets(truth).values() if len(ids) >= MIN_DETECTIONS]
+    located = locate_groups(sensors, det, groups, frame=frame, params=params, c_m_s=c_m_s)
+    return [inc for inc in located if inc is not None]
 
 
 def run_scenario(scenario: ScenarioParams, seed: int, args) -> list[Scores]:

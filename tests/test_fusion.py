@@ -146,3 +146,14 @@ def test_two_events_heard_together_are_told_apart():
         assert len(ids) == len(set(ids))
         by_event = [{d.split("-")[0] for d in i.detections} for i in res.incidents]
         assert len(res.incidents) == 3 and all(len(e) == 1 for e in by_event)  # none merged
+
+
+def test_known_groups_are_located_with_the_wind_they_share():
+    from linewatch.fusion import locate_groups
+    sensors, det, _, _ = shots(PAIR, seed=4)
+    groups = [np.flatnonzero(np.char.startswith(det.ids.astype(str), f"e{k}-")) for k in (0, 1)]
+    located = locate_groups(sensors, det, groups, frame=FRAME, params=FusionParams(), c_m_s=C)
+    assert [set(i.detections) for i in located] == [set(det.ids[g].astype(str)) for g in groups]
+    for inc, (x, y, t0, _) in zip(located, PAIR):
+        ix, iy = FRAME.to_xy([inc.lon], [inc.lat])
+        assert np.hypot(ix[0] - x, iy[0] - y) < 5 * inc.semi_major_m and abs(inc.time_s - t0) < 0.2

@@ -36,7 +36,7 @@ from linewatch.model import covariance_to_ellipse
 from linewatch.pairing import Pairer, attribute
 
 __all__ = ["ENGINE_VERSION", "FusionParams", "FusionResult", "FusedHour", "fuse", "fuse_chunks",
-           "locate_group", "measurements_for"]
+           "locate_group", "locate_groups", "measurements_for"]
 
 ENGINE_VERSION = "fusion-2"
 
@@ -154,6 +154,30 @@ def locate_group(sensors: Sensors, detections: Detections, rows, *, frame: Worki
     if fit is None:
         return None
     return _incident(fit, detections, frame, c)
+
+
+def locate_groups(sensors: Sensors, detections: Detections, groups, *, frame: WorkingFrame,
+                  params: FusionParams = FusionParams(), c_m_s: float | None = None
+                  ) -> list[Incident | None]:
+    """Locate given groups of detections (a known association: the oracle) as the engine
+    locates its own: each by a global search then ML, then, per hour, with the wind the hour's
+    groups share estimated from them all. One incident (or None) per group, in order."""
+    c = c_m_s if c_m_s is not None else sound_speed_for(detections, params)
+    p = prepare(sensors, detections, frame)
+    fits: list[Fit | None] = []
+    for rows in groups:
+        rows = np.asarray(rows)
+        start = grid_start(p, rows, c, params)
+        fits.append(fit_rows(p, rows, *start, c, params, robust=False) if start else None)
+    hours: dict[int, list[int]] = {}
+    for k, f in enumerate(fits):
+        if f is not None:
+            hours.setdefault(int(f.t0 // params.wind_block_s), []).append(k)
+    for idx in hours.values():
+        located, _ = _calibrate_wind(p, [fits[k] for k in idx], c, params)
+        for k, f in zip(idx, located):
+            fits[k] = f
+    return [None if f is None else _incident(f, detections, frame, c) for f in fits]
 
 
 # -- the driver -------------------------------------------------------------------------------
