@@ -153,7 +153,7 @@ _HOUR = 3600.0
 
 #: The named scenarios. ``day-1200km`` is a heavy day of fire along the whole line (0.1
 #: launches/s per 60 km, about 172,000 launches, 3 false detections/min per acoustic sensor):
-#: with seed 1, 10.84 M detections of which 3.99 M clutter (docs/fusion-formats.md).
+#: with seed 1, 10.28 M detections of which 3.77 M clutter (docs/fusion-formats.md).
 SCENARIOS: dict[str, ScenarioParams] = {
     "quiet": ScenarioParams("quiet", _HOUR, 0.005, 0.1),
     "active": ScenarioParams("active", _HOUR, 0.01, 1.0),
