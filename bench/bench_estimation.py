@@ -25,6 +25,7 @@ import argparse  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -56,112 +57,11 @@ LIMITS = {
 }
 
 
-# -- the implementation before the speed-up (linewatch.estimation at eb3bf42) ----------------
-
-def ref_jacobian_rows(x, y, m, c_m_s):
-    dx, dy = x - m.sensor_x, y - m.sensor_y
-    r = np.maximum(np.hypot(dx, dy), 1e-3)
-    rows, kinds = [], []
-    has = np.isfinite(m.time_s) & np.isfinite(m.toa_sd_s) & (m.toa_sd_s > 0)
-    if has.any():
-        sd = m.toa_sd_s[has]
-        rows.append(np.column_stack([dx[has] / (r[has] * c_m_s) / sd, dy[has] / (r[has] * c_m_s) / sd,
-                                     1.0 / sd]))
-        kinds.append(np.zeros(has.sum(), int))
-    has = np.isfinite(m.bearing_rad) & (m.bearing_sd_rad > 0)
-    if has.any():
-        sd, rr = m.bearing_sd_rad[has], r[has] ** 2
-        rows.append(np.column_stack([dy[has] / rr / sd, -dx[has] / rr / sd, np.zeros(has.sum())]))
-        kinds.append(np.ones(has.sum(), int))
-    has = np.isfinite(m.range_m) & (m.range_sd_m > 0)
-    if has.any():
-        sd = m.range_sd_m[has]
-        rows.append(np.column_stack([dx[has] / r[has] / sd, dy[has] / r[has] / sd, np.zeros(has.sum())]))
-        kinds.append(np.full(has.sum(), 2))
-    has = np.isfinite(m.fix_x) & (m.fix_sd_m > 0)
-    if has.any():
-        sd = m.fix_sd_m[has]
-        z = np.zeros(has.sum())
-        rows.append(np.column_stack([1.0 / sd, z, z]))
-        rows.append(np.column_stack([z, 1.0 / sd, z]))
-        kinds += [np.full(has.sum(), 3), np.full(has.sum(), 4)]
-    if not rows:
-        return np.zeros((0, 3)), np.zeros(0, int)
-    return np.vstack(rows), np.concatenate(kinds)
-
-
-def ref_fisher_information(x, y, m, c_m_s):
-    j, _ = ref_jacobian_rows(x, y, m, c_m_s)
-    return j.T @ j
-
-
-def ref_travel_time(dx, dy, c_m_s, wind=(0.0, 0.0)):
-    r = np.hypot(dx, dy)
-    if wind == (0.0, 0.0):
-        return r / c_m_s
-    with np.errstate(invalid="ignore", divide="ignore"):
-        along = np.where(r > 0, -(dx * wind[0] + dy * wind[1]) / r, 0.0)
-    return r / (c_m_s + along)
-
-
-def ref_residuals(x, y, t0, m, c_m_s, wind=(0.0, 0.0)):
-    dx, dy = x - m.sensor_x, y - m.sensor_y
-    r = np.hypot(dx, dy)
-    out = []
-    has = np.isfinite(m.time_s) & np.isfinite(m.toa_sd_s) & (m.toa_sd_s > 0)
-    out.append((m.time_s[has] - (t0 + ref_travel_time(dx[has], dy[has], c_m_s, wind))) / m.toa_sd_s[has])
-    has = np.isfinite(m.bearing_rad) & (m.bearing_sd_rad > 0)
-    pred = np.arctan2(dx[has], dy[has])
-    out.append(np.angle(np.exp(1j * (m.bearing_rad[has] - pred))) / m.bearing_sd_rad[has])
-    has = np.isfinite(m.range_m) & (m.range_sd_m > 0)
-    out.append((m.range_m[has] - r[has]) / m.range_sd_m[has])
-    has = np.isfinite(m.fix_x) & (m.fix_sd_m > 0)
-    out.append((m.fix_x[has] - x) / m.fix_sd_m[has])
-    out.append((m.fix_y[has] - y) / m.fix_sd_m[has])
-    return np.concatenate(out)
-
-
-def ref_per_detection_chi2(x, y, t0, m, c_m_s, wind=(0.0, 0.0)):
-    dx, dy = x - m.sensor_x, y - m.sensor_y
-    r = np.hypot(dx, dy)
-    chi2 = np.zeros(len(m))
-    with np.errstate(invalid="ignore"):
-        toa = (m.time_s - (t0 + ref_travel_time(dx, dy, c_m_s, wind))) / m.toa_sd_s
-        chi2 += np.where(np.isfinite(toa), toa ** 2, 0.0)
-        b = np.angle(np.exp(1j * (m.bearing_rad - np.arctan2(dx, dy)))) / m.bearing_sd_rad
-        chi2 += np.where(np.isfinite(b), b ** 2, 0.0)
-        rg = (m.range_m - r) / m.range_sd_m
-        chi2 += np.where(np.isfinite(rg), rg ** 2, 0.0)
-        f = ((m.fix_x - x) ** 2 + (m.fix_y - y) ** 2) / m.fix_sd_m ** 2
-        chi2 += np.where(np.isfinite(f), f, 0.0)
-    return chi2
-
-
-def ref_gauss_newton(x, y, t0, m, c_m_s, *, iterations=20, tol_m=1e-2, wind=(0.0, 0.0)):
-    lam = 1e-3
-    cost = float(np.sum(ref_residuals(x, y, t0, m, c_m_s, wind) ** 2))
-    for _ in range(iterations):
-        j, _ = ref_jacobian_rows(x, y, m, c_m_s)
-        res = ref_residuals(x, y, t0, m, c_m_s, wind)
-        a = j.T @ j
-        g = j.T @ res
-        try:
-            step = np.linalg.solve(a + lam * np.diag(np.diag(a) + 1e-12), g)
-        except np.linalg.LinAlgError:
-            break
-        nx, ny, nt = x + step[0], y + step[1], t0 + step[2]
-        new_cost = float(np.sum(ref_residuals(nx, ny, nt, m, c_m_s, wind) ** 2))
-        if new_cost <= cost:
-            converged = np.hypot(step[0], step[1]) < tol_m or cost - new_cost <= 1e-9 * cost
-            x, y, t0, cost = nx, ny, nt, new_cost
-            lam = max(lam / 10, 1e-9)
-            if converged:
-                break
-        else:
-            lam *= 10
-            if lam > 1e6:
-                break
-    return x, y, t0, ref_fisher_information(x, y, m, c_m_s)
+# -- the implementation before the speed-up (linewatch.estimation at eb3bf42), kept once, in the
+# test that checks the two agree
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from test_estimation_fast import (ref_fisher_information, ref_gauss_newton,  # noqa: E402
+                                  ref_per_detection_chi2, ref_residuals, ref_travel_time)
 
 
 # -- problems ---------------------------------------------------------------------------------
