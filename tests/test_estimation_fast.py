@@ -151,7 +151,9 @@ def assert_same_estimate(x, y, t0, m, wind):
     diff = np.subtract(fast[:3], ref[:3])
     assert np.sqrt(diff @ ref[3] @ diff) <= 1e-3  # in standard errors
     cost_fast, cost_ref = (float(np.sum(ref_residuals(*e[:3], m, C, wind) ** 2)) for e in (fast, ref))
-    assert cost_fast == pytest.approx(cost_ref, rel=1e-9, abs=1e-12)
+    # the cost's round-off is absolute (~1e-9: an origin time of ~1e4 s against 20 ms picks),
+    # so a near-zero cost of a three-sensor fit cannot agree to 1e-9 relative
+    assert cost_fast == pytest.approx(cost_ref, rel=1e-9, abs=1e-8)
     assert_same_fisher(fast[3], ref_fisher_information(*fast[:2], m, C))
     return fast
 

@@ -252,7 +252,7 @@ def fuse(sensors: Annotated[Path, typer.Option("--sensors", help="Sensors CSV or
                                        TextColumn("{task.completed:,} detections"), console=err,
                                        transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("fuse", total=None)
-        s = fuse_files(store, sensors, detections, out_path=out_path, loaded=loaded,
+        s = fuse_files(store, sensors, detections, out_path, loaded=loaded,
                        temperature_c=temperature_c, workers=workers,
                        progress=lambda n: bar.advance(task, n))
     out.print(f"{s.n_detections:,} detections -> {s.n_incidents:,} incidents "

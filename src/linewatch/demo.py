@@ -118,8 +118,8 @@ def run_demo(out_dir: Path, *, seed: int = 20251, agreement_path: Path | None = 
             s = ingest_file(store, f)
             say(f"  ingested {f.name}: {s.added} added, {s.duplicate} duplicates, "
                 f"{s.quarantined} quarantined")
-        fused = fuse_files(store, sensors_path, detections_path, loaded=loaded,
-                           out_path=out_dir / "incidents.geojson")
+        fused = fuse_files(store, sensors_path, detections_path, out_dir / "incidents.geojson",
+                           loaded=loaded)
         say(f"  fused {fused.n_detections:,} raw detections of {len(sim.sensors)} sensors into "
             f"{fused.n_incidents} incidents ({fused.n_pairs} launch-impact pairs), "
             f"{fused.n_stored} stored")

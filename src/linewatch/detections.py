@@ -86,6 +86,11 @@ class Detections:
     def take(self, idx: np.ndarray) -> Detections:
         return Detections(*(getattr(self, f)[idx] for f in self.__dataclass_fields__))
 
+    @classmethod
+    def concat(cls, parts: list[Detections]) -> Detections:
+        """Detections one after the other (no re-sorting); at least one part."""
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__))
+
     def sorted(self) -> Detections:
         order = np.lexsort((self.ids.astype(str), self.time_s))
         return self.take(order)

@@ -264,9 +264,7 @@ class _Buffer:
             if old.any():
                 late = tuple(str(i) for i in chunk.ids[old])
                 chunk = chunk.take(np.flatnonzero(~old))
-        parts = [chunk] if self.det is None else [self.det, chunk]
-        merged = Detections(*(np.concatenate([getattr(d, f) for d in parts])
-                              for f in Detections.__dataclass_fields__))
+        merged = chunk if self.det is None else Detections.concat([self.det, chunk])
         order = np.lexsort((merged.ids.astype(str), merged.time_s))
         used = np.concatenate([self.used, np.zeros(len(chunk), bool)])
         self.det, self.used = merged.take(order), used[order]

@@ -309,8 +309,8 @@ class FuseSummary:
     engine: str
 
 
-def fuse_files(store: SQLiteStore, sensors_path: Path, detections_path: Path, *,
-               out_path: Path | None = None, loaded: LoadedAgreement | None = None,
+def fuse_files(store: SQLiteStore, sensors_path: Path, detections_path: Path, out_path: Path, *,
+               loaded: LoadedAgreement | None = None,
                temperature_c: float | None = None, workers: int = 1,
                progress: Progress | None = None, chunk_size: int = 200_000) -> FuseSummary:
     """Read sensors, then stream the detections in chunks through fusion (bad rows, and rows
@@ -347,11 +347,11 @@ def fuse_files(store: SQLiteStore, sensors_path: Path, detections_path: Path, *,
                                                for r in rejected])
             yield det
 
-    tmp = out_path.with_name(out_path.name + ".part") if out_path is not None else None
+    tmp = Path(out_path).with_name(Path(out_path).name + ".part")
     pool = ProcessPoolExecutor(workers) if workers > 1 else None
     try:
         with Path(detections_path).open(encoding="utf-8-sig", newline="") as fh, \
-                (tmp.open("w", encoding="utf-8") if tmp is not None else _NullWriter()) as gj:
+                tmp.open("w", encoding="utf-8") as gj:
             gj.write('{"type": "FeatureCollection", "features": [')
             batch = store.begin_batch(source, sha, "fusion")
             launches: dict[str, object] = {}
@@ -359,7 +359,7 @@ def fuse_files(store: SQLiteStore, sensors_path: Path, detections_path: Path, *,
             for hour in fuse_chunks(sensors, chunks(fh), agreement=loaded.agreement if loaded else None,
                                     params=FusionParams(temperature_c=temperature_c),
                                     progress=progress,
-                                    map_fn=(lambda f, it: pool.map(f, it)) if pool else map):
+                                    map_fn=pool.map if pool else map):
                 quarantine(Path(detections_path),
                            [(str(detections_path), 0, "time", f"detection {d} came after the hour it "
                              "belongs to was fused: the file is out of time order by more than "
@@ -381,27 +381,15 @@ def fuse_files(store: SQLiteStore, sensors_path: Path, detections_path: Path, *,
     except OSError as exc:
         raise InputError(f"{exc.filename}: cannot read or write: {exc.strerror}") from exc
     except BaseException:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    if tmp is not None:
-        tmp.replace(out_path)
+    tmp.replace(out_path)
     if loaded is not None:
         store.put_agreement(loaded.sha256, loaded.agreement.id, loaded.agreement.version,
                             loaded.name, loaded.text)
     return FuseSummary(counts["detections"], counts["incidents"], counts["used"], counts["pairs"],
                        n_bad, counts["stored"], ENGINE_VERSION)
 
-
-class _NullWriter:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-    def write(self, _text: str) -> None:
-        return None

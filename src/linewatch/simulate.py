@@ -198,11 +198,10 @@ def simulate_chunks(agreement: Agreement, params: ScenarioParams, *, seed: int,
 
 def concat_detections(parts: list[Detections]) -> Detections:
     """Detections one after the other (no re-sorting)."""
-    names = [f.name for f in fields(Detections)]
     if not parts:
         return Detections.from_columns(np.array([], dtype=object), np.array([], np.int64),
                                        np.array([]), np.array([]))
-    return Detections(*(np.concatenate([getattr(p, n) for p in parts]) for n in names))
+    return Detections.concat(parts)
 
 
 def concat_truth(parts: list[Truth]) -> Truth:

@@ -416,8 +416,7 @@ def read_detections(stream: Iterable[str], sensors: Sensors, *, name: str
 
 
 def _concat(parts: list[Detections]) -> Detections:
-    names = list(Detections.__dataclass_fields__)
-    return Detections(*(np.concatenate([getattr(p, n) for p in parts]) for n in names))
+    return Detections.concat(parts)
 
 
 def format_times(time_s: np.ndarray) -> np.ndarray:
