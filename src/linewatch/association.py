@@ -543,10 +543,14 @@ def _refine(p: Prepared, rows: np.ndarray, x: float, y: float, t0: float, c: flo
     r = np.hypot(p.sx[p.sensor[toa]] - x, p.sy[p.sensor[toa]] - y)
     toa = toa[np.abs(p.t[toa] - t0 - r / c) <= 11.0]
     best = None
-    for cx, cy, ct in _fine_peaks(p, toa, x, y, t0, c, params.wind_m_s, 250.0, 1.5 * params.grid_m,
-                                  1.0, k=3):
+    peaks = _fine_peaks(p, toa, x, y, t0, c, params.wind_m_s, 250.0, 1.5 * params.grid_m, 1.0, k=3)
+    # the coarse search's wide bins admit chance coincidences of clutter; where even the best
+    # fine peak holds fewer than one under the floor, no fit can reach it (measured: none did)
+    if not peaks or peaks[0][3] < params.min_sensors - 1:
+        return None
+    for cx, cy, ct, _ in peaks:
         start = _fine_peaks(p, toa, cx, cy, ct, c, params.wind_m_s, 50.0, 250.0, 0.3, k=1)
-        fit = _consistent_fit(p, rows, *start[0], c, params) if start else None
+        fit = _consistent_fit(p, rows, *start[0][:3], c, params) if start else None
         if fit is not None and (best is None or _strength(p, fit) > _strength(p, best)):
             best = fit
     return best
@@ -557,10 +561,12 @@ def _strength(p: Prepared, fit: Fit) -> tuple[int, float]:
 
 
 def _fine_peaks(p: Prepared, toa: np.ndarray, x: float, y: float, t0: float, c: float,
-                wind: tuple[float, float], step_m: float, half_m: float, tol_s: float, *, k: int) -> list[tuple[float, float, float]]:
+                wind: tuple[float, float], step_m: float, half_m: float, tol_s: float, *,
+                k: int) -> list[tuple[float, float, float, int]]:
     """Up to ``k`` separate grid points (``step_m`` apart, within ``half_m`` of ``(x, y)``)
     where the most arrival times agree on an origin time within ``tol_s`` of ``t0``: the
-    fullest pair of time bins; each with the mean origin time of those detections."""
+    fullest pair of time bins; each with the mean origin time of those detections and their
+    number, best first."""
     sx, sy = p.sx[p.sensor[toa]], p.sy[p.sensor[toa]]
     offs = np.arange(-half_m, half_m + step_m / 2, step_m)
     gx, gy = np.meshgrid(x + offs, y + offs, indexing="ij")
@@ -583,10 +589,10 @@ def _fine_peaks(p: Prepared, toa: np.ndarray, x: float, y: float, t0: float, c: 
     for i in np.argsort(-count, kind="stable"):
         if count[i] == 0 or count[i] < 0.6 * top or len(out) == k:
             break
-        if any(math.hypot(gx[i] - ox, gy[i] - oy) < 2.5 * step_m for ox, oy, _ in out):
+        if any(math.hypot(gx[i] - ox, gy[i] - oy) < 2.5 * step_m for ox, oy, *_ in out):
             continue
         out.append((float(gx[i]), float(gy[i]),
-                    float((sums[i, j[i]] + sums[i, j[i] + 1]) / count[i])))
+                    float((sums[i, j[i]] + sums[i, j[i] + 1]) / count[i]), int(count[i])))
     return out
 
 
