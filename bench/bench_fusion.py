@@ -9,6 +9,7 @@ Metric definitions: the docstring of ``fusion_metrics``.
 
     .venv/bin/python bench/bench_fusion.py                       # quiet, active, barrage
     .venv/bin/python bench/bench_fusion.py --scenario active --seed 2 --skip-pyocto
+    .venv/bin/python bench/bench_fusion.py --seed 1 2 3 4        # and pooled over the seeds
     .venv/bin/python bench/bench_fusion.py --large --no-memory --skip-oracle \
         --pyocto-max-detections 100000                            # ≥ 1 M detections
 
@@ -34,7 +35,7 @@ import numpy as np
 
 from linewatch.detections import Detections, Sensors, Truth
 from linewatch.fusion import FusionParams, fuse, locate_groups
-from linewatch.fusion_metrics import Scores, score_incidents, truth_detection_sets
+from linewatch.fusion_metrics import Scores, pool_scores, score_incidents, truth_detection_sets
 from linewatch.service import load_agreement_file
 from linewatch.simulate import SCENARIOS, ScenarioParams, simulate
 
@@ -201,7 +202,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
                     help="repeatable; default: quiet, active, barrage")
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seed", type=int, nargs="+", default=[1],
+                    help="one or more seeds; with several, a table pooled over them follows")
     ap.add_argument("--large", action="store_true",
                     help="a ≥ 1 M-detection run (active along the whole line, 13 h)")
     ap.add_argument("--skip-pyocto", action="store_true")
@@ -220,7 +222,11 @@ def main(argv: list[str] | None = None) -> None:
     else:
         scenarios = [SCENARIOS[n] for n in (args.scenario or ["quiet", "active", "barrage"])]
     for scenario in scenarios:
-        run_scenario(scenario, args.seed, args)
+        runs = [run_scenario(scenario, seed, args) for seed in args.seed]
+        if len(runs) > 1:
+            print(f"\n== {scenario.name}, pooled over seeds {', '.join(map(str, args.seed))} "
+                  "(medians do not pool)")
+            print_table([pool_scores([run[k] for run in runs]) for k in range(len(runs[0]))])
 
 
 if __name__ == "__main__":

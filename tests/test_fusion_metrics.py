@@ -12,7 +12,8 @@ from linewatch.estimation import crlb_position
 from linewatch.fusion import FusionParams, measurements_for
 from linewatch.fusion_metrics import (CHI2_95_2D, Scores, association_scores, error_statistics,
                                       localization_scores, match_events, offsets_en_m,
-                                      score_incidents, side_scores, truth_detection_sets)
+                                      pool_scores, score_incidents, side_scores, SideScores,
+                                      truth_detection_sets)
 from linewatch.geo import GEOD, WorkingFrame
 
 
@@ -263,3 +264,53 @@ def test_score_incidents_row():
     assert row["f1"] == 1.0 and row["detections_per_s"] == len(dets) / 2.0
     assert row["abstention_rate"] == 1.0 and math.isnan(row["wrong_side_rate"])
     assert {"rho", "coverage95", "ghosts", "merged", "peak_memory_mb"} <= row.keys()
+
+
+# -- pooling runs -------------------------------------------------------------------------------
+
+def _run(incidents, truth, errors, traces, covs, side: SideScores, seconds: float):
+    """Scores of one run (the runs' detection ids differ, so that they are disjoint)."""
+    return Scores(engine="e", n_detections=100,
+                  association=association_scores(incidents, truth),
+                  localization=error_statistics(np.array(errors), np.array(traces), np.array(covs)),
+                  side=side, seconds=seconds)
+
+
+def test_pooled_scores_equal_the_scores_of_the_runs_together():
+    truth1 = {1: ids("1a", 10), 2: ids("1b", 8), 3: ids("1c", 3)}
+    inc1 = [ids("1a", 10), ids("1x", 6), ids("1c", 3)]        # a hit, a ghost, a barely-heard one
+    truth2 = {1: ids("2a", 10), 2: ids("2b", 10)}
+    inc2 = [ids("2a", 9), ids("2b", 5) | ids("2x", 1)]
+    e1, e2 = [[3.0, 4.0], [1.0, 0.0]], [[0.0, 20.0]]
+    t1, t2 = [25.0, 4.0], [16.0]
+    c1 = [np.eye(2) * 25.0, np.full((2, 2), np.nan)]
+    c2 = [np.eye(2) * 16.0]
+    pooled = pool_scores([
+        _run(inc1, truth1, e1, t1, c1, SideScores(3, 2, 1, 0.5, 1 / 3), 2.0),
+        _run(inc2, truth2, e2, t2, c2, SideScores(1, 1, 0, 0.0, 0.0), 3.0)])
+    together_a = association_scores(inc1 + inc2, {**{f"1-{k}": v for k, v in truth1.items()},
+                                                   **{f"2-{k}": v for k, v in truth2.items()}})
+    together_l = error_statistics(np.array(e1 + e2), np.array(t1 + t2), np.array(c1 + c2))
+    a = pooled.association
+    assert (a.true_positives, a.n_events, a.n_predicted, a.ghosts) == (
+        together_a.true_positives, together_a.n_events, together_a.n_predicted, together_a.ghosts)
+    assert (a.precision, a.recall, a.f1) == pytest.approx(
+        (together_a.precision, together_a.recall, together_a.f1))
+    assert a.missing_per_event == pytest.approx(together_a.missing_per_event)
+    loc = pooled.localization
+    assert (loc.rho, loc.rmse_m, loc.coverage95, loc.n_coverage) == pytest.approx(
+        (together_l.rho, together_l.rmse_m, together_l.coverage95, together_l.n_coverage))
+    assert math.isnan(loc.median_error_m)
+    assert (pooled.side.n_launches, pooled.side.wrong) == (4, 1)
+    assert pooled.side.wrong_side_rate == pytest.approx(1 / 3)
+    assert pooled.side.abstention_rate == pytest.approx(1 / 4)
+    assert pooled.detections_per_s == pytest.approx(200 / 5.0)
+
+
+def test_pooling_needs_runs_of_one_engine():
+    with pytest.raises(ValueError, match="at least one"):
+        pool_scores([])
+    one = _run([ids("1a", 4)], {1: ids("1a", 4)}, [[1.0, 0.0]], [1.0], [np.eye(2)],
+               SideScores(0, 0, 0, math.nan, math.nan), 1.0)
+    with pytest.raises(ValueError, match="several engines"):
+        pool_scores([one, Scores(**{**one.__dict__, "engine": "other"})])

@@ -100,6 +100,7 @@ class AssociationScores:
     n_incidents: int
     n_events: int                # true events with at least ``min_detections`` detections
     true_positives: int
+    n_predicted: int             # incidents less those matching a barely-heard event
     precision: float
     recall: float
     f1: float
@@ -140,7 +141,7 @@ def association_scores(incident_detection_sets: Sequence[frozenset[str]],
     missing = [len(truth_detection_sets[e] - incident_detection_sets[i]) for i, e in tp_pairs]
     return AssociationScores(
         n_incidents=len(incident_detection_sets), n_events=len(counted), true_positives=tp,
-        precision=precision, recall=recall, f1=f1, ghosts=ghosts, merged=merged, split=split,
+        n_predicted=n_pred, precision=precision, recall=recall, f1=f1, ghosts=ghosts, merged=merged, split=split,
         extra_per_event=float(np.mean(extra)) if extra else math.nan,
         missing_per_event=float(np.mean(missing)) if missing else math.nan)
 
@@ -310,3 +311,56 @@ def score_incidents(engine: str, incidents: Sequence[Incident], truth: Truth, se
                                          frame=frame, c_m_s=c_m_s, noise=noise,
                                          truth_sets=truth_sets),
         side=side_scores(pairs, incidents, truth), seconds=seconds, peak_memory_mb=peak_memory_mb)
+
+
+def pool_scores(scores: Sequence[Scores]) -> Scores:
+    """One engine's scores over several runs (seeds), as if they were one run: counts add up,
+    precision, recall and F1 come from the summed counts, ρ and RMSE are the root of the
+    pooled mean square, coverage the pooled share; throughput is total detections over total
+    seconds. Medians and percentiles do not pool and are NaN; peak memory is the largest."""
+    if not scores:
+        raise ValueError("pool_scores needs at least one run")
+    if len({s.engine for s in scores}) > 1:
+        raise ValueError(f"pool_scores got several engines: {sorted({s.engine for s in scores})}")
+    a = [s.association for s in scores]
+    tp, n_pred, n_ev = (sum(getattr(x, f) for x in a)
+                        for f in ("true_positives", "n_predicted", "n_events"))
+    precision = tp / n_pred if n_pred else 1.0
+    recall = tp / n_ev if n_ev else 1.0
+
+    def mean_over_tp(name: str) -> float:
+        w = [(x.true_positives, getattr(x, name)) for x in a if x.true_positives]
+        return sum(n * v for n, v in w) / sum(n for n, _ in w) if w else math.nan
+
+    association = AssociationScores(
+        n_incidents=sum(x.n_incidents for x in a), n_events=n_ev, true_positives=tp,
+        n_predicted=n_pred, precision=precision, recall=recall,
+        f1=2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0,
+        ghosts=sum(x.ghosts for x in a), merged=sum(x.merged for x in a),
+        split=sum(x.split for x in a), extra_per_event=mean_over_tp("extra_per_event"),
+        missing_per_event=mean_over_tp("missing_per_event"))
+
+    loc = [s.localization for s in scores]
+
+    def root_mean_square(name: str, weight: str) -> float:
+        w = [(getattr(x, weight), getattr(x, name)) for x in loc
+             if getattr(x, weight) and math.isfinite(getattr(x, name))]
+        return math.sqrt(sum(n * v * v for n, v in w) / sum(n for n, _ in w)) if w else math.nan
+
+    cov = [(x.n_coverage, x.coverage95) for x in loc if x.n_coverage]
+    localization = LocalizationScores(
+        n=sum(x.n for x in loc), rho=root_mean_square("rho", "n"), median_error_m=math.nan,
+        p90_error_m=math.nan, rmse_m=root_mean_square("rmse_m", "n"),
+        coverage95=sum(n * v for n, v in cov) / sum(n for n, _ in cov) if cov else math.nan,
+        n_coverage=sum(n for n, _ in cov))
+
+    sides = [s.side for s in scores]
+    n, decided, wrong = (sum(getattr(x, f) for x in sides) for f in ("n_launches", "decided", "wrong"))
+    side = SideScores(n_launches=n, decided=decided, wrong=wrong,
+                      wrong_side_rate=wrong / decided if decided else math.nan,
+                      abstention_rate=(n - decided) / n if n else math.nan)
+    memory = [s.peak_memory_mb for s in scores if math.isfinite(s.peak_memory_mb)]
+    return Scores(engine=scores[0].engine, n_detections=sum(s.n_detections for s in scores),
+                  association=association, localization=localization, side=side,
+                  seconds=sum(s.seconds for s in scores),
+                  peak_memory_mb=max(memory) if memory else math.nan)
