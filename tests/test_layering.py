@@ -10,7 +10,7 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "src" / "linewatch"
 CORE = ["errors", "model", "geo", "schema", "agreement", "rules", "verify", "places", "reporting",
         "scenario", "detections", "estimation", "association", "pairing", "fusion", "simulate",
-        "fusion_metrics"]
+        "fusion_metrics", "allegations"]
 SHELL_MODULES = {"linewatch.formats", "linewatch.store", "linewatch.render", "linewatch.resources",
                  "linewatch.cli", "linewatch.service", "linewatch.demo"}
 SHELL_LIBRARIES = {"sqlite3", "typer", "rich", "matplotlib", "jinja2", "weasyprint", "os", "time",
