@@ -100,6 +100,47 @@ MIGRATIONS: list[tuple[str, str]] = [
             PRIMARY KEY (run_id, record_id)
         );
     """),
+    ("0002_allegations", """
+        CREATE TABLE allegations (
+            id TEXT PRIMARY KEY,
+            alleging_party TEXT NOT NULL,
+            accused_party TEXT,
+            kind TEXT NOT NULL,
+            start_s REAL NOT NULL,
+            end_s REAL NOT NULL,
+            lon REAL NOT NULL,
+            lat REAL NOT NULL,
+            supersedes TEXT,
+            content_hash TEXT NOT NULL,
+            data TEXT NOT NULL,
+            file TEXT,
+            line INTEGER,
+            batch_id INTEGER REFERENCES ingest_batches(id),
+            ingested_at TEXT NOT NULL
+        );
+        CREATE INDEX allegations_time ON allegations(start_s, end_s);
+        CREATE TABLE allegation_runs (
+            id INTEGER PRIMARY KEY,
+            agreement_sha256 TEXT NOT NULL REFERENCES agreements(sha256),
+            agreement_id TEXT NOT NULL,
+            agreement_version TEXT NOT NULL,
+            engine TEXT NOT NULL,
+            coverage TEXT NOT NULL,
+            window_start TEXT,
+            window_end TEXT,
+            created_at TEXT NOT NULL,
+            n_allegations INTEGER NOT NULL
+        );
+        CREATE TABLE allegation_verdicts (
+            run_id INTEGER NOT NULL REFERENCES allegation_runs(id) ON DELETE CASCADE,
+            allegation_id TEXT NOT NULL,
+            verdict TEXT NOT NULL,
+            probability REAL NOT NULL,
+            detection_probability REAL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (run_id, allegation_id)
+        );
+    """),
 ]
 
 

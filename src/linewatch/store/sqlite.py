@@ -267,3 +267,93 @@ class SQLiteStore:
             d["evidence"] = json.loads(d["evidence"])
             out.append(d)
         return out
+
+    # -- allegations ---------------------------------------------------------------------------
+    def add_allegations(self, rows: Sequence[tuple[dict, str, str | None, int | None]],
+                        rejected: Sequence[tuple], *, batch_id: int | None,
+                        file_sha256: str) -> AddResult:
+        """Insert allegations (canonical dict, content hash, file, line) and quarantine rows in
+        one transaction; the same id with the same content is a duplicate, with other content a
+        conflict (quarantined: a correction is a new allegation that ``supersedes`` the old)."""
+        added = dup = 0
+        conflicts: list = []
+        now = _now()
+        with self.transaction() as c:
+            for data, digest, file, line in rows:
+                row = c.execute("SELECT content_hash FROM allegations WHERE id = ?",
+                                (data["id"],)).fetchone()
+                if row is not None:
+                    if row[0] == digest:
+                        dup += 1
+                    else:
+                        conflicts.append(((file, line, "id", f"allegation id {data['id']!r} is "
+                                           "already stored with different content; a correction "
+                                           "needs a new id and 'supersedes'",
+                                           json.dumps(data, sort_keys=True)), None))
+                    continue
+                c.execute(
+                    "INSERT INTO allegations (id, alleging_party, accused_party, kind, start_s, "
+                    "end_s, lon, lat, supersedes, content_hash, data, file, line, batch_id, "
+                    "ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (data["id"], data["alleging_party"], data.get("accused_party"), data["kind"],
+                     datetime.fromisoformat(data["start"]).timestamp(),
+                     datetime.fromisoformat(data["end"]).timestamp(), data["lon"], data["lat"],
+                     data.get("supersedes"), digest,
+                     json.dumps(data, sort_keys=True, separators=(",", ":")), file, line,
+                     batch_id, now))
+                added += 1
+            for file, line, field, reason, raw in list(rejected) + [q for q, _ in conflicts]:
+                c.execute("INSERT OR IGNORE INTO quarantine (file, file_sha256, line, field, reason, "
+                          "raw, batch_id, quarantined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                          (file, file_sha256, line, field, reason, raw, batch_id, now))
+        return AddResult(added, dup, tuple(conflicts))
+
+    def allegation_rows(self, *, start: datetime | None = None,
+                        end: datetime | None = None) -> list[dict]:
+        """Stored allegations whose window meets ``[start, end)``, by start time then id."""
+        sql, args = "SELECT data FROM allegations", []
+        where = []
+        if start is not None:
+            where.append("end_s >= ?")
+            args.append(start.timestamp())
+        if end is not None:
+            where.append("start_s < ?")
+            args.append(end.timestamp())
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [json.loads(d) for (d,) in self.conn.execute(sql + " ORDER BY start_s, id", args)]
+
+    def count_allegations(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM allegations").fetchone()[0])
+
+    def save_allegation_run(self, *, agreement_sha256: str, agreement_id: str,
+                            agreement_version: str, engine: str, coverage: str,
+                            findings: Sequence, window_start: datetime | None,
+                            window_end: datetime | None) -> int:
+        """Store one run of allegation verdicts with what it used (agreement, engine, coverage)."""
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO allegation_runs (agreement_sha256, agreement_id, agreement_version, "
+                "engine, coverage, window_start, window_end, created_at, n_allegations) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (agreement_sha256, agreement_id, agreement_version, engine, coverage,
+                 window_start.isoformat() if window_start else None,
+                 window_end.isoformat() if window_end else None, _now(), len(findings)))
+            run = int(cur.lastrowid)
+            c.executemany(
+                "INSERT INTO allegation_verdicts VALUES (?, ?, ?, ?, ?, ?)",
+                [(run, f.allegation_id, str(f.verdict), f.probability, f.detection_probability,
+                  json.dumps(f.as_dict(), sort_keys=True, separators=(",", ":")))
+                 for f in findings])
+        return run
+
+    def allegation_runs(self) -> list[dict]:
+        cols = ["id", "agreement_id", "agreement_version", "engine", "coverage", "window_start",
+                "window_end", "created_at", "n_allegations"]
+        return [dict(zip(cols, row)) for row in self.conn.execute(
+            f"SELECT {', '.join(cols)} FROM allegation_runs ORDER BY id")]
+
+    def allegation_verdicts(self, run_id: int) -> list[dict]:
+        return [json.loads(d) for (d,) in self.conn.execute(
+            "SELECT data FROM allegation_verdicts WHERE run_id = ? ORDER BY allegation_id",
+            (run_id,))]
