@@ -141,6 +141,31 @@ MIGRATIONS: list[tuple[str, str]] = [
             PRIMARY KEY (run_id, allegation_id)
         );
     """),
+    # The tamper-evident log (linewatch.audit, docs/audit.md): entry ``idx`` is leaf ``idx`` of an
+    # RFC 6962 Merkle tree. Rows are only ever inserted; the triggers refuse UPDATE and DELETE.
+    ("0003_audit_log", """
+        CREATE TABLE audit_log (
+            idx INTEGER PRIMARY KEY,
+            entry_type TEXT NOT NULL,
+            subject_id TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            supersedes INTEGER REFERENCES audit_log(idx),
+            appended_at TEXT NOT NULL,
+            key_id TEXT,
+            signature TEXT,
+            leaf_hash BLOB NOT NULL
+        );
+        CREATE INDEX audit_log_subject ON audit_log(subject_id, idx);
+        CREATE INDEX audit_log_type ON audit_log(entry_type, idx);
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN
+            SELECT RAISE(ABORT, 'audit_log is append-only: UPDATE refused');
+        END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN
+            SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused');
+        END;
+    """),
 ]
 
 
@@ -184,4 +209,14 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
 
 
 def _statements(sql: str) -> list[str]:
-    return [s.strip() for s in sql.split(";") if s.strip()]
+    """Split a script into statements; a trigger's ``BEGIN ... END`` body stays whole."""
+    out, buf = [], ""
+    for piece in sql.split(";"):
+        buf += piece + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n\t;"):
+                out.append(buf.strip()[:-1].strip())
+            buf = ""
+    if buf.strip(" \n\t;"):
+        out.append(buf.strip().rstrip(";").strip())
+    return out
