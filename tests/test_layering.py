@@ -10,9 +10,10 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "src" / "linewatch"
 CORE = ["errors", "model", "geo", "schema", "agreement", "rules", "verify", "places", "reporting",
         "scenario", "detections", "estimation", "association", "pairing", "fusion", "simulate",
-        "fusion_metrics", "allegations"]
+        "fusion_metrics", "allegations", "allegation_sim", "merkle", "coverage"]
 SHELL_MODULES = {"linewatch.formats", "linewatch.store", "linewatch.render", "linewatch.resources",
-                 "linewatch.cli", "linewatch.service", "linewatch.demo"}
+                 "linewatch.cli", "linewatch.service", "linewatch.demo", "linewatch.audit",
+                 "linewatch.cli_audit", "linewatch.cli_coverage"}
 SHELL_LIBRARIES = {"sqlite3", "typer", "rich", "matplotlib", "jinja2", "weasyprint", "os", "time",
                    "subprocess", "socket", "logging", "pathlib", "random", "uvicorn", "fastapi"}
 CLOCK_CALLS = {"now", "utcnow", "today", "time", "perf_counter", "monotonic"}

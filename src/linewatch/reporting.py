@@ -24,6 +24,7 @@ import numpy as np
 import shapely
 
 from linewatch.agreement import Agreement
+from linewatch.allegations import AllegationFinding, verdict_counts
 from linewatch.model import ExplosionType, Finding, Kind, Report, SourceKind, Verdict
 from linewatch.verify import PlaceFacts, Verification
 
@@ -544,6 +545,21 @@ def _sector_label(name: str) -> str:
     return f"the {name}" if any(w in name.lower() for w in words) else f"the {name} sector"
 
 
+def _allegations(findings: Sequence[AllegationFinding]) -> dict[str, Any]:
+    """The parties' allegations of the period and the verdict on each, with its evidence."""
+    items = sorted((f.as_dict() for f in findings), key=lambda d: d["allegation_id"])
+    by_party: dict[str, dict[str, int]] = {}
+    for f in findings:
+        row = by_party.setdefault(f.alleging_party, {k: 0 for k in verdict_counts(())})
+        row[str(f.verdict)] += 1
+    return {"received": len(items), "verdicts": verdict_counts(findings),
+            "by_alleging_party": dict(sorted(by_party.items())), "items": items}
+
+
+_VERDICT_WORDS = {"corroborated": "corroborated", "not_corroborated": "not corroborated despite coverage",
+                  "contradicted": "contradicted by the evidence", "unverifiable": "unverifiable (no coverage)"}
+
+
 def _summary(agreement: Agreement, today: dict, prev: dict, sections: dict) -> list[str]:
     out = []
     for cur, old in zip(today["by_sector"], prev["by_sector"]):
@@ -574,6 +590,11 @@ def _summary(agreement: Agreement, today: dict, prev: dict, sections: dict) -> l
     f = today["findings"]
     out.append(f"Verification against the agreement found {_n(f['violation']['count'], 'violation', 'violations')}"
                f" and {_n(f['indeterminate']['count'], 'indeterminate finding', 'indeterminate findings')}.")
+    al = sections["allegations"]
+    if al["received"]:
+        parts = [f"{n} {_VERDICT_WORDS[k]}" for k, n in al["verdicts"].items() if n]
+        out.append(f"{_n(al['received'], 'allegation was', 'allegations were')} received from the "
+                   f"parties: {_join(parts)}.")
     return out
 
 
@@ -595,13 +616,14 @@ def build_daily_report(agreement: Agreement, day: date, *, reports: Sequence[Rep
                        verification: Verification, previous_reports: Sequence[Report],
                        previous_verification: Verification, history: Sequence[dict],
                        gazetteer: Any | None = None, generated_at: datetime,
-                       engine: str) -> dict[str, Any]:
+                       engine: str, allegations: Sequence[AllegationFinding] = ()) -> dict[str, Any]:
     """The daily report for the UTC day ``[day 00:00, day+1 00:00)`` as JSON-serialisable data.
 
     ``reports``/``verification`` are that day's records and their verification, and
     ``previous_*`` the previous day's; ``history`` holds :func:`count_day` results of earlier
     days, oldest first, for the trend. ``gazetteer`` is anything with a vectorised
-    ``describe(lon, lat) -> list[str]`` (:class:`linewatch.places.Gazetteer`).
+    ``describe(lon, lat) -> list[str]`` (:class:`linewatch.places.Gazetteer`). ``allegations``
+    are the verdicts on the parties' allegations of the period.
     """
     reports = sorted(reports, key=lambda r: r.id)
     today = count_day(agreement, day, reports, verification)
@@ -645,6 +667,7 @@ def build_daily_report(agreement: Agreement, day: date, *, reports: Sequence[Rep
         "sensor_network": _sensor_network(ctx),
         "coverage": _coverage(reports, today),
         "trend": _trend(history, today),
+        "allegations": _allegations(allegations),
     }
     header = {
         "agreement": {"id": agreement.id, "title": agreement.title, "version": agreement.version},
