@@ -48,6 +48,10 @@ also takes earlier ones, the last all later ones: events near the end are heard 
 blocks being generated one step ahead of the chunk boundary; and the truth of every pair
 *launched* in that interval. Detections of an event may therefore come in the chunk after its
 truth. The concatenation of the chunks equals :func:`simulate` exactly.
+
+**The network.** :func:`simulated_network` (and ``simulate(...).network``) states what the run
+applied, for the coverage model (``linewatch.coverage``): the sensors down for the whole run,
+each camera's axis, and every UAV sortie; it draws nothing the detections depend on.
 """
 
 from __future__ import annotations
@@ -163,23 +167,57 @@ SCENARIOS: dict[str, ScenarioParams] = {
 }
 
 
+@dataclass(frozen=True, eq=False)
+class SimNetwork:
+    """The network a run used, as the coverage model needs it (``linewatch.coverage``
+    turns it into a ``Network`` with :func:`linewatch.coverage.network_from_simulation`).
+
+    Exactly what the simulator applies: the sensors that are down (silent) for the whole run,
+    each camera's optical axis (its field of view and range are ``params.camera_half_fov_deg``
+    and ``params.camera_range_m``), and every UAV sortie (a UAV sees only while airborne,
+    within ``params.uav_radius_m`` of its orbit centre, the sensor's position). Times are epoch
+    seconds (UTC). ``run_end_s`` is the latest time an event can happen: the end of the run
+    plus the longest time of flight (impacts come after their launches).
+    """
+
+    sensors: Sensors
+    params: ScenarioParams
+    down: np.ndarray                  # bool per sensor
+    run_start_s: float
+    run_end_s: float
+    camera_azimuth_deg: np.ndarray    # per sensor: true azimuth of a camera's axis, else NaN
+    flight_sensor: np.ndarray         # per sortie: index of its UAV in ``sensors``
+    flight_start_s: np.ndarray
+    flight_end_s: np.ndarray
+
+
 @dataclass(frozen=True)
 class SimResult:
     sensors: Sensors
     detections: Detections
     truth: Truth
+    #: the network behind the detections (outages, camera views, UAV sorties)
+    network: SimNetwork | None = None
 
 
 # -- public entry points --------------------------------------------------------------------
 
 def simulate(agreement: Agreement, params: ScenarioParams, *, seed: int) -> SimResult:
-    """The whole scenario at once (the concatenation of :func:`simulate_chunks`)."""
-    sensors, chunks = simulate_chunks(agreement, params, seed=seed, chunk_s=math.inf)
+    """The whole scenario at once (the concatenation of :func:`simulate_chunks`), with the
+    network it used."""
+    world = _World(agreement, params, int(seed))
     dets, truths = [], []
-    for d, t in chunks:
+    for d, t in world.chunks(math.inf):
         dets.append(d)
         truths.append(t)
-    return SimResult(sensors, concat_detections(dets), concat_truth(truths))
+    return SimResult(world.sensors, concat_detections(dets), concat_truth(truths),
+                     network=world.network())
+
+
+def simulated_network(agreement: Agreement, params: ScenarioParams, *, seed: int) -> SimNetwork:
+    """The network a run with this agreement, scenario and seed uses, without simulating it
+    (the layout and the sorties have seeds of their own): what ``simulate(...).network`` holds."""
+    return _World(agreement, params, int(seed)).network()
 
 
 def simulate_chunks(agreement: Agreement, params: ScenarioParams, *, seed: int,
@@ -419,6 +457,31 @@ class _World:
             end = np.where(flies, start + dur, start)
             self._uav_cache[hour] = (start, end)
         return self._uav_cache[hour]
+
+    def network(self) -> SimNetwork:
+        """What the run applies: outages, camera axes, UAV sorties (see :class:`SimNetwork`)."""
+        p = self.p
+        t0 = p.start_s
+        run_end = p.duration_s + p.impact_range_km[1] * 1000.0 / p.projectile_speed_m_s * 1.01 + 1.0
+        cams = np.flatnonzero(self.kind == CAM)
+        azimuth = np.full(len(self.kind), np.nan)
+        if len(cams):
+            # the axis in the frame, as a true azimuth: 1 km along it, then the geodesic azimuth
+            alon, alat = self.frame.to_lonlat(self.x[cams] + 1000.0 * self.face_x[cams],
+                                              self.y[cams] + 1000.0 * self.face_y[cams])
+            az, _, _ = GEOD.inv(self.lon[cams], self.lat[cams], np.asarray(alon), np.asarray(alat))
+            azimuth[cams] = np.asarray(az, float) % 360.0
+        sensor, start, end = [], [], []
+        for hour in range(int(math.ceil(run_end / _HOUR))):
+            s0, s1 = self.sorties(hour)
+            fly = np.flatnonzero(s1 > s0)
+            sensor.append(self.uav_index[fly])
+            start.append(s0[fly] + t0)
+            end.append(s1[fly] + t0)
+        cat = lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dt)  # noqa: E731
+        return SimNetwork(self.sensors, p, ~self.up, float(t0), float(t0 + run_end), azimuth,
+                          cat(sensor, np.int64).astype(np.int64), cat(start, float),
+                          cat(end, float))
 
     # -- one block -----------------------------------------------------------------------
     def _events(self, rng: np.random.Generator, t0: float, t1: float) -> dict[str, np.ndarray]:
