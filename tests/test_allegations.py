@@ -154,11 +154,11 @@ def test_area_place():
     (f,) = adjudicate([allegation(1, EAST, 48.0, radius_m=0, area=ring)], inside, AG,
                       covered_east_of(LON0))
     assert f.verdict is AllegationVerdict.CORROBORATED and f.matches[0].distance_m == 0.0
-    outside = [impact(1, EAST + 5 * KM_LON, 48.0, minutes=5, party="a")]
+    outside = [impact(1, EAST + 4 * KM_LON, 48.0, minutes=5, party="a")]
     (f,) = adjudicate([allegation(1, EAST, 48.0, radius_m=0, area=ring)], outside, AG,
                       covered_east_of(LON0))
     assert f.verdict is AllegationVerdict.CONTRADICTED
-    assert f.elsewhere[0].distance_m == pytest.approx(3_000, rel=0.02)
+    assert f.elsewhere[0].distance_m == pytest.approx(2_000, rel=0.03)
 
 
 def test_site_of_another_category_is_noted():
@@ -264,3 +264,42 @@ def test_the_order_of_records_does_not_matter(evs, cls, rnd):
     a = adjudicate(als, records, AG, covered_east_of(LON0))
     b = adjudicate(als, shuffled, AG, covered_east_of(LON0))
     assert [f.as_dict() for f in a] == [f.as_dict() for f in b]
+
+
+# -- end to end on a simulated scenario ---------------------------------------------------------
+
+def test_scripted_allegations_on_a_simulated_scenario_get_the_verdicts_they_deserve():
+    from dataclasses import replace as dc_replace
+    from pathlib import Path
+
+    from linewatch.allegation_sim import simulate_allegations
+    from linewatch.allegations import network_coverage
+    from linewatch.coverage import network_from_simulation, place_coverage
+    from linewatch.fusion import fuse
+    from linewatch.service import incidents_to_reports, load_agreement_file
+    from linewatch.simulate import SCENARIOS, simulate
+
+    ag = load_agreement_file(Path(__file__).resolve().parents[1] / "examples" / "agreements"
+                             / "line-of-contact.yaml").agreement
+    sim = simulate(ag, dc_replace(SCENARIOS["quiet"], duration_s=2 * 3600.0), seed=3)
+    net = network_from_simulation(sim.network)
+    res = fuse(sim.sensors, sim.detections, agreement=ag)
+    records = incidents_to_reports(res.incidents, engine=res.engine)
+
+    def p_at(lon, lat, t):
+        return place_coverage(net, (lon, lat), t - 1800, t + 1800, "explosion", radius_m=1500.0,
+                              n_points=16, step_s=300.0).probability
+    scripted = simulate_allegations(sim.truth, ag, seed=3, n_true=8, n_wrong=4, n_false=8,
+                                    n_uncovered=4, coverage=p_at)
+    assert {s.case for s in scripted} == {"true", "wrong_perpetrator", "false", "uncovered"}
+    findings = adjudicate([s.allegation for s in scripted], records, ag, network_coverage(net))
+    got: dict[str, list[str]] = {}
+    for s, f in zip(scripted, findings):
+        got.setdefault(s.case, []).append(str(f.verdict))
+        assert f.agreement_version == ag.version
+    assert set(got["wrong_perpetrator"]) == {"contradicted"}
+    assert set(got["uncovered"]) == {"unverifiable"}
+    assert set(got["false"]) == {"not_corroborated"}
+    assert got["true"].count("corroborated") >= 6, got["true"]
+    # every verdict states what the network could have detected there and then
+    assert all(f.detection_probability is not None for f in findings)

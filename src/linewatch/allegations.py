@@ -35,7 +35,7 @@ from linewatch.model import ExplosionType, Kind, Report
 
 __all__ = ["ALLEGATION_ENGINE", "AdjudicationParams", "Allegation", "AllegationFinding",
            "AllegationKind", "AllegationVerdict", "AllegedPlace", "CoverageAnswer", "Match",
-           "adjudicate", "coverage_kind", "mirror_allegation", "verdict_counts"]
+           "adjudicate", "coverage_kind", "mirror_allegation", "network_coverage", "verdict_counts"]
 
 ALLEGATION_ENGINE = "allegations-1"
 
@@ -164,8 +164,8 @@ class AdjudicationParams:
     time_tolerance_s: float = 600.0       # and its time window
     min_match_probability: float = 0.1    # P(record's true place within the alleged one)
     min_coverage: float = 0.2             # below it: unverifiable
-    elsewhere_m: float = 5_000.0          # events of the kind this close (outside the place)...
-    elsewhere_s: float = 7_200.0          # ...or this much before or after the window
+    elsewhere_m: float = 2_500.0          # events of the kind this close (outside the place)...
+    elsewhere_s: float = 1_800.0          # ...or this much before or after the window
     min_side_probability: float = 0.95    # a record's side of origin counts when this sure
 
 
@@ -460,3 +460,18 @@ def verdict_counts(findings: Sequence[AllegationFinding]) -> dict[str, int]:
     for f in findings:
         out[str(f.verdict)] += 1
     return out
+
+
+def network_coverage(network, *, step_s: float = 60.0, n_points: int = 32) -> Coverage:
+    """The coverage function of a sensor network (:class:`linewatch.coverage.Network`): the
+    probability that an event of the kind, uniform over the alleged place and window, would
+    have been detected, and the assets that could have detected it, best first."""
+    from linewatch.coverage import place_coverage
+
+    def coverage(place: AllegedPlace, start: datetime, end: datetime, kind: Kind) -> CoverageAnswer:
+        where = place.polygon() if place.area is not None else (place.lon, place.lat)
+        pc = place_coverage(network, where, start.timestamp(), end.timestamp(), str(kind),
+                            radius_m=0.0 if place.area is not None else place.radius_m,
+                            step_s=step_s, n_points=n_points)
+        return CoverageAnswer(pc.probability, tuple(c.asset_id for c in pc.contributions))
+    return coverage
