@@ -474,7 +474,7 @@ class _World:
         sensor, start, end = [], [], []
         for hour in range(int(math.ceil(run_end / _HOUR))):
             s0, s1 = self.sorties(hour)
-            fly = np.flatnonzero(s1 > s0)
+            fly = np.flatnonzero((s1 > s0) & (s0 < run_end))     # sorties the run can use
             sensor.append(self.uav_index[fly])
             start.append(s0[fly] + t0)
             end.append(s1[fly] + t0)
