@@ -121,13 +121,13 @@ class MerkleTree:
     """
 
     def __init__(self, leaf_hashes: Sequence[bytes] | bytes) -> None:
+        if not isinstance(leaf_hashes, bytes):
+            bad = next((i for i, h in enumerate(leaf_hashes) if len(h) != HASH_SIZE), None)
+            if bad is not None:
+                raise ValueError(f"leaf hash {bad} is {len(leaf_hashes[bad])} bytes, not {HASH_SIZE}")
         packed = leaf_hashes if isinstance(leaf_hashes, bytes) else b"".join(leaf_hashes)
         if len(packed) % HASH_SIZE:
-            raise ValueError(f"leaf hashes must be {HASH_SIZE} bytes each "
-                             f"(got {len(packed)} bytes in all)")
-        if not isinstance(leaf_hashes, bytes) and any(len(h) != HASH_SIZE for h in leaf_hashes):
-            bad = next(i for i, h in enumerate(leaf_hashes) if len(h) != HASH_SIZE)
-            raise ValueError(f"leaf hash {bad} is {len(leaf_hashes[bad])} bytes, not {HASH_SIZE}")
+            raise ValueError(f"packed leaf hashes: {len(packed)} bytes is not a multiple of {HASH_SIZE}")
         self.size = len(packed) // HASH_SIZE
         self._levels: list[bytes] = [packed]
         level = packed
