@@ -250,6 +250,11 @@ class Network:
         """The effective detectability table."""
         return {**DETECTABILITY, **(self.detectability or {})}
 
+    @property
+    def frame(self) -> WorkingFrame:
+        """The working frame of the network's computations (centred on its assets)."""
+        return self._compiled.frame
+
     @cached_property
     def _compiled(self) -> _Compiled:
         return _Compiled(self)
