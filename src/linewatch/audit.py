@@ -560,6 +560,26 @@ def _row_entry(row: tuple) -> AuditEntry:
                       datetime.fromisoformat(at), kid, None if sig is None else bytes.fromhex(sig))
 
 
+# Text columns read as bytes, so that a byte changed into invalid UTF-8 is reported, not raised.
+_RAW_SELECT = ("SELECT idx, CAST(entry_type AS BLOB), CAST(subject_id AS BLOB), payload, supersedes, "
+               "CAST(appended_at AS BLOB), CAST(key_id AS BLOB), CAST(signature AS BLOB), leaf_hash "
+               "FROM audit_log ORDER BY idx")
+_TEXT_COLUMNS = {1: "entry_type", 2: "subject_id", 5: "appended_at", 6: "key_id", 7: "signature"}
+
+
+def _decode_row(raw: tuple) -> tuple[tuple, str | None]:
+    """The row with its text columns decoded, and the name of the first one that is not UTF-8."""
+    row, bad = list(raw), None
+    for i, name in _TEXT_COLUMNS.items():
+        if isinstance(row[i], bytes):
+            try:
+                row[i] = row[i].decode("utf-8")
+            except UnicodeDecodeError:
+                row[i] = row[i].decode("utf-8", errors="replace")
+                bad = bad or name
+    return tuple(row), bad
+
+
 def _row_leaf_data(row: tuple) -> bytes:
     """The leaf exactly as the stored columns spell it (no re-parsing: every byte counts)."""
     idx, etype, subject, payload, supersedes, at, kid, sig, _ = row
@@ -816,27 +836,33 @@ class AuditLog:
         roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
         types: list[str] = []
         n_sigs = 0
-        for row in self.conn.execute(f"SELECT {_COLUMNS} FROM audit_log ORDER BY idx"):
-            idx, etype, subject = row[0], row[1], row[2]
+        for raw in self.conn.execute(_RAW_SELECT):
+            idx = raw[0]
             if idx != frontier.size:
                 problems.append(Problem(f"entries {frontier.size}..{idx - 1}", "missing from the log",
                                         frontier.size))
                 while frontier.size < idx:  # keep positions; the gap cannot match any tree head
-                    frontier.append(b"\x00" * 32)
+                    frontier.append(bytes(32))
                     types.append("")
+            row, bad_text = _decode_row(raw)
+            etype, subject = row[1], row[2]
             where = f"entry {idx} ({etype} {subject!r})"
-            leaf = merkle.leaf_hash(_row_leaf_data(row))
-            if leaf != _blob(row[8]):
-                problems.append(Problem(where, f"its fields or payload were changed: the stored leaf hash is "
-                                        f"{_blob(row[8]).hex()}, recomputed {leaf.hex()}", idx, subject))
-            sup = row[4]
-            if sup is not None and not (isinstance(sup, int) and 0 <= sup < idx and types[sup] == etype):
-                problems.append(Problem(where, f"supersedes entry {row[4]}, which is not an earlier {etype}",
-                                        idx, subject))
-            if keys:
-                n_sigs += self._check_entry_signature(row, keys, where, problems)
-            if etype == "tree_head":
-                logged_heads.append((idx, subject, row[3]))
+            if bad_text:
+                problems.append(Problem(where, f"column {bad_text} is not valid UTF-8 text", idx, subject))
+                leaf = bytes(32)
+            else:
+                leaf = merkle.leaf_hash(_row_leaf_data(row))
+                if leaf != _blob(row[8]):
+                    problems.append(Problem(where, f"its fields or payload were changed: the stored leaf hash "
+                                            f"is {_blob(row[8]).hex()}, recomputed {leaf.hex()}", idx, subject))
+                sup = row[4]
+                if sup is not None and not (isinstance(sup, int) and 0 <= sup < idx and types[sup] == etype):
+                    problems.append(Problem(where, f"supersedes entry {sup}, which is not an earlier {etype}",
+                                            idx, subject))
+                if keys:
+                    n_sigs += self._check_entry_signature(row, keys, where, problems)
+                if etype == "tree_head":
+                    logged_heads.append((idx, subject, row[3]))
             frontier.append(leaf)
             types.append(etype)
             if frontier.size in needed:
@@ -906,29 +932,25 @@ class AuditLog:
         problems = []
         for etype, table, _ in self._tables():
             rows = self.conn.execute(
-                f"SELECT r.id, r.data, m.idx, a.payload FROM {table} r LEFT JOIN (SELECT subject_id, "
+                f"SELECT CAST(r.id AS BLOB), CAST(r.data AS BLOB), m.idx, a.payload FROM {table} r "
+                f"LEFT JOIN (SELECT subject_id, "
                 f"max(idx) AS idx FROM audit_log WHERE entry_type = ? GROUP BY subject_id) m "
                 f"ON m.subject_id = r.id LEFT JOIN audit_log a ON a.idx = m.idx ORDER BY m.idx", (etype,))
-            for rid, data, idx, payload in rows:
+            for rid_raw, data, idx, payload in rows:
+                rid = _blob(rid_raw).decode("utf-8", errors="replace")
                 if idx is None:
                     problems.append(Problem(f"{table} row {rid!r}", "is not in the audit log (run "
                                             "AuditLog.log_new_records after ingest)", None, rid))
-                elif _blob(payload) != _blob(data) and not _same_json(_blob(payload), _blob(data)):
+                elif _blob(payload) != _blob(data):
                     problems.append(Problem(f"{table} row {rid!r}", f"differs from its logged version "
                                             f"(entry {idx})", idx, rid))
-            for rid, idx in self.conn.execute(
-                    f"SELECT subject_id, max(idx) FROM audit_log WHERE entry_type = ? AND subject_id NOT IN "
-                    f"(SELECT id FROM {table}) GROUP BY subject_id", (etype,)):
+            for rid_raw, idx in self.conn.execute(
+                    f"SELECT CAST(subject_id AS BLOB), max(idx) FROM audit_log WHERE entry_type = ? AND "
+                    f"subject_id NOT IN (SELECT id FROM {table}) GROUP BY subject_id", (etype,)):
+                rid = _blob(rid_raw).decode("utf-8", errors="replace")
                 problems.append(Problem(f"{table} row {rid!r}", f"is logged (entry {idx}) but missing "
                                         "from the table", idx, rid))
         return problems
-
-
-def _same_json(payload: bytes, data: bytes) -> bool:
-    try:
-        return bool(json.loads(payload) == json.loads(data))
-    except ValueError:
-        return False
 
 
 # -- report bundles ------------------------------------------------------------------------------
