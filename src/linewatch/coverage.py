@@ -667,7 +667,8 @@ def place_coverage(network: Network, place: Any, start_s: float, end_s: float, k
     for a in order:
         item = Contribution(str(c.ids[a]), str(c.asset_kind[a]), float(min(ev.asset_p[a], 1.0)),
                             float(min(ev.asset_potential[a], 1.0)),
-                            float(min(ev.asset_available[a], 1.0)), float(ev.asset_distance[a]))
+                            round(min(float(ev.asset_available[a]), 1.0), 9),
+                            float(ev.asset_distance[a]))
         if item.probability > 0.0 and len(contrib) < top:
             contrib.append(item)
         elif item.available_share == 0.0 and item.potential >= 0.05:
