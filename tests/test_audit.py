@@ -594,3 +594,21 @@ def test_cli_sync_and_unsigned_head(cli, tmp_path):
     r = cli("audit", "head", "--db", db)
     head = json.loads(r.stdout)
     assert head["tree_size"] == 3 and head["signature"] is None
+
+
+def test_the_standalone_check_in_the_docs_works(bundle, keydir, tmp_path):
+    """docs/audit.md shows how to check a bundle without linewatch; run that script."""
+    import re
+    import subprocess
+    import sys
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "audit.md").read_text(encoding="utf-8")
+    script = re.search(r"<!-- check_bundle.py -->\n```python\n(.*?)```", doc, re.S).group(1)
+    (tmp_path / "check_bundle.py").write_text(script, encoding="utf-8")
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_bytes(bundle)
+    bad.write_bytes(bundle.replace(b"PGh0bWw+", b"PGh0bWW+"))
+    pubf = keydir / PUBLIC_KEY_NAME
+    ok = subprocess.run([sys.executable, tmp_path / "check_bundle.py", good, pubf], capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.startswith("OK: report 2026-06-15 is entry 5 of the log of 6"), ok.stderr
+    no = subprocess.run([sys.executable, tmp_path / "check_bundle.py", bad, pubf], capture_output=True, text=True)
+    assert no.returncode != 0 and "FAILED: file report.html" in no.stderr
