@@ -23,7 +23,8 @@ The log
     (one transaction; inside the caller's transaction if one is open);
     ``log.log_new_records() -> int`` (every row of ``records`` and ``allegations`` not yet logged);
     ``log.size()``, ``log.entry(index)``, ``log.latest(subject_id, entry_type=None)``,
-    ``log.payload(index)``, ``log.tree_head(size=None) -> TreeHead``,
+    ``log.entries(*, subject_id=None, entry_type=None)``, ``log.payload(index)``,
+    ``log.tree_head(size=None) -> TreeHead``,
     ``log.signed_tree_head(key=None, size=None)``, ``log.publish_tree_head(key=None)`` (signs
     and appends a ``tree_head`` entry), ``log.published_heads()``;
     ``log.prove(subject_id | index, *, size=None, entry_type=None) -> InclusionProof``;
@@ -31,7 +32,12 @@ The log
     ``log.verify(public_keys=None, *, heads=(), check_tables=True) -> VerifyResult``.
 Checking what a party holds (no store needed)
     ``check_inclusion(proof, head, public_key=None) -> CheckResult``,
-    ``check_consistency(proof, old_head, new_head, public_key=None) -> CheckResult``.
+    ``check_consistency(proof, old_head, new_head, public_key=None) -> CheckResult``;
+    ``TreeHead.from_dict``, ``read_proof`` and ``read_json_file`` read the files (errors are
+    :class:`InputError` naming the file and field).
+Results
+    ``VerifyResult``, ``CheckResult`` and ``BundleResult`` have ``ok``, ``problems`` (each a
+    :class:`Problem`: ``where``, ``what``, ``index``, ``subject_id``) and ``first``.
 Report bundles
     ``make_bundle(report_files, log, key, *, report_id, created_at=None) -> bytes`` (logs the
     report, publishes a tree head, and packs the files with everything needed to check them);
@@ -588,6 +594,17 @@ def _row_leaf_data(row: tuple) -> bytes:
                            "supersedes": supersedes, "appended_at": at, "key_id": kid, "signature": sig})
 
 
+@dataclass
+class _Scan:
+    """What one pass over the log found (internal to :meth:`AuditLog.verify`)."""
+
+    roots: dict[int, bytes]
+    logged_heads: list[tuple[int, str, Any]] = field(default_factory=list)
+    n_signatures: int = 0
+    size: int = 0
+    root: bytes = merkle.EMPTY_ROOT
+
+
 class AuditLog:
     """The append-only log in a :class:`~linewatch.store.sqlite.SQLiteStore` (table ``audit_log``).
 
@@ -633,36 +650,41 @@ class AuditLog:
         idx = int(c.execute("SELECT coalesce(max(idx) + 1, 0) FROM audit_log").fetchone()[0])
         types: dict[int, str] = {}
         out, rows = [], []
-        kid = key_id(self.key) if self.key is not None else None
         for item in items:
-            entry_type, subject_id, payload = item[0], item[1], _payload_bytes(item[2])
-            supersedes = item[3] if len(item) > 3 else None
-            if not isinstance(entry_type, str) or not _TYPE_RE.fullmatch(entry_type):
-                raise ValueError(f"entry type {entry_type!r}: lower-case letters, digits and _ "
-                                 f"(known: {', '.join(ENTRY_TYPES)})")
-            if not isinstance(subject_id, str) or not subject_id:
-                raise ValueError(f"entry {idx} ({entry_type}): subject id {subject_id!r} is not a non-empty string")
-            if supersedes is not None:
-                old = types.get(supersedes) or self._type_of(c, supersedes)
-                if old is None or supersedes >= idx:
-                    raise NotFound("audit entry to supersede", supersedes)
-                if old != entry_type:
-                    raise ValueError(f"entry {idx} ({entry_type} {subject_id!r}) cannot supersede "
-                                     f"entry {supersedes}, a {old}")
-            do_sign = self.key is not None and (entry_type in SIGNED_TYPES if sign is None else sign)
-            entry = AuditEntry(idx, entry_type, subject_id, _sha256_hex(payload), supersedes, now,
-                               kid if do_sign else None)
-            if do_sign:
-                assert self.key is not None
-                entry = AuditEntry(idx, entry_type, subject_id, entry.payload_sha256, supersedes, now,
-                                   kid, self.key.sign(entry.signed_data()))
-            rows.append((idx, entry_type, subject_id, payload, supersedes, _iso(now), entry.key_id,
-                         entry.signature.hex() if entry.signature is not None else None, entry.leaf_hash))
-            types[idx] = entry_type
+            payload = _payload_bytes(item[2])
+            entry = self._new_entry(c, idx, item, payload, now, sign, types)
+            rows.append((idx, entry.entry_type, entry.subject_id, payload, entry.supersedes, _iso(now),
+                         entry.key_id, entry.signature.hex() if entry.signature is not None else None,
+                         entry.leaf_hash))
+            types[idx] = entry.entry_type
             out.append(entry)
             idx += 1
         c.executemany(f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         return out
+
+    def _new_entry(self, c: sqlite3.Connection, idx: int, item: tuple, payload: bytes, now: datetime,
+                   sign: bool | None, types: Mapping[int, str]) -> AuditEntry:
+        """Check one item to append and make its entry, signed if it should be."""
+        entry_type, subject_id = item[0], item[1]
+        supersedes = item[3] if len(item) > 3 else None
+        if not isinstance(entry_type, str) or not _TYPE_RE.fullmatch(entry_type):
+            raise ValueError(f"entry type {entry_type!r}: lower-case letters, digits and _ "
+                             f"(known: {', '.join(ENTRY_TYPES)})")
+        if not isinstance(subject_id, str) or not subject_id:
+            raise ValueError(f"entry {idx} ({entry_type}): subject id {subject_id!r} is not a non-empty string")
+        if supersedes is not None:
+            old = types.get(supersedes) or self._type_of(c, supersedes)
+            if old is None or not 0 <= supersedes < idx:
+                raise NotFound("audit entry to supersede", supersedes)
+            if old != entry_type:
+                raise ValueError(f"entry {idx} ({entry_type} {subject_id!r}) cannot supersede "
+                                 f"entry {supersedes}, a {old}")
+        entry = AuditEntry(idx, entry_type, subject_id, _sha256_hex(payload), supersedes, now)
+        if self.key is None or not (entry_type in SIGNED_TYPES if sign is None else sign):
+            return entry
+        signing = AuditEntry(idx, entry_type, subject_id, entry.payload_sha256, supersedes, now, key_id(self.key))
+        return AuditEntry(idx, entry_type, subject_id, entry.payload_sha256, supersedes, now,
+                          signing.key_id, self.key.sign(signing.signed_data()))
 
     @staticmethod
     def _type_of(c: sqlite3.Connection, idx: int) -> str | None:
@@ -825,17 +847,38 @@ class AuditLog:
             public_keys = [public_keys]
         keys = {key_id(k): k for k in public_keys or ()}
         problems: list[Problem] = []
-        logged_heads: list[tuple[int, str, Any]] = []
-        needed = {h.tree_size for h in heads}
-        for i, p in self.conn.execute("SELECT idx, payload FROM audit_log WHERE entry_type = 'tree_head'"):
+        scan = self._scan(keys, {h.tree_size for h in heads} | self._claimed_head_sizes(), problems)
+        for idx, subject, payload in scan.logged_heads:
+            self._check_logged_head(idx, subject, payload, scan.roots, keys, problems)
+        for head in heads:
+            if head.tree_size > scan.size:
+                problems.append(Problem(f"tree head of size {head.tree_size}", f"the log has only {scan.size} "
+                                        "entries: entries were removed", scan.size))
+            elif scan.roots[head.tree_size] != head.root_hash:
+                problems.append(Problem(f"tree head of size {head.tree_size}", f"its root {head.root_hash.hex()} "
+                                        f"is not the log's {scan.roots[head.tree_size].hex()}: an entry before "
+                                        f"{head.tree_size} was changed", head.tree_size - 1))
+        if check_tables:
+            problems += self._check_tables()
+        problems.sort(key=lambda p: p.index if p.index is not None else scan.size)
+        return VerifyResult(not problems, scan.size, scan.root, scan.n_signatures, len(scan.logged_heads),
+                            tuple(problems[:MAX_PROBLEMS]), len(problems))
+
+    def _claimed_head_sizes(self) -> set[int]:
+        """The sizes the logged tree heads claim (a garbled one is reported with its entry)."""
+        sizes = set()
+        for (payload,) in self.conn.execute("SELECT payload FROM audit_log WHERE entry_type = 'tree_head'"):
             try:
-                needed.add(int(json.loads(p)["tree_size"]))
+                sizes.add(int(json.loads(payload)["tree_size"]))
             except (ValueError, KeyError, TypeError):
-                pass  # reported with the entry below
+                pass
+        return sizes
+
+    def _scan(self, keys: Mapping[str, Ed25519PublicKey], sizes: set[int], problems: list[Problem]) -> _Scan:
+        """One pass over the log in index order: every entry rechecked, the roots at ``sizes``."""
         frontier = merkle.MerkleFrontier()
-        roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
+        scan = _Scan(roots={0: merkle.EMPTY_ROOT})
         types: list[str] = []
-        n_sigs = 0
         for raw in self.conn.execute(_RAW_SELECT):
             idx = raw[0]
             if idx != frontier.size:
@@ -851,38 +894,30 @@ class AuditLog:
                 problems.append(Problem(where, f"column {bad_text} is not valid UTF-8 text", idx, subject))
                 leaf = bytes(32)
             else:
-                leaf = merkle.leaf_hash(_row_leaf_data(row))
-                if leaf != _blob(row[8]):
-                    problems.append(Problem(where, f"its fields or payload were changed: the stored leaf hash "
-                                            f"is {_blob(row[8]).hex()}, recomputed {leaf.hex()}", idx, subject))
-                sup = row[4]
-                if sup is not None and not (isinstance(sup, int) and 0 <= sup < idx and types[sup] == etype):
-                    problems.append(Problem(where, f"supersedes entry {sup}, which is not an earlier {etype}",
-                                            idx, subject))
+                leaf = self._check_row(row, types, where, problems)
                 if keys:
-                    n_sigs += self._check_entry_signature(row, keys, where, problems)
+                    scan.n_signatures += self._check_entry_signature(row, keys, where, problems)
                 if etype == "tree_head":
-                    logged_heads.append((idx, subject, row[3]))
+                    scan.logged_heads.append((idx, subject, row[3]))
             frontier.append(leaf)
             types.append(etype)
-            if frontier.size in needed:
-                roots[frontier.size] = frontier.root()
-        size = frontier.size
-        for idx, subject, payload in logged_heads:
-            self._check_logged_head(idx, subject, payload, roots, keys, problems)
-        for head in heads:
-            if head.tree_size > size:
-                problems.append(Problem(f"tree head of size {head.tree_size}", f"the log has only {size} "
-                                        "entries: entries were removed", size))
-            elif roots[head.tree_size] != head.root_hash:
-                problems.append(Problem(f"tree head of size {head.tree_size}", f"its root {head.root_hash.hex()} "
-                                        f"is not the log's {roots[head.tree_size].hex()}: an entry before "
-                                        f"{head.tree_size} was changed", head.tree_size - 1))
-        if check_tables:
-            problems += self._check_tables()
-        problems.sort(key=lambda p: (p.index if p.index is not None else size, ))
-        return VerifyResult(not problems, size, frontier.root(), n_sigs, len(logged_heads),
-                            tuple(problems[:MAX_PROBLEMS]), len(problems))
+            if frontier.size in sizes:
+                scan.roots[frontier.size] = frontier.root()
+        scan.size, scan.root = frontier.size, frontier.root()
+        return scan
+
+    @staticmethod
+    def _check_row(row: tuple, types: list[str], where: str, problems: list[Problem]) -> bytes:
+        """The entry's leaf hash recomputed from its columns; problems if it or ``supersedes`` is off."""
+        idx, etype, subject, sup = row[0], row[1], row[2], row[4]
+        leaf = merkle.leaf_hash(_row_leaf_data(row))
+        if leaf != _blob(row[8]):
+            problems.append(Problem(where, f"its fields or payload were changed: the stored leaf hash "
+                                    f"is {_blob(row[8]).hex()}, recomputed {leaf.hex()}", idx, subject))
+        if sup is not None and not (isinstance(sup, int) and 0 <= sup < idx and types[sup] == etype):
+            problems.append(Problem(where, f"supersedes entry {sup}, which is not an earlier {etype}",
+                                    idx, subject))
+        return leaf
 
     @staticmethod
     def _check_entry_signature(row: tuple, keys: Mapping[str, Ed25519PublicKey], where: str,
