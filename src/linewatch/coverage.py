@@ -465,89 +465,109 @@ def _pair_probability(dx: np.ndarray, dy: np.ndarray, lat: np.ndarray, ex: Any, 
 
 @dataclass
 class _Evaluation:
-    """P[t, point] and, per asset, sums for the contributions."""
+    """log(1 − P) per time and point and, per asset, sums for the contributions."""
 
-    prob: np.ndarray                 # (T, P)
-    asset_p: np.ndarray              # per asset: Σ_t w_t Σ_points p / n_points
-    asset_potential: np.ndarray      # the same as if always available (fixed entities)
-    asset_available: np.ndarray      # Σ_t w_t available
+    log_q: np.ndarray                # (T, P)
+    asset_p: np.ndarray              # per asset: Σ_t w_t · mean over points of p
+    asset_potential: np.ndarray      # the same had it been available all the time
+    asset_available: np.ndarray      # Σ_t w_t · available
     asset_distance: np.ndarray       # closest approach to the reference point (m)
+
+    @property
+    def prob(self) -> np.ndarray:
+        return -np.expm1(self.log_q)
 
 
 def _evaluate(net: Network, px: np.ndarray, py: np.ndarray, lat: np.ndarray, times: np.ndarray,
               weights: np.ndarray, kind: str, *, ref: tuple[float, float] | None = None,
               assets: bool = False) -> _Evaluation:
-    """P(detect) at points (frame x, y) and times; with ``assets``, every asset's share."""
+    """P(detect) at points (frame x, y) and times; with ``assets``, every asset's share and,
+    with ``ref``, its closest approach to that point."""
     c = net._compiled
-    n_pts, n_t, n_assets = len(px), len(times), len(c.ids)
-    log_q = np.zeros((n_t, n_pts))
-    a_p, a_pot, a_av = np.zeros(n_assets), np.zeros(n_assets), np.zeros(n_assets)
-    a_dist = np.full(n_assets, np.inf)
-    if n_pts == 0 or n_t == 0:
-        return _Evaluation(np.zeros((n_t, n_pts)), a_p, a_pot, a_av, a_dist)
+    n = len(c.ids)
+    ev = _Evaluation(np.zeros((len(times), len(px))), np.zeros(n), np.zeros(n), np.zeros(n),
+                     np.full(n, np.inf))
+    if len(px) == 0 or len(times) == 0:
+        return ev
     tree = cKDTree(np.column_stack([px, py]))
-    # fixed entities: the pairs once, then each time's availability
+    _add_fixed(ev, c, tree, px, py, lat, times, weights, kind, assets)
+    if assets and ref is not None and len(c.fixed_x):
+        np.minimum.at(ev.asset_distance, c.fixed_sensor,
+                      np.hypot(c.fixed_x - ref[0], c.fixed_y - ref[1]))
+    for entity in c.moving:
+        _add_moving(ev, c, entity, tree, px, py, lat, times, weights, kind, assets, ref)
+    return ev
+
+
+def _add_fixed(ev: _Evaluation, c: _Compiled, tree: cKDTree, px: np.ndarray, py: np.ndarray,
+               lat: np.ndarray, times: np.ndarray, weights: np.ndarray, kind: str,
+               assets: bool) -> None:
+    """Fixed entities: the point pairs once, then each time's availability (a sparse product)."""
     avail = c.fixed_available(times)
     active = np.flatnonzero(avail.any(axis=0) | assets)
     pm, r50, wd, gate = c.params(c.fixed_kind[active], kind, c.fixed_radius[active])
     useful = pm > 0
     active, pm, r50, wd, gate = (v[useful] for v in (active, pm, r50, wd, gate))
-    if len(active):
-        reach = np.minimum(gate, c.fixed_max_range[active]) * 1.002 + 1.0
-        lists = tree.query_ball_point(np.column_stack([c.fixed_x[active], c.fixed_y[active]]),
-                                      r=reach, return_sorted=False)
-        counts = np.fromiter((len(v) for v in lists), np.int64, len(lists))
-        pj = (np.concatenate([np.asarray(v, np.int64) for v in lists]) if counts.sum()
-              else np.zeros(0, np.int64))
-        ej = np.repeat(np.arange(len(active)), counts)
-        e = active[ej]
-        p = _pair_probability(px[pj] - c.fixed_x[e], py[pj] - c.fixed_y[e], lat[pj], c.fixed_x[e],
-                              px[pj], pm[ej], r50[ej], wd[ej], gate[ej], c.fixed_axis[e],
-                              c.fixed_cos_half[e], c.fixed_max_range[e])
-        keep = p > 0
-        pj, ej, p = pj[keep], ej[keep], p[keep]
-        lq = np.log1p(-np.minimum(p, 1.0 - 1e-12))
-        m = sparse.csr_matrix((lq, (pj, ej)), shape=(n_pts, len(active)))
-        log_q += np.asarray(m @ avail[:, active].T.astype(float)).T
-        if assets:
-            per_ent = np.bincount(ej, weights=p, minlength=len(active)) / n_pts
-            w_av = weights @ avail[:, active]
-            asset = c.fixed_sensor[active]
-            np.add.at(a_p, asset, per_ent * w_av)
-            np.maximum.at(a_pot, asset, per_ent)
-            np.add.at(a_av, asset, w_av)
-    if assets and ref is not None and len(c.fixed_x):
-        np.minimum.at(a_dist, c.fixed_sensor, np.hypot(c.fixed_x - ref[0], c.fixed_y - ref[1]))
-    # moving entities: one time at a time
-    for asset, mkind, tr, t0, t1, radius in c.moving:
-        pm1, r501, wd1, gate1 = (float(v[0]) for v in c.params(
-            np.array([mkind], dtype=object), kind, np.array([radius])))
-        if pm1 <= 0:
+    if len(active) == 0:
+        return
+    reach = np.minimum(gate, c.fixed_max_range[active]) * 1.002 + 1.0
+    lists = tree.query_ball_point(np.column_stack([c.fixed_x[active], c.fixed_y[active]]),
+                                  r=reach, return_sorted=False)
+    counts = np.fromiter((len(v) for v in lists), np.int64, len(lists))
+    pj = (np.concatenate([np.asarray(v, np.int64) for v in lists]) if counts.sum()
+          else np.zeros(0, np.int64))
+    ej = np.repeat(np.arange(len(active)), counts)
+    e = active[ej]
+    p = _pair_probability(px[pj] - c.fixed_x[e], py[pj] - c.fixed_y[e], lat[pj], c.fixed_x[e],
+                          px[pj], pm[ej], r50[ej], wd[ej], gate[ej], c.fixed_axis[e],
+                          c.fixed_cos_half[e], c.fixed_max_range[e])
+    keep = p > 0
+    pj, ej, p = pj[keep], ej[keep], p[keep]
+    lq = np.log1p(-np.minimum(p, 1.0 - 1e-12))
+    m = sparse.csr_matrix((lq, (pj, ej)), shape=(len(px), len(active)))
+    ev.log_q += np.asarray(m @ avail[:, active].T.astype(float)).T
+    if assets:
+        per_ent = np.bincount(ej, weights=p, minlength=len(active)) / len(px)
+        w_av = weights @ avail[:, active]
+        asset = c.fixed_sensor[active]
+        np.add.at(ev.asset_p, asset, per_ent * w_av)
+        np.maximum.at(ev.asset_potential, asset, per_ent)
+        np.add.at(ev.asset_available, asset, w_av)
+
+
+def _add_moving(ev: _Evaluation, c: _Compiled, entity: tuple, tree: cKDTree, px: np.ndarray,
+                py: np.ndarray, lat: np.ndarray, times: np.ndarray, weights: np.ndarray, kind: str,
+                assets: bool, ref: tuple[float, float] | None) -> None:
+    """A patrol or a UAV on a track: its position and pairs at each time."""
+    asset, mkind, tr, t0, t1, radius = entity
+    pm, r50, wd, gate = (float(v[0]) for v in c.params(np.array([mkind], dtype=object), kind,
+                                                         np.array([radius])))
+    if pm <= 0:
+        return
+    if mkind == "uav":
+        present = (times >= t0) & (times < t1) & ~c.down(np.array([asset]), times)[:, 0]
+    else:
+        present = (times >= t0) & (times <= t1)
+    tx, ty = (np.atleast_1d(v) for v in c.frame.to_xy(np.interp(times, tr[:, 2], tr[:, 0]),
+                                                      np.interp(times, tr[:, 2], tr[:, 1])))
+    if assets:
+        ev.asset_available[asset] += float(weights @ present)
+        if ref is not None:
+            d = float(np.min(np.hypot(tx - ref[0], ty - ref[1])))
+            ev.asset_distance[asset] = min(ev.asset_distance[asset], d)
+    potential = 0.0
+    for ti in np.flatnonzero(present | assets):
+        pj = np.asarray(tree.query_ball_point([tx[ti], ty[ti]], r=gate * 1.002 + 1.0), np.int64)
+        if len(pj) == 0:
             continue
-        if mkind == "uav":
-            present = (times >= t0) & (times < t1) & ~c.down(np.array([asset]), times)[:, 0]
-        else:
-            present = (times >= t0) & (times <= t1)
-        tx, ty = c.frame.to_xy(np.interp(times, tr[:, 2], tr[:, 0]),
-                               np.interp(times, tr[:, 2], tr[:, 1]))
-        tx, ty = np.atleast_1d(tx), np.atleast_1d(ty)
-        if assets:
-            a_av[asset] += float(weights @ present)
-            if ref is not None:
-                a_dist[asset] = min(a_dist[asset], float(np.min(np.hypot(tx - ref[0], ty - ref[1]))))
-        potential = 0.0
-        for ti in np.flatnonzero(present | assets):
-            pj = np.asarray(tree.query_ball_point([tx[ti], ty[ti]], r=gate1 * 1.002 + 1.0), np.int64)
-            if len(pj) == 0:
-                continue
-            p = _pair_probability(px[pj] - tx[ti], py[pj] - ty[ti], lat[pj], tx[ti], px[pj], pm1,
-                                  r501, wd1, gate1, _NO_AXIS, -2.0, math.inf)
-            if present[ti]:
-                log_q[ti, pj] += np.log1p(-np.minimum(p, 1.0 - 1e-12))
-                a_p[asset] += weights[ti] * p.sum() / n_pts
-            potential += weights[ti] * p.sum() / n_pts
-        a_pot[asset] = max(a_pot[asset], potential)
-    return _Evaluation(-np.expm1(log_q), a_p, a_pot, a_av, a_dist)
+        p = _pair_probability(px[pj] - tx[ti], py[pj] - ty[ti], lat[pj], tx[ti], px[pj], pm, r50,
+                              wd, gate, _NO_AXIS, -2.0, math.inf)
+        mean_p = weights[ti] * p.sum() / len(px)
+        if present[ti]:
+            ev.log_q[ti, pj] += np.log1p(-np.minimum(p, 1.0 - 1e-12))
+            ev.asset_p[asset] += mean_p
+        potential += mean_p
+    ev.asset_potential[asset] = max(ev.asset_potential[asset], potential)
 
 
 _NO_AXIS = np.zeros((1, 2))
