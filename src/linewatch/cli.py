@@ -2,7 +2,7 @@
 
 Exit codes (docs/cli.md): 0 success; 1 unexpected error; 2 usage error; 3 invalid
 agreement; 4 unreadable input; 5 store error; 6 not found; 7 ``--strict`` ingest with
-quarantined rows.
+quarantined rows; 8 an audit or a report bundle does not verify.
 """
 
 from __future__ import annotations
@@ -26,8 +26,23 @@ app = typer.Typer(help="Monitor and verify a ceasefire along a demarcation line.
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 agreement_app = typer.Typer(help="Validate and draw agreement files.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="Records that could not be ingested.", no_args_is_help=True)
+allegations_app = typer.Typer(help="The parties' allegations and their verdicts.",
+                              no_args_is_help=True)
 app.add_typer(agreement_app, name="agreement")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(allegations_app, name="allegations")
+
+
+def _mount_shell_commands() -> None:
+    """The commands that live in modules of their own (audit log and keys, coverage)."""
+    from linewatch.cli_audit import audit_app, keys_app
+    from linewatch.cli_coverage import coverage
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(audit_app, name="audit")
+    app.command("coverage")(coverage)
+
+
+_mount_shell_commands()
 
 out = Console(soft_wrap=True)  # data lines are not broken when piped
 err = Console(stderr=True)
@@ -218,18 +233,72 @@ def verify_cmd(agreement: AgreementOpt = None, db: DbOpt = DEFAULT_DB,
     out.print(table)
 
 
+@allegations_app.command("verify")
+def allegations_verify(
+        agreement: AgreementOpt = None, db: DbOpt = DEFAULT_DB,
+        network: Annotated[Optional[Path], typer.Option(
+            "--network", help="The sensor network (docs/coverage.md): what could have been "
+            "observed. Without it, an allegation nothing matches is unverifiable.")] = None,
+        start: Annotated[Optional[str], typer.Option("--from", help="ISO time or date.")] = None,
+        end: Annotated[Optional[str], typer.Option("--to", help="ISO time or date, exclusive.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print every verdict as JSON.")] = False) -> None:
+    """A verdict for every stored allegation in the window, with its evidence; stored with the
+    agreement, engine and network it used."""
+    from linewatch.allegations import verdict_counts
+    from linewatch.service import agreement_for, coverage_from_network, verify_allegations
+    coverage, name = coverage_from_network(network) if network is not None else (None, "none")
+    with _store(db) as store:
+        loaded = agreement_for(store, agreement)
+        run, findings = verify_allegations(store, loaded, coverage=coverage, coverage_name=name,
+                                           start=_parse_time(start, "--from"),
+                                           end=_parse_time(end, "--to"))
+    if as_json:
+        out.print_json(json.dumps({"run": run, "verdicts": [f.as_dict() for f in findings]}))
+        return
+    counts = verdict_counts(findings)
+    table = Table("allegation", "by", "against", "kind", "verdict", "p", "evidence",
+                  title=f"Allegations run {run}: {len(findings)} allegations, "
+                        + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()))
+    for f in findings:
+        table.add_row(f.allegation_id, f.alleging_party, f.accused_party or "", f.kind,
+                      f.verdict.value, f"{f.probability:.2f}", ", ".join(f.evidence[:3]))
+    out.print(table)
+
+
+@allegations_app.command("list")
+def allegations_list(db: DbOpt = DEFAULT_DB,
+                     as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The stored allegations (corrected ones included, with what they supersede)."""
+    with _store(db) as store:
+        rows = store.allegation_rows()
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table("id", "by", "against", "kind", "start", "end", "place", "supersedes",
+                  title=f"{len(rows)} allegations")
+    for r in rows:
+        table.add_row(r["id"], r["alleging_party"], r.get("accused_party", ""), r["kind"],
+                      r["start"], r["end"], r.get("place_name") or f"{r['lon']:.4f}, {r['lat']:.4f}",
+                      r.get("supersedes", ""))
+    out.print(table)
+
+
 @app.command()
 def report(day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD (UTC).")],
            agreement: AgreementOpt = None, db: DbOpt = DEFAULT_DB,
+           network: Annotated[Optional[Path], typer.Option(
+               "--network", help="The sensor network, to judge allegations by coverage.")] = None,
            out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write to.")] = Path("reports")) -> None:
     """Write the daily report (HTML, JSON, PDF, map and trend plot)."""
-    from linewatch.service import agreement_for, daily_report
+    from linewatch.service import agreement_for, coverage_from_network, daily_report
     try:
         d = date.fromisoformat(day)
     except ValueError as exc:
         raise typer.BadParameter(f"{day!r} is not a date YYYY-MM-DD", param_hint="--date") from exc
+    coverage, name = coverage_from_network(network) if network is not None else (None, "none")
     with _store(db) as store:
-        paths = daily_report(store, agreement_for(store, agreement), d, out_dir)
+        paths = daily_report(store, agreement_for(store, agreement), d, out_dir,
+                             coverage=coverage, coverage_name=name)
     for kind, path in sorted(paths.items()):
         out.print(f"{kind}: {path}")
 

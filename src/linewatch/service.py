@@ -114,6 +114,8 @@ def ingest_file(store: SQLiteStore, path: str | Path, *, fmt: str | None = None,
     sha = hashlib.sha256(raw).hexdigest()
     head = raw[:4096].decode("utf-8-sig", errors="replace")
     fmt = fmt or detect_format(path.name, head)
+    if fmt in ("jsonl", "csv") and _holds_allegations(head, fmt):
+        return ingest_allegations(store, path, fmt=fmt, file_sha256=sha, progress=progress)
     summary = IngestSummary(str(path), fmt)
     summary.batch_id = store.begin_batch(str(path), sha, fmt)
     records: list[StoredRecord] = []
@@ -146,6 +148,125 @@ def ingest_file(store: SQLiteStore, path: str | Path, *, fmt: str | None = None,
     flush()
     store.finish_batch(summary.batch_id)
     return summary
+
+
+# -- allegations ------------------------------------------------------------------------------
+
+def _holds_allegations(head: str, fmt: str) -> bool:
+    from linewatch.formats.allegations import is_allegation_header, is_allegation_object
+    first = next((line for line in head.splitlines() if line.strip()), "")
+    if fmt == "csv":
+        import csv
+        return is_allegation_header(next(csv.reader([first]), []))
+    try:
+        obj = json.loads(first)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(obj, dict) and is_allegation_object(obj)
+
+
+def _site_resolver(store: SQLiteStore):
+    """Site id -> (lon, lat, radius_m, category) in the agreement the store used last."""
+    latest = store.latest_agreement()
+    if latest is None:
+        return None
+    ag = parse_agreement(latest[1], name=latest[0])
+
+    def resolve(site_id: str) -> tuple[float, float, float, str]:
+        zone = ag.zones.get(site_id)
+        if zone is None or zone.kind != "site":
+            raise NotFound("site", site_id)
+        c = zone.geometry.centroid
+        extra = 0.0 if zone.point is not None else float(
+            (ag.frame.project_geometry(zone.geometry).area / 3.141592653589793) ** 0.5)
+        return float(c.x), float(c.y), zone.radius_m + extra, zone.category
+    return resolve
+
+
+def ingest_allegations(store: SQLiteStore, path: Path, *, fmt: str, file_sha256: str,
+                       progress: Progress | None = None) -> IngestSummary:
+    """Read a file of allegations (JSONL or CSV) into the store; bad ones are quarantined.
+    Settlement names resolve through the bundled settlements list, site ids through the
+    agreement the store used last."""
+    from linewatch.formats.allegations import ParsedAllegation, allegation_to_dict, read_allegations
+    from linewatch.resources import load_gazetteer
+    summary = IngestSummary(str(path), f"allegations-{fmt}")
+    summary.batch_id = store.begin_batch(str(path), file_sha256, summary.format)
+    gazetteer = None
+
+    def settlements(name: str, country: str | None) -> tuple[float, float]:
+        nonlocal gazetteer
+        gazetteer = gazetteer or load_gazetteer()
+        return gazetteer.resolve(name, country=country)
+    rows: list[tuple] = []
+    rejected: list[tuple] = []
+    try:
+        with path.open("r", encoding="utf-8-sig", newline="") as fh:
+            for item in read_allegations(_CountingText(fh, progress), name=str(path), fmt=fmt,
+                                         settlements=settlements, sites=_site_resolver(store)):
+                if isinstance(item, ParsedAllegation):
+                    data = allegation_to_dict(item.allegation)
+                    rows.append((data, content_hash(data), str(path), item.line))
+                else:
+                    rejected.append((item.file, item.line, item.field, item.reason, item.raw))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}): {exc.reason}") from exc
+    res = store.add_allegations(rows, rejected, batch_id=summary.batch_id, file_sha256=file_sha256)
+    store.finish_batch(summary.batch_id)
+    summary.added, summary.duplicate = res.added, res.duplicate
+    summary.quarantined = len(rejected) + len(res.conflicts)
+    for reason in [r[3] for r in rejected] + [q[3] for q, _ in res.conflicts]:
+        key = reason.split(":")[0][:60]
+        summary.reasons[key] = summary.reasons.get(key, 0) + 1
+    return summary
+
+
+def coverage_from_network(path: str | Path):
+    """``(coverage function, name)`` for allegation verdicts from a network file
+    (docs/coverage.md): the name records the file and its SHA-256 with each verdict run.
+    Rows of the sensors file that cannot be read make the network unusable (InputError)."""
+    from linewatch.allegations import network_coverage
+    from linewatch.formats.network import read_network
+    path = Path(path)
+    network, rejected = read_network(path)
+    if rejected:
+        first = rejected[0]
+        raise InputError(f"{first.file}: line {first.line}: {first.reason} (the network's sensors "
+                         f"file has {len(rejected)} bad row(s); fix it before judging coverage)")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return network_coverage(network), f"{path.name} sha256:{digest[:16]}"
+
+
+def stored_allegations(store: SQLiteStore, *, start: datetime | None = None,
+                       end: datetime | None = None):
+    """The stored allegations in a window, without those a later allegation supersedes."""
+    from linewatch.formats.allegations import allegation_from_stored
+    items = [allegation_from_stored(d) for d in store.allegation_rows(start=start, end=end)]
+    superseded = {a.supersedes for a in items if a.supersedes}
+    return [a for a in items if a.id not in superseded]
+
+
+def verify_allegations(store: SQLiteStore, loaded: LoadedAgreement, *, coverage=None,
+                       coverage_name: str = "none", start: datetime | None = None,
+                       end: datetime | None = None, margin_s: float = 3 * 3600.0):
+    """Adjudicate the stored allegations of a window against the stored records (and what the
+    network could have seen: ``coverage``); store and return ``(run id, findings)``."""
+    from linewatch.allegations import ALLEGATION_ENGINE, adjudicate
+    allegations = stored_allegations(store, start=start, end=end)
+    if allegations:
+        lo = min(a.start for a in allegations) - timedelta(seconds=margin_s)
+        hi = max(a.end for a in allegations) + timedelta(seconds=margin_s)
+        records = stored_reports(store, start=lo, end=hi)
+    else:
+        records = []
+    findings = adjudicate(allegations, records, loaded.agreement, coverage)
+    store.put_agreement(loaded.sha256, loaded.agreement.id, loaded.agreement.version,
+                        loaded.name, loaded.text)
+    run = store.save_allegation_run(
+        agreement_sha256=loaded.sha256, agreement_id=loaded.agreement.id,
+        agreement_version=loaded.agreement.version, engine=ALLEGATION_ENGINE,
+        coverage=coverage_name, findings=findings, window_start=start, window_end=end)
+    return run, findings
 
 
 # -- reading records back -------------------------------------------------------------------
@@ -183,8 +304,10 @@ def verify_store(store: SQLiteStore, loaded: LoadedAgreement, *, start: datetime
 # -- the daily report -----------------------------------------------------------------------
 
 def daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date, out_dir: Path, *,
-                 history_days: int = 14) -> dict[str, Path]:
-    """Verify the day and the days before it, and write the report in every format."""
+                 history_days: int = 14, coverage=None,
+                 coverage_name: str = "none") -> dict[str, Path]:
+    """Verify the day and the days before it, adjudicate the day's allegations (with what the
+    network could have seen: ``coverage``), and write the report in every format."""
     from linewatch import reporting
     from linewatch.render.report import write_report
     from linewatch.resources import load_boundaries, load_gazetteer
@@ -206,12 +329,14 @@ def daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date, out_dir
         r, v = day_data(d)
         history.append(reporting.count_day(ag, d, r, v))
     history.append(reporting.count_day(ag, day - timedelta(days=1), prev_reports, prev_verification))
+    start, end = day_window(day)
+    _, allegations = verify_allegations(store, loaded, coverage=coverage,
+                                        coverage_name=coverage_name, start=start, end=end)
     report = reporting.build_daily_report(
         ag, day, reports=reports, verification=verification, previous_reports=prev_reports,
         previous_verification=prev_verification, history=history, gazetteer=load_gazetteer(),
         generated_at=datetime.now(timezone.utc).replace(microsecond=0),
-        engine=verification.engine)
-    start, end = day_window(day)
+        engine=verification.engine, allegations=allegations)
     store.put_agreement(loaded.sha256, ag.id, ag.version, loaded.name, loaded.text)
     store.save_verification(agreement_sha256=loaded.sha256, verification=verification,
                             window_start=start, window_end=end)
@@ -220,8 +345,9 @@ def daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date, out_dir
 
 
 __all__ = ["FuseSummary", "IngestSummary", "LoadedAgreement", "agreement_for", "content_hash", "daily_report",
-           "day_window", "fuse_files", "incident_feature", "incidents_to_reports", "ingest_file",
-           "load_agreement_file", "store_reports", "stored_reports", "verify_store"]
+           "day_window", "fuse_files", "incident_feature", "incidents_to_reports", "ingest_allegations",
+           "ingest_file", "load_agreement_file", "store_reports", "stored_allegations",
+           "stored_reports", "verify_allegations", "verify_store", "coverage_from_network"]
 
 
 # -- fusion ---------------------------------------------------------------------------------
