@@ -487,6 +487,15 @@ def test_hourly_share_figure_and_layer(agreement):
     assert len(hours) == 24 and all(0.0 < h["share"] < 0.2 for h in hours)   # a 60 km stretch
     fig = hourly_share_figure(hours)
     assert len(fig.axes[0].patches) == 24
+    # the layer on the agreement's own map (as the daily report draws it)
+    from linewatch.render.coverage_map import draw_coverage_layer
+    from linewatch.render.maps import agreement_figure
+    ax = agreement_figure(agreement, None, extent=(37.4, 38.4, 48.3, 48.9)).axes[0]
+    handles = draw_coverage_layer(ax, agreement.frame, net, T0 + 600.0, "explosion",
+                                  (*ax.get_xlim(), *ax.get_ylim()), pixels=60)
+    image = ax.images[-1].get_array()
+    assert image.shape[1] == 60 and float(image.max()) > 0.99
+    assert [h.get_label() for h in handles] == ["P(detect) for explosion", "P = 0.5"]
 
 
 def test_coverage_module_stays_pure():
