@@ -165,3 +165,30 @@ def test_a_correction_supersedes_and_a_changed_id_is_quarantined(ws):
     r = invoke("allegations", "verify", "--db", db, "--json")
     ids = [v["allegation_id"] for v in json.loads(r.output)["verdicts"]]
     assert "al5" in ids and "al1" not in ids
+
+
+def test_signed_verdicts_and_a_published_report_verify_and_tampering_is_caught(ws):
+    db, keys, out = ws / "lw.sqlite", ws / "keys", ws / "reports"
+    assert invoke("keys", "generate", "--dir", keys).exit_code == 0
+    private = next(p for p in keys.iterdir() if not p.name.endswith(".pub.pem"))
+    public = next(p for p in keys.iterdir() if p.name.endswith(".pub.pem"))
+    invoke("verify", "--db", db, "--agreement", ws / "ag.yaml")
+    invoke("ingest", "--db", db, ws / "records.jsonl", ws / "allegations.jsonl")
+    r = invoke("allegations", "verify", "--db", db, "--sign-with", private)
+    assert r.exit_code == 0, r.output
+    r = invoke("report", "--db", db, "--date", "2025-06-01", "--sign-with", private, "--out", out)
+    assert r.exit_code == 0, r.output
+    bundle = out / "daily-2025-06-01.lwbundle.json"
+    assert "bundle:" in r.output and bundle.exists()
+    report = json.loads((out / "report-2025-06-01.json").read_text())
+    assert report["allegations"]["received"] == 3
+    assert report["allegations"]["verdicts"]["corroborated"] == 1
+    r = invoke("audit", "verify", "--db", db, "--public-key", public)
+    assert r.exit_code == 0, r.output
+    assert invoke("audit", "verify-report", bundle, "--public-key", public).exit_code == 0
+    data = bytearray(bundle.read_bytes())
+    i = data.index(b'"report-2025-06-01.json"')
+    data[i + 30] ^= 0x01                            # one bit of the bundle, near a file entry
+    bundle.write_bytes(bytes(data))
+    r = invoke("audit", "verify-report", bundle, "--public-key", public)
+    assert r.exit_code == 8, r.output

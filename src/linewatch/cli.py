@@ -69,6 +69,17 @@ def _parse_time(value: str | None, name: str) -> datetime | None:
     return t.astimezone(timezone.utc)
 
 
+SignOpt = Annotated[Optional[Path], typer.Option(
+    "--sign-with", help="Ed25519 private key (linewatch keys generate) to sign with.")]
+
+
+def _key(path: Path | None):
+    if path is None:
+        return None
+    from linewatch.audit import load_private_key
+    return load_private_key(path)
+
+
 def _store(db: str):
     from linewatch.store import open_store
     return open_store(db)
@@ -241,6 +252,7 @@ def allegations_verify(
             "observed. Without it, an allegation nothing matches is unverifiable.")] = None,
         start: Annotated[Optional[str], typer.Option("--from", help="ISO time or date.")] = None,
         end: Annotated[Optional[str], typer.Option("--to", help="ISO time or date, exclusive.")] = None,
+        sign_with: SignOpt = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print every verdict as JSON.")] = False) -> None:
     """A verdict for every stored allegation in the window, with its evidence; stored with the
     agreement, engine and network it used."""
@@ -251,7 +263,7 @@ def allegations_verify(
         loaded = agreement_for(store, agreement)
         run, findings = verify_allegations(store, loaded, coverage=coverage, coverage_name=name,
                                            start=_parse_time(start, "--from"),
-                                           end=_parse_time(end, "--to"))
+                                           end=_parse_time(end, "--to"), key=_key(sign_with))
     if as_json:
         out.print_json(json.dumps({"run": run, "verdicts": [f.as_dict() for f in findings]}))
         return
@@ -288,6 +300,7 @@ def report(day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD 
            agreement: AgreementOpt = None, db: DbOpt = DEFAULT_DB,
            network: Annotated[Optional[Path], typer.Option(
                "--network", help="The sensor network, to judge allegations by coverage.")] = None,
+           sign_with: SignOpt = None,
            out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write to.")] = Path("reports")) -> None:
     """Write the daily report (HTML, JSON, PDF, map and trend plot)."""
     from linewatch.service import agreement_for, coverage_from_network, daily_report
@@ -298,7 +311,7 @@ def report(day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD 
     coverage, name = coverage_from_network(network) if network is not None else (None, "none")
     with _store(db) as store:
         paths = daily_report(store, agreement_for(store, agreement), d, out_dir,
-                             coverage=coverage, coverage_name=name)
+                             coverage=coverage, coverage_name=name, key=_key(sign_with))
     for kind, path in sorted(paths.items()):
         out.print(f"{kind}: {path}")
 

@@ -147,6 +147,7 @@ def ingest_file(store: SQLiteStore, path: str | Path, *, fmt: str | None = None,
         raise InputError(f"{path}: not UTF-8 text (byte {exc.start}): {exc.reason}") from exc
     flush()
     store.finish_batch(summary.batch_id)
+    _log_new(store)
     return summary
 
 
@@ -213,6 +214,7 @@ def ingest_allegations(store: SQLiteStore, path: Path, *, fmt: str, file_sha256:
         raise InputError(f"{path}: not UTF-8 text (byte {exc.start}): {exc.reason}") from exc
     res = store.add_allegations(rows, rejected, batch_id=summary.batch_id, file_sha256=file_sha256)
     store.finish_batch(summary.batch_id)
+    _log_new(store)
     summary.added, summary.duplicate = res.added, res.duplicate
     summary.quarantined = len(rejected) + len(res.conflicts)
     for reason in [r[3] for r in rejected] + [q[3] for q, _ in res.conflicts]:
@@ -246,11 +248,21 @@ def stored_allegations(store: SQLiteStore, *, start: datetime | None = None,
     return [a for a in items if a.id not in superseded]
 
 
+def _log_new(store: SQLiteStore) -> None:
+    """Every record and allegation just stored goes into the tamper-evident log."""
+    from linewatch.audit import AuditLog
+    AuditLog(store).log_new_records()
+
+
 def verify_allegations(store: SQLiteStore, loaded: LoadedAgreement, *, coverage=None,
                        coverage_name: str = "none", start: datetime | None = None,
-                       end: datetime | None = None, margin_s: float = 3 * 3600.0):
+                       end: datetime | None = None, margin_s: float = 3 * 3600.0,
+                       key=None):
     """Adjudicate the stored allegations of a window against the stored records (and what the
-    network could have seen: ``coverage``); store and return ``(run id, findings)``."""
+    network could have seen: ``coverage``); store the run, append every verdict to the audit
+    log (signed with ``key``, an Ed25519 private key, if given) and return
+    ``(run id, findings)``."""
+    from linewatch.audit import AuditLog
     from linewatch.allegations import ALLEGATION_ENGINE, adjudicate
     allegations = stored_allegations(store, start=start, end=end)
     if allegations:
@@ -266,6 +278,9 @@ def verify_allegations(store: SQLiteStore, loaded: LoadedAgreement, *, coverage=
         agreement_sha256=loaded.sha256, agreement_id=loaded.agreement.id,
         agreement_version=loaded.agreement.version, engine=ALLEGATION_ENGINE,
         coverage=coverage_name, findings=findings, window_start=start, window_end=end)
+    AuditLog(store, key=key).append_many(
+        [("verdict", f.allegation_id, {**f.as_dict(), "run": run, "coverage": coverage_name,
+                                        "agreement_sha256": loaded.sha256}) for f in findings])
     return run, findings
 
 
@@ -304,8 +319,8 @@ def verify_store(store: SQLiteStore, loaded: LoadedAgreement, *, start: datetime
 # -- the daily report -----------------------------------------------------------------------
 
 def daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date, out_dir: Path, *,
-                 history_days: int = 14, coverage=None,
-                 coverage_name: str = "none") -> dict[str, Path]:
+                 history_days: int = 14, coverage=None, coverage_name: str = "none",
+                 key=None) -> dict[str, Path]:
     """Verify the day and the days before it, adjudicate the day's allegations (with what the
     network could have seen: ``coverage``), and write the report in every format."""
     from linewatch import reporting
@@ -331,7 +346,8 @@ def daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date, out_dir
     history.append(reporting.count_day(ag, day - timedelta(days=1), prev_reports, prev_verification))
     start, end = day_window(day)
     _, allegations = verify_allegations(store, loaded, coverage=coverage,
-                                        coverage_name=coverage_name, start=start, end=end)
+                                        coverage_name=coverage_name, start=start, end=end,
+                                        key=key)
     report = reporting.build_daily_report(
         ag, day, reports=reports, verification=verification, previous_reports=prev_reports,
         previous_verification=prev_verification, history=history, gazetteer=load_gazetteer(),
@@ -340,14 +356,31 @@ def daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date, out_dir
     store.put_agreement(loaded.sha256, ag.id, ag.version, loaded.name, loaded.text)
     store.save_verification(agreement_sha256=loaded.sha256, verification=verification,
                             window_start=start, window_end=end)
-    return write_report(report, ag, Path(out_dir), boundaries=load_boundaries(), reports=reports,
-                        gazetteer=load_gazetteer())
+    paths = write_report(report, ag, Path(out_dir), boundaries=load_boundaries(), reports=reports,
+                         gazetteer=load_gazetteer())
+    if key is not None:
+        paths["bundle"] = publish_report(store, paths, key, report_id=f"daily-{day.isoformat()}")
+    return paths
+
+
+def publish_report(store: SQLiteStore, paths: dict[str, Path], key, *, report_id: str) -> Path:
+    """Log the report's files, sign them and a new tree head, and write the bundle a party can
+    check with the public key alone (docs/audit.md); returns its path."""
+    from linewatch.audit import AuditLog, make_bundle
+    files = {p.name: p.read_bytes() for kind, p in sorted(paths.items()) if kind != "bundle"}
+    bundle = make_bundle(files, AuditLog(store, key=key), key, report_id=report_id)
+    out = next(iter(paths.values())).parent / f"{report_id}.lwbundle.json"
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_bytes(bundle)
+    tmp.replace(out)
+    return out
 
 
 __all__ = ["FuseSummary", "IngestSummary", "LoadedAgreement", "agreement_for", "content_hash", "daily_report",
            "day_window", "fuse_files", "incident_feature", "incidents_to_reports", "ingest_allegations",
            "ingest_file", "load_agreement_file", "store_reports", "stored_allegations",
-           "stored_reports", "verify_allegations", "verify_store", "coverage_from_network"]
+           "stored_reports", "verify_allegations", "verify_store", "coverage_from_network",
+           "publish_report"]
 
 
 # -- fusion ---------------------------------------------------------------------------------
@@ -421,6 +454,7 @@ def store_reports(store: SQLiteStore, reports: list[Report], *, source: str) -> 
     batch = store.begin_batch(source, sha, "fusion")
     res = store.add_chunk(_stored(reports, source), [], batch_id=batch, file_sha256=sha)
     store.finish_batch(batch)
+    _log_new(store)
     return res.added
 
 
