@@ -1006,8 +1006,9 @@ def make_bundle(report_files: Mapping[str, bytes], log: AuditLog, key: Ed25519Pr
     """Log a report and pack it into one self-contained, signed file (canonical JSON).
 
     Appends a signed ``report`` entry whose payload is the manifest (each file's SHA-256 and
-    size), publishes a signed tree head, and returns the bundle: the files (base64), the
-    manifest and its signature, the audit entry, its inclusion proof and the tree head.
+    size; a report published again under the same id supersedes its previous entry), publishes
+    a signed tree head, and returns the bundle: the files (base64), the manifest and its
+    signature, the audit entry, its inclusion proof and the tree head.
     """
     for name in report_files:
         if (why := check_file_name(name)) is not None:
@@ -1017,7 +1018,12 @@ def make_bundle(report_files: Mapping[str, bytes], log: AuditLog, key: Ed25519Pr
                 "created_at": _iso(created_at or log.clock()), "key_id": kid,
                 "files": {n: {"sha256": _sha256_hex(b), "size": len(b)} for n, b in sorted(report_files.items())}}
     signer = AuditLog(log.store, key=key, clock=log.clock)
-    entry = signer.append("report", report_id, manifest, sign=True)
+    with signer._tx():
+        try:
+            previous: int | None = signer.latest(report_id, "report").index
+        except NotFound:
+            previous = None
+        entry = signer.append("report", report_id, manifest, supersedes=previous, sign=True)
     head = signer.publish_tree_head()
     proof = signer.prove(entry.index, size=head.tree_size)
     bundle = {"format": "linewatch.report-bundle", "version": 1,
