@@ -349,6 +349,7 @@ def sim(scenario: Annotated[str, typer.Option("--scenario", help="quiet, active,
         agreement: Annotated[Optional[Path], typer.Option("--agreement", "-a", help="Agreement whose line is used.")] = None) -> None:
     """Simulate a sensor network and its raw detections, with the ground truth."""
     from linewatch.demo import EXAMPLES
+    from linewatch.formats.network import write_sim_network
     from linewatch.formats.sensors import write_scenario
     from linewatch.service import load_agreement_file
     from linewatch.simulate import SCENARIOS, simulate_chunks
@@ -357,9 +358,11 @@ def sim(scenario: Annotated[str, typer.Option("--scenario", help="quiet, active,
     ag = load_agreement_file(agreement or EXAMPLES / "line-of-contact.yaml").agreement
     params = SCENARIOS[scenario]
     manifest = write_scenario(simulate_chunks(ag, params, seed=seed), out_dir, params, seed)
+    write_sim_network(ag, params, seed, out_dir)
     counts = manifest.get("counts", {}) if isinstance(manifest, dict) else {}
     out.print(f"scenario {scenario} (seed {seed}): " + ", ".join(f"{v:,} {k}" for k, v in counts.items())
-              + f"; written to {out_dir}/ (" + ", ".join(manifest.get("files", [])) + ", scenario.json)")
+              + f"; written to {out_dir}/ (" + ", ".join(manifest.get("files", []))
+              + ", scenario.json, network.json)")
 
 
 @app.command()

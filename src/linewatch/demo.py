@@ -3,7 +3,10 @@
 Generates the records (the report day and six days before it, for the previous period and the
 trend), writes them the way they would arrive (observation posts and patrols as JSONL,
 cameras as CSV, UAV sightings as GeoJSON, open sources as ACLED CSV, plus a few malformed
-rows), ingests them into a fresh store, verifies the day and writes the daily report.
+rows), simulates the acoustic network's raw detections and the parties' allegations about
+them, ingests everything into a fresh store, fuses, verifies the day, judges the allegations
+against what was observed and what the network could have observed, and writes the daily
+report, signed and logged in the tamper-evident audit log, which is then verified.
 """
 
 from __future__ import annotations
@@ -14,12 +17,17 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
+from linewatch.allegation_sim import simulate_allegations
+from linewatch.audit import AuditLog, generate_keys, load_private_key, load_public_key
+from linewatch.coverage import network_from_simulation, place_coverage
 from linewatch.errors import InputError
+from linewatch.formats.network import write_network
+from linewatch.formats.records import format_time
 from linewatch.formats import record_from_dict, write_records
 from linewatch.formats.sensors import write_detections, write_sensors
 from linewatch.scenario import generate_day
-from linewatch.service import (daily_report, day_window, fuse_files, ingest_file,
-                               load_agreement_file, verify_store)
+from linewatch.service import (coverage_from_network, daily_report, day_window, fuse_files,
+                               ingest_file, load_agreement_file, verify_store)
 from linewatch.simulate import SCENARIOS, simulate
 from linewatch.store import open_store
 
@@ -113,6 +121,27 @@ def run_demo(out_dir: Path, *, seed: int = 20251, agreement_path: Path | None = 
     with detections_path.open("w", encoding="utf-8") as fh:
         write_detections(sim.detections, sim.sensors, fh)
 
+    # the sensor network behind them (what it could have detected), for the allegations
+    network = network_from_simulation(sim.network)
+    network_path = write_network(network, inputs / "network.json", sensors_file="sensors.csv")
+    # the parties' allegations about those hours: true ones, ones naming the wrong party,
+    # false ones, ones where nothing could have seen it, and one malformed
+    scripted = simulate_allegations(
+        sim.truth, ag, seed=seed, n_true=4, n_wrong=2, n_false=3, n_uncovered=2,
+        coverage=lambda lon, lat, t: place_coverage(
+            network, (lon, lat), t - 1800, t + 1800, "explosion", radius_m=1500.0, n_points=16,
+            step_s=300.0).probability)
+    p = inputs / f"allegations-{day.isoformat()}.jsonl"
+    _write_jsonl(p, [_allegation_input(s.allegation) for s in scripted],
+                 [json.dumps({"id": "claim-bad-1", "alleging_party": ag.party_ids[0],
+                              "accused_party": ag.party_ids[0], "kind": "shelling",
+                              "time": f"{day.isoformat()}T02:00:00Z", "lon": 37.8, "lat": 48.5,
+                              "received_time": f"{day.isoformat()}T09:00:00Z"})])
+    files.append(p)
+    keys_dir = out_dir / "keys"
+    private_path, public_path = generate_keys(keys_dir, force=True)
+    key = load_private_key(private_path)
+
     with open_store(db) as store:
         for f in files:
             s = ingest_file(store, f)
@@ -128,6 +157,29 @@ def run_demo(out_dir: Path, *, seed: int = 20251, agreement_path: Path | None = 
         n_viol = sum(1 for f in v.findings if f.verdict.value == "violation")
         say(f"  verified {len(v.places)} records of {day.isoformat()}: {len(v.findings)} findings, "
             f"{n_viol} violations (run {run})")
-        paths = daily_report(store, loaded, day, out_dir / "report")
+        coverage, coverage_name = coverage_from_network(network_path)
+        paths = daily_report(store, loaded, day, out_dir / "report", coverage=coverage,
+                             coverage_name=coverage_name, key=key)
+        runs = store.allegation_runs()
+        verdicts = store.allegation_verdicts(runs[-1]["id"]) if runs else []
+        counts: dict[str, int] = {}
+        for v in verdicts:
+            counts[v["verdict"]] = counts.get(v["verdict"], 0) + 1
+        say(f"  {len(verdicts)} allegations judged: "
+            + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items())))
+        audit = AuditLog(store).verify(load_public_key(public_path))
+        say(f"  audit log: {AuditLog(store).size()} entries, "
+            + ("verified" if audit.ok else f"DOES NOT VERIFY: {audit.first}"))
+    say(f"  signed report bundle: {paths['bundle']} (check it with: linewatch audit verify-report "
+        f"{paths['bundle']} --public-key {public_path})")
     say(f"  done in {_time.perf_counter() - t0:.1f} s")
-    return {**paths, "db": db}
+    return {**paths, "db": db, "public_key": public_path}
+
+
+def _allegation_input(a) -> dict:
+    """An allegation as a party's file would carry it (docs/allegation-formats.md)."""
+    return {"id": a.id, "alleging_party": a.alleging_party, "accused_party": a.accused_party,
+            "kind": str(a.kind), "start": format_time(a.start), "end": format_time(a.end),
+            "lon": round(a.place.lon, 5), "lat": round(a.place.lat, 5),
+            "radius_m": a.place.radius_m, "source_kind": a.source_kind,
+            "source_reference": a.source_reference, "received_time": format_time(a.received_time)}

@@ -278,9 +278,17 @@ def verify_allegations(store: SQLiteStore, loaded: LoadedAgreement, *, coverage=
         agreement_sha256=loaded.sha256, agreement_id=loaded.agreement.id,
         agreement_version=loaded.agreement.version, engine=ALLEGATION_ENGINE,
         coverage=coverage_name, findings=findings, window_start=start, window_end=end)
-    AuditLog(store, key=key).append_many(
-        [("verdict", f.allegation_id, {**f.as_dict(), "run": run, "coverage": coverage_name,
-                                        "agreement_sha256": loaded.sha256}) for f in findings])
+    log = AuditLog(store, key=key)
+
+    def earlier(subject: str) -> int | None:     # a verdict given again corrects the last one
+        try:
+            return log.latest(subject, "verdict").index
+        except NotFound:
+            return None
+    log.append_many([("verdict", f.allegation_id,
+                      {**f.as_dict(), "run": run, "coverage": coverage_name,
+                       "agreement_sha256": loaded.sha256}, earlier(f.allegation_id))
+                     for f in findings])
     return run, findings
 
 
@@ -537,6 +545,7 @@ def fuse_files(store: SQLiteStore, sensors_path: Path, detections_path: Path, ou
                 # an impact comes at most an hour after its launch
                 launches = {k: v for k, v in launches.items() if v.time_s >= hour.start_s - 3600.0}
             store.finish_batch(batch)
+            _log_new(store)
             gj.write("\n]}\n")
     except OSError as exc:
         raise InputError(f"{exc.filename}: cannot read or write: {exc.strerror}") from exc
