@@ -164,6 +164,22 @@ def test_demo_end_to_end(tmp_path):
     q = json.loads(run("quarantine", "list", "--json", "--db", tmp_path / "demo" / "linewatch.sqlite",
                        check_code=0).stdout)
     assert len(q) >= 5 and all(r["reason"] for r in q)
+    # the parties' allegations were judged, with every verdict class the scenario scripts
+    verdicts = data["allegations"]["verdicts"]
+    assert data["allegations"]["received"] == 11 and all(verdicts[k] for k in verdicts), verdicts
+    assert any("self" in r["reason"] or "accuses itself" in r["reason"] for r in q)
+    # the coverage layer: the share of the line covered each hour, and its figures
+    hours = data["coverage"]["line_share_by_hour"]
+    assert len(hours) == 24 and all(0 < h["share"] <= 1 for h in hours)
+    assert sorted(p.name.split("-2")[0] for p in report_dir.glob("coverage-*.png")) == \
+        ["coverage-hours", "coverage-map"]
+    # the audit log verifies, and the signed bundle with the public key alone
+    assert "audit log:" in proc.stdout and "verified" in proc.stdout
+    bundle = sorted(report_dir.glob("*.lwbundle.json"))[0]
+    run("audit", "verify-report", bundle, "--public-key",
+        tmp_path / "demo" / "keys" / "linewatch-signing-key.pub.pem", check_code=0)
+    run("audit", "verify", "--db", tmp_path / "demo" / "linewatch.sqlite", "--public-key",
+        tmp_path / "demo" / "keys" / "linewatch-signing-key.pub.pem", check_code=0)
 
 
 def test_sim_then_fuse_end_to_end(tmp_path):

@@ -258,7 +258,8 @@ def allegations_verify(
     agreement, engine and network it used."""
     from linewatch.allegations import verdict_counts
     from linewatch.service import agreement_for, coverage_from_network, verify_allegations
-    coverage, name = coverage_from_network(network) if network is not None else (None, "none")
+    coverage, name, _ = (coverage_from_network(network) if network is not None
+                         else (None, "none", None))
     with _store(db) as store:
         loaded = agreement_for(store, agreement)
         run, findings = verify_allegations(store, loaded, coverage=coverage, coverage_name=name,
@@ -308,10 +309,12 @@ def report(day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD 
         d = date.fromisoformat(day)
     except ValueError as exc:
         raise typer.BadParameter(f"{day!r} is not a date YYYY-MM-DD", param_hint="--date") from exc
-    coverage, name = coverage_from_network(network) if network is not None else (None, "none")
+    coverage, name, net = (coverage_from_network(network) if network is not None
+                           else (None, "none", None))
     with _store(db) as store:
         paths = daily_report(store, agreement_for(store, agreement), d, out_dir,
-                             coverage=coverage, coverage_name=name, key=_key(sign_with))
+                             coverage=coverage, coverage_name=name, key=_key(sign_with),
+                             network=net)
     for kind, path in sorted(paths.items()):
         out.print(f"{kind}: {path}")
 

@@ -157,9 +157,9 @@ def run_demo(out_dir: Path, *, seed: int = 20251, agreement_path: Path | None = 
         n_viol = sum(1 for f in v.findings if f.verdict.value == "violation")
         say(f"  verified {len(v.places)} records of {day.isoformat()}: {len(v.findings)} findings, "
             f"{n_viol} violations (run {run})")
-        coverage, coverage_name = coverage_from_network(network_path)
+        coverage, coverage_name, net = coverage_from_network(network_path)
         paths = daily_report(store, loaded, day, out_dir / "report", coverage=coverage,
-                             coverage_name=coverage_name, key=key)
+                             coverage_name=coverage_name, key=key, network=net)
         runs = store.allegation_runs()
         verdicts = store.allegation_verdicts(runs[-1]["id"]) if runs else []
         counts: dict[str, int] = {}

@@ -616,14 +616,16 @@ def build_daily_report(agreement: Agreement, day: date, *, reports: Sequence[Rep
                        verification: Verification, previous_reports: Sequence[Report],
                        previous_verification: Verification, history: Sequence[dict],
                        gazetteer: Any | None = None, generated_at: datetime,
-                       engine: str, allegations: Sequence[AllegationFinding] = ()) -> dict[str, Any]:
+                       engine: str, allegations: Sequence[AllegationFinding] = (),
+                       line_coverage: Sequence[dict] | None = None) -> dict[str, Any]:
     """The daily report for the UTC day ``[day 00:00, day+1 00:00)`` as JSON-serialisable data.
 
     ``reports``/``verification`` are that day's records and their verification, and
     ``previous_*`` the previous day's; ``history`` holds :func:`count_day` results of earlier
     days, oldest first, for the trend. ``gazetteer`` is anything with a vectorised
     ``describe(lon, lat) -> list[str]`` (:class:`linewatch.places.Gazetteer`). ``allegations``
-    are the verdicts on the parties' allegations of the period.
+    are the verdicts on the parties' allegations of the period; ``line_coverage`` the share of
+    the line the sensor network covered each hour (``{"start", "share"}``), if known.
     """
     reports = sorted(reports, key=lambda r: r.id)
     today = count_day(agreement, day, reports, verification)
@@ -665,7 +667,8 @@ def build_daily_report(agreement: Agreement, day: date, *, reports: Sequence[Rep
                 "corroborated": bool(r.corroborated), "description": r.description})},
         "findings": _findings(ctx, today),
         "sensor_network": _sensor_network(ctx),
-        "coverage": _coverage(reports, today),
+        "coverage": {**_coverage(reports, today),
+                     "line_share_by_hour": list(line_coverage) if line_coverage else None},
         "trend": _trend(history, today),
         "allegations": _allegations(allegations),
     }

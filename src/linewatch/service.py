@@ -224,7 +224,7 @@ def ingest_allegations(store: SQLiteStore, path: Path, *, fmt: str, file_sha256:
 
 
 def coverage_from_network(path: str | Path):
-    """``(coverage function, name)`` for allegation verdicts from a network file
+    """``(coverage function, name, network)`` for allegation verdicts from a network file
     (docs/coverage.md): the name records the file and its SHA-256 with each verdict run.
     Rows of the sensors file that cannot be read make the network unusable (InputError)."""
     from linewatch.allegations import network_coverage
@@ -236,7 +236,7 @@ def coverage_from_network(path: str | Path):
         raise InputError(f"{first.file}: line {first.line}: {first.reason} (the network's sensors "
                          f"file has {len(rejected)} bad row(s); fix it before judging coverage)")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return network_coverage(network), f"{path.name} sha256:{digest[:16]}"
+    return network_coverage(network), f"{path.name} sha256:{digest[:16]}", network
 
 
 def stored_allegations(store: SQLiteStore, *, start: datetime | None = None,
@@ -328,7 +328,7 @@ def verify_store(store: SQLiteStore, loaded: LoadedAgreement, *, start: datetime
 
 def daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date, out_dir: Path, *,
                  history_days: int = 14, coverage=None, coverage_name: str = "none",
-                 key=None) -> dict[str, Path]:
+                 key=None, network=None) -> dict[str, Path]:
     """Verify the day and the days before it, adjudicate the day's allegations (with what the
     network could have seen: ``coverage``), and write the report in every format."""
     from linewatch import reporting
@@ -360,15 +360,24 @@ def daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date, out_dir
         ag, day, reports=reports, verification=verification, previous_reports=prev_reports,
         previous_verification=prev_verification, history=history, gazetteer=load_gazetteer(),
         generated_at=datetime.now(timezone.utc).replace(microsecond=0),
-        engine=verification.engine, allegations=allegations)
+        engine=verification.engine, allegations=allegations,
+        line_coverage=_line_coverage(network, ag, start) if network is not None else None)
     store.put_agreement(loaded.sha256, ag.id, ag.version, loaded.name, loaded.text)
     store.save_verification(agreement_sha256=loaded.sha256, verification=verification,
                             window_start=start, window_end=end)
     paths = write_report(report, ag, Path(out_dir), boundaries=load_boundaries(), reports=reports,
-                         gazetteer=load_gazetteer())
+                         gazetteer=load_gazetteer(), network=network)
     if key is not None:
         paths["bundle"] = publish_report(store, paths, key, report_id=f"daily-{day.isoformat()}")
     return paths
+
+
+def _line_coverage(network, agreement, day_start: datetime) -> list[dict] | None:
+    """The share of the line the network covered (explosions, P >= 0.5) each hour of the day."""
+    if agreement.line_parts is None:
+        return None
+    from linewatch.render.coverage_map import hourly_line_shares
+    return hourly_line_shares(network, agreement.line_parts, day_start.timestamp(), "explosion")
 
 
 def publish_report(store: SQLiteStore, paths: dict[str, Path], key, *, report_id: str) -> Path:

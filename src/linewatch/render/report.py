@@ -52,12 +52,14 @@ def _long_date(iso: str) -> str:
     return f"{d.day} {d.strftime('%B %Y')}"
 
 
-def render_html(report: dict[str, Any], *, map_file: str | None, trend_file: str | None) -> str:
+def render_html(report: dict[str, Any], *, map_file: str | None, trend_file: str | None,
+                coverage_files: dict[str, str] | None = None) -> str:
     """The report as a self-contained HTML page (the CSS inline, the images as relative links)."""
     css = resources.files("linewatch").joinpath("templates", STYLESHEET).read_text(encoding="utf-8")
     parties = {p["id"]: p["name"] for p in report["header"]["parties"]}
     return _environment().get_template(TEMPLATE).render(
-        r=report, css=css, map_file=map_file, trend_file=trend_file, parties=parties,
+        r=report, css=css, map_file=map_file, trend_file=trend_file,
+        coverage_files=coverage_files or {}, parties=parties,
         party=lambda pid: parties.get(pid, "not attributed") if pid else "not attributed")
 
 
@@ -99,9 +101,10 @@ def _write_json(report: dict[str, Any], path: Path) -> None:
 
 def write_report(report: dict[str, Any], agreement: Agreement, out_dir: Path, *,
                  boundaries=None, reports: Sequence[Report] | None = None,
-                 gazetteer=None) -> dict[str, Path]:
+                 gazetteer=None, network=None) -> dict[str, Path]:
     """Write the report's JSON, HTML, PDF and PNGs into ``out_dir``; returns them by name
-    (``json``, ``html``, ``pdf``, ``map``, ``trend``)."""
+    (``json``, ``html``, ``pdf``, ``map``, ``trend``; with the sensor ``network``, also
+    ``coverage_map`` at noon and ``coverage_hours``, the share of the line covered each hour)."""
     from weasyprint import HTML
 
     from linewatch.render.maps import agreement_figure, save_figure
@@ -119,12 +122,30 @@ def write_report(report: dict[str, Any], agreement: Agreement, out_dir: Path, *,
         save_figure(fig, tmp / names["map"], dpi=150)
         fig = trend_figure(report)
         save_figure(fig, tmp / names["trend"], dpi=150)
+        keys = ["map", "trend", "json", "html", "pdf"]
+        hours = report["coverage"].get("line_share_by_hour")
+        if network is not None and hours:
+            from datetime import datetime
+
+            from linewatch.render.coverage_map import coverage_figure, hourly_share_figure
+            names["coverage_map"], names["coverage_hours"] = (f"coverage-map-{day}.png",
+                                                              f"coverage-hours-{day}.png")
+            noon = datetime.fromisoformat(f"{day}T12:00:00+00:00").timestamp()
+            fig = coverage_figure(network, noon, "explosion", agreement=agreement,
+                                  boundaries=boundaries, gazetteer=gazetteer,
+                                  title=f"What the sensor network could detect (explosions), "
+                                        f"{_long_date(day)} 12:00 UTC")
+            save_figure(fig, tmp / names["coverage_map"], dpi=120)
+            save_figure(hourly_share_figure(hours), tmp / names["coverage_hours"], dpi=150)
+            keys += ["coverage_map", "coverage_hours"]
         _write_json(report, tmp / names["json"])
-        html = render_html(report, map_file=names["map"], trend_file=names["trend"])
+        html = render_html(report, map_file=names["map"], trend_file=names["trend"],
+                           coverage_files={k: names[k] for k in ("coverage_map", "coverage_hours")
+                                           if k in names})
         (tmp / names["html"]).write_text(html, encoding="utf-8")
         HTML(string=html, base_url=str(tmp)).write_pdf(tmp / names["pdf"])
         out = {}
-        for key in ("map", "trend", "json", "html", "pdf"):
+        for key in keys:
             os.replace(tmp / names[key], out_dir / names[key])
             out[key] = out_dir / names[key]
         return out
