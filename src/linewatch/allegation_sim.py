@@ -123,29 +123,31 @@ def simulate_allegations(truth: Truth, agreement, *, seed: int, n_true: int = 20
         return float(lon), float(lat)
 
     parties = list(agreement.party_ids)
-    k = tries = 0
-    while k < n_false and tries < 100 * max(n_false, 1):
-        tries += 1
-        by = parties[int(rng.integers(2))]
-        lon, lat = place_at_depth(covered_depth_km, by)
-        t = float(rng.uniform(t_lo, t_hi))
+
+    def nowhere_claims(n: int, case: str, depth_km: tuple[float, float],
+                       acceptable: Callable[[float, float, float], bool],
+                       expected: AllegationVerdict) -> None:
+        """``n`` claims at random places and times that ``acceptable`` lets through."""
+        k = tries = 0
+        while k < n and tries < 100 * max(n, 1):
+            tries += 1
+            by = parties[int(rng.integers(2))]
+            lon, lat = place_at_depth(depth_km, by)
+            t = float(rng.uniform(t_lo, t_hi))
+            if not acceptable(lon, lat, t):
+                continue
+            make(k, case, by, agreement.other_party(by), lon, lat, *window(t), expected)
+            k += 1
+
+    def quiet_and_watched(lon: float, lat: float, t: float) -> bool:
         x, y = frame.to_xy(lon, lat)
         busy = (np.hypot(ex - x, ey - y) < clear_m) & (np.abs(truth.time_s - t) < clear_s)
-        if busy.any() or (coverage is not None and coverage(lon, lat, t) < min_coverage):
-            continue
-        make(k, "false", by, agreement.other_party(by), lon, lat, *window(t),
-             AllegationVerdict.NOT_CORROBORATED)
-        k += 1
-    k = tries = 0
-    while k < n_uncovered and tries < 100 * max(n_uncovered, 1):
-        tries += 1
-        by = parties[int(rng.integers(2))]
-        lon, lat = place_at_depth(uncovered_depth_km, by)
-        t = float(rng.uniform(t_lo, t_hi))
-        if coverage is not None and coverage(lon, lat, t) >= max_coverage:
-            continue
-        make(k, "uncovered", by, agreement.other_party(by), lon, lat, *window(t),
-             AllegationVerdict.UNVERIFIABLE)
-        k += 1
+        return not busy.any() and (coverage is None or coverage(lon, lat, t) >= min_coverage)
+
+    nowhere_claims(n_false, "false", covered_depth_km, quiet_and_watched,
+                   AllegationVerdict.NOT_CORROBORATED)
+    nowhere_claims(n_uncovered, "uncovered", uncovered_depth_km,
+                   lambda lon, lat, t: coverage is None or coverage(lon, lat, t) < max_coverage,
+                   AllegationVerdict.UNVERIFIABLE)
     order = rng.permutation(len(out))
     return [out[i] for i in order]
