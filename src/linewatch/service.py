@@ -6,6 +6,7 @@ files and the clock, and leave decisions to the core.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -157,7 +158,6 @@ def _holds_allegations(head: str, fmt: str) -> bool:
     from linewatch.formats.allegations import is_allegation_header, is_allegation_object
     first = next((line for line in head.splitlines() if line.strip()), "")
     if fmt == "csv":
-        import csv
         return is_allegation_header(next(csv.reader([first]), []))
     try:
         obj = json.loads(first)

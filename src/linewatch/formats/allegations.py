@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 
 from linewatch.allegations import Allegation, AllegationKind, AllegedPlace
 from linewatch.errors import NotFound
 from linewatch.formats.jsonl import json_objects
-from linewatch.formats.records import (Lat, Lon, Metres, RecordId, Rejected, Text, _reason,
+from linewatch.formats.records import (Lat, Lon, Metres, RecordId, Rejected, Text, _reason, _Strict,
                                        canonical_json, format_time, parse_time, text_lines)
 
 __all__ = ["ParsedAllegation", "allegation_from_dict", "allegation_from_stored",
@@ -45,9 +45,7 @@ class ParsedAllegation:
     raw: str
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
-
+class _In(_Strict):
     id: RecordId | None = None
     alleging_party: Annotated[str, Field(min_length=1, max_length=100)]
     accused_party: Annotated[str, Field(min_length=1, max_length=100)] | None = None
@@ -68,13 +66,6 @@ class _In(BaseModel):
     received_time: datetime
     description: Annotated[str, Field(max_length=10_000)] = ""
     supersedes: RecordId | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_empty(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if v is not None and v != ""}
-        return data
 
     @field_validator("start", "end", "time", "received_time", mode="before")
     @classmethod

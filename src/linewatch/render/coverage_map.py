@@ -251,24 +251,10 @@ def coverage_figure(network: Network, time_s: float, kind: str, *,
         raise ValueError(f"figsize {figsize!r} is too small for a map")
     frame = agreement.frame if agreement is not None else network.frame
     base = agreement if agreement is not None else SimpleNamespace(frame=frame)
-    fig = Figure(figsize=figsize)
-    FigureCanvasAgg(fig)
-    fig.patch.set_facecolor("white")
-    ax = fig.add_axes((left_in / width_in, bottom_in / height_in, map_w / width_in, map_h / height_in))
     lims = _lims(frame, network, extent, map_h / map_w, pad_m)
-    x0, x1, y0, y1 = lims
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-    ax.set_aspect("equal", adjustable="box")
-    ax.set_autoscale_on(False)
-    for spine in ax.spines.values():
-        spine.set_edgecolor("#777777")
-        spine.set_linewidth(0.8)
+    fig, ax = maps.map_axes(figsize, (left_in, bottom_in, map_w, map_h), lims)
     labels = maps._Labels(lims, map_w)
-    shown = maps._draw_countries(ax, base, boundaries, lims)
-    ax.set_facecolor(maps.NO_DATA if getattr(boundaries, "coverage", None) is not None or not shown
-                     else maps.SEA)
-    maps._draw_graticule(ax, base, lims)
+    maps.draw_base(ax, base, boundaries, lims)
     handles = draw_coverage_layer(ax, frame, network, time_s, kind, lims, pixels=pixels,
                                   threshold=threshold)
     if agreement is not None:

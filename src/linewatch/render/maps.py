@@ -579,6 +579,38 @@ def _north_arrow(ax, agreement: Agreement, lims, labels: _Labels) -> None:
 
 # -- public API ----------------------------------------------------------------------------
 
+def map_axes(figsize: tuple[float, float], box_in: tuple[float, float, float, float],
+             lims: tuple[float, float, float, float]):
+    """A white figure and its map axes: ``box_in`` = (left, bottom, width, height) in inches,
+    the frame's ``lims`` = (x0, x1, y0, y1) in metres at equal scale, grey spines."""
+    width_in, height_in = figsize
+    left_in, bottom_in, map_w, map_h = box_in
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    fig.patch.set_facecolor("white")
+    ax = fig.add_axes((left_in / width_in, bottom_in / height_in, map_w / width_in,
+                       map_h / height_in))
+    x0, x1, y0, y1 = lims
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_autoscale_on(False)
+    for spine in ax.spines.values():
+        spine.set_edgecolor("#777777")
+        spine.set_linewidth(0.8)
+    return fig, ax
+
+
+def draw_base(ax, agreement, boundaries, lims):
+    """Countries (sea, or "no data" where the boundaries do not reach) and the graticule;
+    ``agreement`` needs only its ``frame``. Returns the countries drawn (for their labels)."""
+    shown = _draw_countries(ax, agreement, boundaries, lims)
+    has_coverage = getattr(boundaries, "coverage", None) is not None
+    ax.set_facecolor(NO_DATA if has_coverage or not shown else SEA)
+    _draw_graticule(ax, agreement, lims)
+    return shown
+
+
 def agreement_figure(agreement: Agreement, boundaries: Sequence[tuple[str, str, Any]] | None, *,
                      layers: Sequence[PointLayer] = (),
                      extent: tuple[float, float, float, float] | None = None,
@@ -613,26 +645,10 @@ def agreement_figure(agreement: Agreement, boundaries: Sequence[tuple[str, str, 
     if map_w <= 1.0 or map_h <= 1.0:
         raise ValueError(f"figsize {figsize!r} is too small for a map")
 
-    fig = Figure(figsize=figsize)
-    FigureCanvasAgg(fig)
-    fig.patch.set_facecolor("white")
-    ax = fig.add_axes((left_in / width_in, bottom_in / height_in, map_w / width_in,
-                       map_h / height_in))
     lims = _extent_xy(agreement, extent, layers, map_h / map_w)
-    x0, x1, y0, y1 = lims
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-    ax.set_aspect("equal", adjustable="box")
-    ax.set_autoscale_on(False)
-    for spine in ax.spines.values():
-        spine.set_edgecolor("#777777")
-        spine.set_linewidth(0.8)
+    fig, ax = map_axes(figsize, (left_in, bottom_in, map_w, map_h), lims)
     labels = _Labels(lims, map_w)
-
-    shown = _draw_countries(ax, agreement, boundaries, lims)
-    has_coverage = getattr(boundaries, "coverage", None) is not None
-    ax.set_facecolor(NO_DATA if has_coverage or not shown else SEA)
-    _draw_graticule(ax, agreement, lims)
+    shown = draw_base(ax, agreement, boundaries, lims)
     handles: list = []
     _draw_zones(ax, agreement, handles, labels)
     _draw_lines(ax, agreement, handles)
