@@ -13,9 +13,11 @@ CORE = ["errors", "model", "geo", "schema", "agreement", "rules", "verify", "pla
         "fusion_metrics", "allegations", "allegation_sim", "merkle", "coverage"]
 SHELL_MODULES = {"linewatch.formats", "linewatch.store", "linewatch.render", "linewatch.resources",
                  "linewatch.cli", "linewatch.service", "linewatch.demo", "linewatch.audit",
-                 "linewatch.cli_audit", "linewatch.cli_coverage"}
+                 "linewatch.cli_audit", "linewatch.cli_coverage", "linewatch.cli_web",
+                 "linewatch.web", "linewatch.submissions"}
 SHELL_LIBRARIES = {"sqlite3", "typer", "rich", "matplotlib", "jinja2", "weasyprint", "os", "time",
-                   "subprocess", "socket", "logging", "pathlib", "random", "uvicorn", "fastapi"}
+                   "subprocess", "socket", "logging", "pathlib", "random", "uvicorn", "fastapi",
+                   "starlette", "threading"}
 CLOCK_CALLS = {"now", "utcnow", "today", "time", "perf_counter", "monotonic"}
 IO_NAMES = {"print", "open", "input"}
 

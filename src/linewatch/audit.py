@@ -700,19 +700,28 @@ class AuditLog:
                 out.append((etype, table, "supersedes" in cols))
         return out
 
-    def log_new_records(self) -> int:
+    def log_new_records(self, *, full: bool = False) -> int:
         """Append an entry for every row of ``records`` and ``allegations`` not yet in the log.
 
         The payload is the row's stored canonical JSON; an allegation that supersedes another is
         logged as a correction of the other's latest entry. Idempotent; returns how many were added.
+        Rows are logged in insertion (rowid) order, so by default only rows after the last one
+        logged are looked at; ``full`` looks at every row (``linewatch audit sync``).
         """
         added = 0
         with self._tx() as c:
             for etype, table, has_sup in self._tables():
                 sup = "r.supersedes" if has_sup else "NULL"
+                after = 0
+                if not full:
+                    got = c.execute(
+                        f"SELECT r.rowid FROM {table} r WHERE r.id = (SELECT subject_id FROM audit_log "
+                        f"WHERE entry_type = ? ORDER BY idx DESC LIMIT 1)", (etype,)).fetchone()
+                    after = int(got[0]) if got else 0
                 rows = c.execute(
-                    f"SELECT r.id, r.data, {sup} FROM {table} r WHERE NOT EXISTS (SELECT 1 FROM audit_log a "
-                    f"WHERE a.entry_type = ? AND a.subject_id = r.id) ORDER BY r.rowid", (etype,)).fetchall()
+                    f"SELECT r.id, r.data, {sup} FROM {table} r WHERE r.rowid > ? AND NOT EXISTS "
+                    f"(SELECT 1 FROM audit_log a WHERE a.entry_type = ? AND a.subject_id = r.id) "
+                    f"ORDER BY r.rowid", (after, etype)).fetchall()
                 start = int(c.execute("SELECT coalesce(max(idx) + 1, 0) FROM audit_log").fetchone()[0])
                 items: list[tuple] = []
                 in_batch: dict[str, int] = {}

@@ -2,7 +2,8 @@
 
 Exit codes (docs/cli.md): 0 success; 1 unexpected error; 2 usage error; 3 invalid
 agreement; 4 unreadable input; 5 store error; 6 not found; 7 ``--strict`` ingest with
-quarantined rows; 8 an audit or a report bundle does not verify.
+quarantined rows; 8 an audit or a report bundle does not verify; 9 the request contradicts
+what is stored (a user added twice, a released report rebuilt).
 """
 
 from __future__ import annotations
@@ -34,12 +35,16 @@ app.add_typer(allegations_app, name="allegations")
 
 
 def _mount_shell_commands() -> None:
-    """The commands that live in modules of their own (audit log and keys, coverage)."""
+    """The commands that live in modules of their own (audit log and keys, coverage, the
+    web service and its users)."""
     from linewatch.cli_audit import audit_app, keys_app
     from linewatch.cli_coverage import coverage
+    from linewatch.cli_web import serve, user_app
     app.add_typer(keys_app, name="keys")
     app.add_typer(audit_app, name="audit")
     app.command("coverage")(coverage)
+    app.command("serve")(serve)
+    app.add_typer(user_app, name="user")
 
 
 _mount_shell_commands()

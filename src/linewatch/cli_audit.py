@@ -231,7 +231,7 @@ def audit_sync(db: DbOpt = DEFAULT_DB) -> None:
     """Log every stored record and allegation that is not in the log yet."""
     from linewatch.audit import AuditLog
     with _store(db) as store:
-        n = AuditLog(store).log_new_records()
+        n = AuditLog(store).log_new_records(full=True)
     out.print(f"{n} entries appended")
 
 

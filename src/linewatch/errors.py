@@ -8,7 +8,8 @@ The tree, grouped by who must act::
     │   └── RecordError                 one record is invalid (quarantined, never raised to the user)
     ├── StoreError                      the database cannot be used            exit code 5
     │   └── MigrationError              a schema migration failed
-    └── NotFound (LookupError)          a named thing does not exist           exit code 6
+    ├── NotFound (LookupError)          a named thing does not exist           exit code 6
+    └── Conflict                        the request contradicts what is stored exit code 9
 
 A message says what is wrong, with which value, and where (file, line, field).
 Programming mistakes stay builtin ``TypeError``/``ValueError``.
@@ -73,3 +74,9 @@ class NotFound(LinewatchError, LookupError):
         self.kind = kind
         self.key = key
         super().__init__(f"{kind} {key!r} not found")
+
+
+class Conflict(LinewatchError):
+    """The request contradicts what is stored (a released report rebuilt, a user added twice)."""
+
+    exit_code = 9

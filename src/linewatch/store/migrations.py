@@ -166,6 +166,55 @@ MIGRATIONS: list[tuple[str, str]] = [
             SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused');
         END;
     """),
+    # The web service (linewatch.web, docs/api.md): API users with hashed tokens, who submitted
+    # each ingest batch, the daily reports built and released, and the sensor networks used.
+    ("0004_service", """
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            token_sha256 TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        ALTER TABLE ingest_batches ADD COLUMN submitted_by TEXT;
+        CREATE INDEX ingest_batches_submitter ON ingest_batches(submitted_by);
+        CREATE INDEX records_batch ON records(batch_id);
+        CREATE INDEX allegations_batch ON allegations(batch_id);
+        CREATE INDEX findings_subject ON findings(subject, run_id);
+        CREATE INDEX placements_record ON placements(record_id, run_id);
+        CREATE TABLE daily_reports (
+            day TEXT PRIMARY KEY,
+            built_at TEXT NOT NULL,
+            built_by TEXT,
+            agreement_sha256 TEXT,
+            released_at TEXT,
+            released_by TEXT,
+            report_json TEXT NOT NULL
+        );
+        CREATE TABLE daily_report_files (
+            day TEXT NOT NULL REFERENCES daily_reports(day) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            media_type TEXT NOT NULL,
+            content BLOB NOT NULL,
+            PRIMARY KEY (day, name)
+        );
+        CREATE TRIGGER daily_reports_released_fixed BEFORE UPDATE ON daily_reports
+        WHEN OLD.released_at IS NOT NULL
+        BEGIN
+            SELECT RAISE(ABORT, 'a released daily report is never changed');
+        END;
+        CREATE TRIGGER daily_reports_released_kept BEFORE DELETE ON daily_reports
+        WHEN OLD.released_at IS NOT NULL
+        BEGIN
+            SELECT RAISE(ABORT, 'a released daily report is never deleted');
+        END;
+        CREATE TABLE networks (
+            sha256 TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            text TEXT NOT NULL,
+            stored_at TEXT NOT NULL
+        );
+    """),
 ]
 
 

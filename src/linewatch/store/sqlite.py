@@ -22,6 +22,7 @@ import shapely
 from linewatch.errors import StoreError
 from linewatch.model import Report
 from linewatch.store import migrations
+from linewatch.store.service_tables import ServiceTables
 
 _M_PER_DEG_LAT = 111_320.0
 
@@ -59,7 +60,7 @@ class AddResult:
     conflicts: tuple[tuple[StoredRecord, str], ...] = ()
 
 
-class SQLiteStore:
+class SQLiteStore(ServiceTables):
     """The default store. ``SQLiteStore(path)`` creates or opens and migrates the database."""
 
     def __init__(self, path: str | Path, *, timeout_s: float = 30.0) -> None:
@@ -100,10 +101,12 @@ class SQLiteStore:
             self.conn.execute("COMMIT")
 
     # -- ingest -------------------------------------------------------------------------------
-    def begin_batch(self, file: str, file_sha256: str, fmt: str) -> int:
+    def begin_batch(self, file: str, file_sha256: str, fmt: str, *,
+                    submitted_by: str | None = None) -> int:
         with self.transaction() as c:
-            cur = c.execute("INSERT INTO ingest_batches (file, file_sha256, format, started_at) "
-                            "VALUES (?, ?, ?, ?)", (file, file_sha256, fmt, _now()))
+            cur = c.execute("INSERT INTO ingest_batches (file, file_sha256, format, started_at, "
+                            "submitted_by) VALUES (?, ?, ?, ?, ?)",
+                            (file, file_sha256, fmt, _now(), submitted_by))
             return int(cur.lastrowid)
 
     def finish_batch(self, batch_id: int) -> None:
