@@ -410,20 +410,32 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
     def released_days() -> set[str]:
         return {r["day"] for r in state.store().daily_reports(released_only=True)}
 
-    def visible_allegations(p: Principal, start, end) -> list[tuple[dict, dict | None]]:
+    def released_verdicts() -> dict[str, dict]:
+        """The verdicts as released in the daily reports, by allegation id (a later release wins)."""
+        out: dict[str, dict] = {}
         store = state.store()
-        verdicts = store.latest_verdicts()
-        days = None if p.can("read_all") else released_days()
+        for r in store.daily_reports(released_only=True):
+            report = json.loads(store.daily_report_json(r["day"]))
+            for item in (report.get("allegations") or {}).get("items", []):
+                out[item["allegation_id"]] = item
+        return out
+
+    def visible_allegations(p: Principal, start, end) -> list[tuple[dict, dict | None]]:
+        """Staff see every allegation with its latest verdict; a party sees its own (with their
+        latest verdicts) and the others' that a released daily report holds, with the verdict
+        as released."""
+        store = state.store()
+        latest = store.latest_verdicts()
+        released = None if p.can("read_all") else released_verdicts()
         out = []
         for data, _who in store.allegation_rows_by():
             s, e = datetime.fromisoformat(data["start"]), datetime.fromisoformat(data["end"])
             if (start and e < start) or (end and s >= end):
                 continue
-            own = p.party is not None and data["alleging_party"] == p.party
-            released = days is None or s.astimezone(timezone.utc).date().isoformat() in days
-            if not (own or released):
-                continue
-            out.append((data, verdicts.get(data["id"])))
+            if released is None or (p.party is not None and data["alleging_party"] == p.party):
+                out.append((data, latest.get(data["id"])))
+            elif data["id"] in released:
+                out.append((data, released[data["id"]]))
         return out
 
     @app.get(f"{API}/allegations", tags=["allegations"], response_model=Page, response_model_exclude_unset=True,
@@ -652,7 +664,10 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
     @app.get(f"{API}/events", tags=["live"], summary="Server-sent events: each new report as it is stored",
              responses={200: {"content": {"text/event-stream": {}}}})
     async def events(request: Request, p: Annotated[Principal, Depends(needs("read_all", "read_own_records"))],
-                     ellipses: bool = True) -> StreamingResponse:
+                     ellipses: bool = True,
+                     until_s: Annotated[float | None, Query(gt=0, le=86400, description=(
+                         "close the stream after this many seconds (the client reconnects with "
+                         "Last-Event-ID); default: keep it open"))] = None) -> StreamingResponse:
         last = request.headers.get("last-event-id")
         start = int(last) if last and last.isdigit() else await run_in_threadpool(
             lambda: state.store().max_record_rowid())
@@ -669,7 +684,10 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
             after = start
             yield "retry: 2000\n\n"
             idle = 0.0
+            deadline = None if until_s is None else asyncio.get_running_loop().time() + until_s
             while not await request.is_disconnected():
+                if deadline is not None and asyncio.get_running_loop().time() >= deadline:
+                    return
                 got = await run_in_threadpool(fetch, after)
                 for rowid, feat in got:
                     after = max(after, rowid)

@@ -1,0 +1,56 @@
+"""A small store for the web-service tests: one agreement, two days of generated records,
+a handful of allegations, verified, with one daily report built and released."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from linewatch.scenario import generate_day
+from linewatch.service import ingest_file, load_agreement_file, verify_store
+from linewatch.store import open_store
+from linewatch.web.auth import new_token, token_sha256
+
+ROOT = Path(__file__).resolve().parents[1]
+AGREEMENT = ROOT / "examples" / "agreements" / "line-of-contact.yaml"
+DAY = date(2026, 6, 15)
+ROLES = ("admin", "analyst", "monitor", "party:ua", "party:ru", "public")
+
+
+def allegation(i: int, by: str, against: str, hour: int, lon: float, lat: float) -> dict:
+    return {"id": f"claim-{by}-{i}", "alleging_party": by, "accused_party": against,
+            "kind": "shelling", "start": f"{DAY.isoformat()}T{hour:02d}:00:00Z",
+            "end": f"{DAY.isoformat()}T{hour:02d}:30:00Z", "lon": lon, "lat": lat,
+            "radius_m": 2000.0, "source_kind": "statement", "source_reference": f"statement {i}",
+            "received_time": f"{DAY.isoformat()}T12:00:00Z"}
+
+
+def build_store(tmp: Path, *, report: bool = True) -> tuple[Path, dict[str, str]]:
+    """The store and a token for each role (user names: the role with ':' as '-')."""
+    db = tmp / "api.sqlite"
+    loaded = load_agreement_file(AGREEMENT)
+    records = []
+    for d in (date(2026, 6, 14), DAY):
+        records += generate_day(loaded.agreement, d, seed=7, intensity=0.4)
+    path = tmp / "records.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    claims = [allegation(1, "ua", "ru", 3, 37.9, 48.5), allegation(2, "ru", "ua", 5, 37.6, 48.2),
+              allegation(3, "ua", "ru", 9, 38.1, 48.9)]
+    apath = tmp / "allegations.jsonl"
+    apath.write_text("".join(json.dumps(c) + "\n" for c in claims), encoding="utf-8")
+    tokens = {}
+    with open_store(db) as store:
+        ingest_file(store, path)
+        verify_store(store, loaded, start=datetime(2026, 6, 14, tzinfo=timezone.utc),
+                     end=datetime(2026, 6, 16, tzinfo=timezone.utc))
+        ingest_file(store, apath)
+        for role in ROLES:
+            token = new_token()
+            store.add_user(role.replace(":", "-"), role, token_sha256(token))
+            tokens[role] = token
+        if report:
+            from linewatch.submissions import build_daily_report, release_daily_report
+            build_daily_report(store, loaded, DAY, built_by="analyst")
+            release_daily_report(store, DAY, released_by="analyst")
+    return db, tokens
