@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(BIN)/linewatch demo --out demo-out
 
 test: $(STAMP)
+	scripts/system-deps.sh
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

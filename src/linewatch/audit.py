@@ -720,7 +720,7 @@ class AuditLog:
                     after = int(got[0]) if got else 0
                 rows = c.execute(
                     f"SELECT r.id, r.data, {sup} FROM {table} r WHERE r.rowid > ? AND NOT EXISTS "
-                    f"(SELECT 1 FROM audit_log a WHERE a.entry_type = ? AND a.subject_id = r.id) "
+                    f"(SELECT 1 FROM audit_log a WHERE a.subject_id = r.id AND +a.entry_type = ?) "  # by subject
                     f"ORDER BY r.rowid", (after, etype)).fetchall()
                 start = int(c.execute("SELECT coalesce(max(idx) + 1, 0) FROM audit_log").fetchone()[0])
                 items: list[tuple] = []

@@ -214,7 +214,7 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
 
     # -- session and health --------------------------------------------------------------------
     @app.get(f"{API}/health", tags=["session"], summary="Liveness, with no authentication")
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
     @app.post(f"{API}/session", tags=["session"], response_model=Me,
