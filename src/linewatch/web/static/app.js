@@ -239,7 +239,23 @@
     const p = f.properties || {};
     return partyColour($("colour-by").value === "side" ? p.side : p.party);
   }
-  function isAnalyst() { return state.me && (state.me.role === "analyst" || state.me.role === "admin"); }
+  // What the role may do. The service lists its capabilities in /me; without that list, every
+  // feature is tried and hidden on a 403.
+  function can(what) {
+    const me = state.me;
+    if (!me) return false;
+    const caps = Array.isArray(me.capabilities) ? new Set(me.capabilities) : null;
+    if (!caps) return what === "analyse" ? me.role === "analyst" || me.role === "admin" : true;
+    switch (what) {
+      case "records": case "live": return caps.has("read_all") || caps.has("read_own_records");
+      case "all": return caps.has("read_all");
+      case "allegations": return caps.has("read_allegations");
+      case "daily": return caps.has("read_reports");
+      case "analyse": return caps.has("analyse");
+      default: return caps.has(what);
+    }
+  }
+  function isAnalyst() { return can("analyse"); }
 
   // -- the API --------------------------------------------------------------------------------
   class ApiError extends Error {
@@ -426,10 +442,19 @@
       const layer = p.layer;
       const geomType = f.geometry && f.geometry.type;
       if (!geomType) continue;
-      if (layer === "site" && geomType === "Point") {
-        const [lon, lat] = f.geometry.coordinates;
+      if (layer === "site") {
+        // a site is a point, or an area (a point's radius, a plant's outline): the area is
+        // drawn, and a marker at its centre keeps it visible and hoverable at any zoom
+        let lat, lon;
+        if (geomType === "Point") [lon, lat] = f.geometry.coordinates;
+        else {
+          const g = L.geoJSON(f, { renderer: R.zones, pane: "zones", interactive: false,
+            style: () => ({ color: SITE_COLOUR, weight: 1.2, fillColor: SITE_COLOUR, fillOpacity: 0.2, opacity: 0.8 }) });
+          g.addTo(G.zones);
+          ({ lat, lng: lon } = g.getBounds().getCenter());
+        }
         const m = new ShapeMarker([lat, lon], { renderer: R.points, pane: "points", shape: "site",
-          radius: 6, color: SITE_COLOUR, weight: 1.5, fillColor: "#ffffff", fillOpacity: 1 });
+          radius: 7, color: SITE_COLOUR, weight: 2, fillColor: "#ffffff", fillOpacity: 1 });
         m.bindTooltip(tooltip(p.name || p.id || "Protected site",
           [`Protected site: ${humanise(p.category)}`, p.party ? `Party: ${partyLabel(p.party)}` : null]),
         { className: "lw-tip", direction: "top" });
@@ -445,13 +470,11 @@
         if (!ref) extend(g.getBounds());
         continue;
       }
-      // zones, and sites drawn as areas
-      const site = layer === "site";
-      const colour = site ? SITE_COLOUR : (p.party ? partyColour(p.party) : "#7f72a8");
-      const g = L.geoJSON(f, { renderer: R.zones, pane: "zones", interactive: false,
-        style: () => ({ color: colour, weight: site ? 1.2 : 1, dashArray: site ? null : "4 4",
-          fillColor: colour, fillOpacity: site ? 0.25 : 0.035, opacity: site ? 0.8 : 0.55 }) });
-      g.addTo(G.zones);
+      // zones: in the colour of the party whose part it is, else neutral
+      const colour = p.party ? partyColour(p.party) : "#7f72a8";
+      L.geoJSON(f, { renderer: R.zones, pane: "zones", interactive: false,
+        style: () => ({ color: colour, weight: 1, dashArray: "4 4", fillColor: colour,
+          fillOpacity: 0.035, opacity: 0.55 }) }).addTo(G.zones);
     }
     if (!bounds) {
       const all = L.geoJSON(fc);
@@ -903,24 +926,25 @@
 
   function startEvents() {
     stopEvents();
-    if (!window.EventSource) { setStatus("offline", "no live updates"); return; }
+    if (!can("live")) { setStatus("offline", "no live feed for this role"); return; }
+    if (!window.EventSource) { setStatus("offline", "no live updates in this browser"); return; }
     setStatus("connecting", "connecting…");
     const es = new EventSource(`${API}/events`);
     state.events = es;
-    es.addEventListener("open", () => setStatus("live", "live"));
+    es.addEventListener("open", () => { state.retryMs = 2000; setStatus("live", "live"); });
     es.addEventListener("error", () => {
-      if (es.readyState === EventSource.CLOSED) {
-        setStatus("offline", "offline");
-        state.events = null;
-        // the browser gave up (a 401/403, or the server went away): check and try again
-        state.reconnect = setTimeout(async () => {
-          try { await api("me"); startEvents(); } catch (exc) {
-            if (exc.status !== 401) state.reconnect = setTimeout(startEvents, 15000);
-          }
-        }, 5000);
-      } else {
-        setStatus("connecting", "reconnecting…");
-      }
+      if (es.readyState !== EventSource.CLOSED) { setStatus("connecting", "reconnecting…"); return; }
+      // the browser gave up (a 401 or 403, or the server went away): check, then try again
+      // later and later (up to a minute)
+      setStatus("offline", "offline");
+      state.events = null;
+      const delay = state.retryMs || 2000;
+      state.retryMs = Math.min(60000, delay * 2);
+      state.reconnect = setTimeout(async () => {
+        try { await api("me"); startEvents(); } catch (exc) {
+          if (exc.status !== 401) state.reconnect = setTimeout(startEvents, state.retryMs);
+        }
+      }, delay);
     });
     es.addEventListener("report", (ev) => {
       let f;
@@ -1104,11 +1128,13 @@
     // the evidence chain: source, detections, origin, audit log
     box.append(el("h3", { text: "Evidence chain" }));
     const chain = el("div", { "data-testid": "detail-evidence" });
-    chain.append(kv({
+    const extra = rec.extra && typeof rec.extra === "object" ? rec.extra : {};
+    const source = {
       source_kind: rec.source_kind ?? fp.source_kind, source_id: rec.source_id ?? fp.source_id,
-      received_time: rec.received_time ?? null, engine: rec.engine ?? null,
-      file: rec.file ?? null, line: rec.line ?? null,
-    }));
+      received_time: rec.received_time, submitted_by: d.submitted_by, engine: rec.engine,
+      sensors: extra.n_sensors, launch_impact_pair: extra.pair_id, file: rec.file, line: rec.line,
+    };
+    chain.append(kv(Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== null && v !== ""))));
     const dets = Array.isArray(d.detections) ? d.detections : [];
     chain.append(el("p", { class: "small", text: `Detections (${dets.length})${dets.length ? ":" : ": none (not a fused incident)"}` }));
     if (dets.length) chain.append(idList(dets, "detail-detections"));
@@ -1214,7 +1240,8 @@
     const list = $("daily-list");
     clear(list);
     rows = rows.slice().sort((a, b) => String(b.day).localeCompare(String(a.day)));
-    if (!rows.length) dailyMessage("No daily report has been built yet.");
+    dailyMessage(rows.length ? "" : can("all") ? "No daily report has been built yet."
+      : "No daily report has been released yet.");
     for (const r of rows) {
       const day = String(r.day ?? "");
       const actions = [];
@@ -1392,6 +1419,29 @@
     narrowQuery.addEventListener("change", () => setPanel(!isNarrow()));
   }
 
+  // Hide what the role may not see rather than show errors.
+  function applyRole() {
+    const records = can("records"), all = can("all"), allegations = can("allegations");
+    Object.assign(state.available, { reports: records, incidents: records, violations: all,
+      allegations, coverage: all, daily: can("daily") });
+    const hideToggle = (id, off) => { $(id).closest("label").hidden = off; if (off) $(id).checked = false; };
+    hideToggle("layer-reports", !records);
+    hideToggle("layer-incidents", !records);
+    hideToggle("layer-ellipses", !records);
+    hideToggle("layer-violations", !all);
+    hideToggle("layer-coverage", !all);
+    hideToggle("layer-allegations", !allegations);
+    if (!records && allegations) $("layer-allegations").checked = true;
+    $("filters").hidden = !records;
+    $("report-list").closest("section").hidden = !records;
+    $("time-slider").hidden = !records && !allegations;
+    $("tab-detail").hidden = !records && !allegations;
+    $("tab-daily").hidden = !state.available.daily;
+    $("live-count").hidden = !can("live");
+    if (!records && !allegations && state.available.daily) showTab("daily");
+    else showTab("map");
+  }
+
   async function start(me) {
     state.me = me;
     $("login").hidden = true;
@@ -1401,14 +1451,19 @@
     $("who-role").textContent = me.party && !role.includes(me.party) ? `${role} · ${me.party}` : role;
     $("who-role").dataset.role = role;
     document.body.dataset.role = role;
+    applyRole();
     setPanel(!isNarrow());
     if (!map) initMap();
+    for (const [id, group] of [["layer-allegations", G.allegations], ["layer-coverage", G.coverage]]) {
+      if ($(id).checked) map.addLayer(group); else map.removeLayer(group);
+    }
     setTimeout(() => map.invalidateSize(), 0);
     busy("Loading the agreement…");
 
     const settle = (p) => p.then((v) => ({ ok: true, v }), (e) => ({ ok: false, e }));
     const [ag, agGeo, base, tr] = await Promise.all([
-      settle(api("agreement")), settle(api("agreement/geojson")), settle(api("basemap")), settle(api("time-range"))]);
+      settle(api("agreement")), settle(api("agreement/geojson")), settle(api("basemap")),
+      can("records") ? settle(api("time-range")) : { ok: false, e: new ApiError(403, "not for this role") }]);
     if (!state.me) return;             // the session ended meanwhile
 
     if (ag.ok && ag.v) {
@@ -1420,6 +1475,7 @@
         state.partyName.set(p.id, p.name || p.id);
       });
     }
+    if (me.party) $("who-role").textContent = `party · ${partyLabel(me.party)}`;
     const parties = [...state.partyName.keys()];
     fillSelect("filter-party", parties, partyLabel);
     fillSelect("filter-side", parties, (id) => `${partyLabel(id)}'s side`);
@@ -1434,11 +1490,26 @@
 
     let t0 = null, t1 = null;
     if (tr.ok && tr.v) { t0 = parseTime(tr.v.start); t1 = parseTime(tr.v.end); }
+    if ((t0 === null || t1 === null) && !tr.ok && state.available.daily) {
+      // a role that may not see the records: the days of the reports it may read
+      try {
+        const days = ((await api("daily-reports")) || []).map((r) => parseTime(`${r.day}T00:00:00Z`)).filter((t) => t !== null);
+        if (days.length) { t0 = Math.min(...days); t1 = Math.max(...days) + 24 * HOUR - 1; }
+      } catch (_) { /* below */ }
+    }
+    if ((t0 === null || t1 === null) && !tr.ok && state.available.allegations) {
+      // ... or the span of the allegations it may read
+      try {
+        const alls = (await fetchAll("allegations", { format: "geojson", limit: 5000 })).features;
+        const ts = alls.flatMap((f) => [parseTime(f.properties.start), parseTime(f.properties.end)]).filter((t) => t !== null);
+        if (ts.length) { t0 = Math.min(...ts); t1 = Math.max(...ts); }
+      } catch (_) { /* below */ }
+    }
     if (t0 === null || t1 === null) {
       const now = Date.now();
       t0 = now - 24 * HOUR;
       t1 = now;
-      problems.push("The store holds no reports yet; new ones will appear here as they arrive.");
+      if (tr.ok) problems.push("The store holds no reports yet; new ones will appear here as they arrive.");
     }
     setRange(t0, t1);
     const r = state.range;
