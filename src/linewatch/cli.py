@@ -262,10 +262,13 @@ def allegations_verify(
     """A verdict for every stored allegation in the window, with its evidence; stored with the
     agreement, engine and network it used."""
     from linewatch.allegations import verdict_counts
-    from linewatch.service import agreement_for, coverage_from_network, verify_allegations
+    from linewatch.service import (agreement_for, coverage_from_network, remember_network,
+                                   verify_allegations)
     coverage, name, _ = (coverage_from_network(network) if network is not None
                          else (None, "none", None))
     with _store(db) as store:
+        if network is not None:
+            remember_network(store, network)
         loaded = agreement_for(store, agreement)
         run, findings = verify_allegations(store, loaded, coverage=coverage, coverage_name=name,
                                            start=_parse_time(start, "--from"),
@@ -309,7 +312,8 @@ def report(day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD 
            sign_with: SignOpt = None,
            out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write to.")] = Path("reports")) -> None:
     """Write the daily report (HTML, JSON, PDF, map and trend plot)."""
-    from linewatch.service import agreement_for, coverage_from_network, daily_report
+    from linewatch.service import (agreement_for, coverage_from_network, daily_report,
+                                   remember_network)
     try:
         d = date.fromisoformat(day)
     except ValueError as exc:
@@ -317,6 +321,8 @@ def report(day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD 
     coverage, name, net = (coverage_from_network(network) if network is not None
                            else (None, "none", None))
     with _store(db) as store:
+        if network is not None:
+            remember_network(store, network)
         paths = daily_report(store, agreement_for(store, agreement), d, out_dir,
                              coverage=coverage, coverage_name=name, key=_key(sign_with),
                              network=net)

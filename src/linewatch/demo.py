@@ -12,6 +12,7 @@ report, signed and logged in the tamper-evident audit log, which is then verifie
 from __future__ import annotations
 
 import json
+import os
 import time as _time
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta, timezone
@@ -27,9 +28,10 @@ from linewatch.formats import record_from_dict, write_records
 from linewatch.formats.sensors import write_detections, write_sensors
 from linewatch.scenario import generate_day
 from linewatch.service import (coverage_from_network, daily_report, day_window, fuse_files,
-                               ingest_file, load_agreement_file, verify_store)
+                               ingest_file, load_agreement_file, remember_network, verify_store)
 from linewatch.simulate import SCENARIOS, simulate
 from linewatch.store import open_store
+from linewatch.submissions import keep_daily_report, release_daily_report
 
 DEFAULT_DAY = date(2026, 6, 15)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "agreements"
@@ -158,8 +160,13 @@ def run_demo(out_dir: Path, *, seed: int = 20251, agreement_path: Path | None = 
         say(f"  verified {len(v.places)} records of {day.isoformat()}: {len(v.findings)} findings, "
             f"{n_viol} violations (run {run})")
         coverage, coverage_name, net = coverage_from_network(network_path)
+        remember_network(store, network_path)
         paths = daily_report(store, loaded, day, out_dir / "report", coverage=coverage,
                              coverage_name=coverage_name, key=key, network=net)
+        # the web service's copy of the report, released to the parties and the public
+        keep_daily_report(store, loaded, day, paths, built_by="demo")
+        release_daily_report(store, day, released_by="demo")
+        users_path = _demo_users(store, out_dir, ag.party_ids)
         runs = store.allegation_runs()
         verdicts = store.allegation_verdicts(runs[-1]["id"]) if runs else []
         counts: dict[str, int] = {}
@@ -172,8 +179,27 @@ def run_demo(out_dir: Path, *, seed: int = 20251, agreement_path: Path | None = 
             + ("verified" if audit.ok else f"DOES NOT VERIFY: {audit.first}"))
     say(f"  signed report bundle: {paths['bundle']} (check it with: linewatch audit verify-report "
         f"{paths['bundle']} --public-key {public_path})")
+    say(f"  browse it: linewatch serve --db {db} and open http://127.0.0.1:8000/ with a token "
+        f"from {users_path}")
     say(f"  done in {_time.perf_counter() - t0:.1f} s")
-    return {**paths, "db": db, "public_key": public_path}
+    return {**paths, "db": db, "public_key": public_path, "users": users_path}
+
+
+def _demo_users(store, out_dir: Path, parties: list[str]) -> Path:
+    """An API user for each role, their tokens in ``users.json`` (readable by the owner only)."""
+    from linewatch.web.auth import new_token, token_sha256
+    users = {}
+    for role in ["admin", "analyst", "monitor", *(f"party:{p}" for p in parties), "public"]:
+        name = "demo-" + role.replace(":", "-")
+        token = new_token()
+        store.add_user(name, role, token_sha256(token))
+        users[name] = {"role": role, "token": token}
+    path = out_dir / "users.json"
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(users, fh, indent=2)
+    return path
 
 
 def _allegation_input(a) -> dict:

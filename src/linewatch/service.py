@@ -239,6 +239,17 @@ def coverage_from_network(path: str | Path):
     return network_coverage(network), f"{path.name} sha256:{digest[:16]}", network
 
 
+def remember_network(store: SQLiteStore, path: str | Path) -> None:
+    """Record the network file (its absolute path, SHA-256 and text) in the store, so that
+    ``linewatch serve`` finds the network the store's verdicts used."""
+    path = Path(path).resolve()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the network file: {exc.strerror}") from exc
+    store.put_network(hashlib.sha256(raw).hexdigest(), str(path), raw.decode("utf-8", errors="replace"))
+
+
 def stored_allegations(store: SQLiteStore, *, start: datetime | None = None,
                        end: datetime | None = None):
     """The stored allegations in a window, without those a later allegation supersedes."""
@@ -396,7 +407,7 @@ def publish_report(store: SQLiteStore, paths: dict[str, Path], key, *, report_id
 __all__ = ["FuseSummary", "IngestSummary", "LoadedAgreement", "agreement_for", "content_hash", "daily_report",
            "day_window", "fuse_files", "incident_feature", "incidents_to_reports", "ingest_allegations",
            "ingest_file", "load_agreement_file", "store_reports", "stored_allegations",
-           "stored_reports", "verify_allegations", "verify_store", "coverage_from_network",
+           "stored_reports", "verify_allegations", "verify_store", "coverage_from_network", "remember_network",
            "publish_report"]
 
 

@@ -138,11 +138,17 @@ def build_daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date, *
         if coverage is not None:
             kwargs.update(coverage=coverage, coverage_name=name, network=network)
         paths = daily_report(store, loaded, day, Path(tmp), **kwargs)
-        files = []
-        for p in sorted(Path(tmp).rglob("*")):
-            if p.is_file() and p.suffix in _MEDIA:
-                files.append((p.relative_to(tmp).as_posix(), _MEDIA[p.suffix], p.read_bytes()))
-        report_json = Path(paths["json"]).read_text(encoding="utf-8")
+        return keep_daily_report(store, loaded, day, paths, built_by=built_by)
+
+
+def keep_daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date,
+                      paths: dict[str, Path], *, built_by: str) -> dict[str, Any]:
+    """Keep a report written by :func:`linewatch.service.daily_report` (every file of its
+    directory) in the store; returns the report's JSON."""
+    folder = Path(paths["json"]).parent
+    files = [(p.relative_to(folder).as_posix(), _MEDIA[p.suffix], p.read_bytes())
+             for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix in _MEDIA]
+    report_json = Path(paths["json"]).read_text(encoding="utf-8")
     store.put_daily_report(day.isoformat(), report_json=report_json, files=files,
                            built_by=built_by, agreement_sha256=loaded.sha256)
     return json.loads(report_json)
