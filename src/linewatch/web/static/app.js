@@ -783,6 +783,12 @@
       mapMessage(notes.join(" "));
       mapEl.dataset.loading = "false";
       busy("");
+      writeHash();
+      if (state.pendingReport) {
+        const id = state.pendingReport;
+        state.pendingReport = null;
+        selectReport(id);
+      }
     } catch (exc) {
       if (exc && exc.name === "AbortError") return;
       if (seq !== state.loadSeq) return;
@@ -839,6 +845,29 @@
       }
       layerNote(`Coverage: ${exc.message}`);
     }
+  }
+
+  // The view in the URL's fragment (#start=..&end=..&kind=..&report=..): a link shows the
+  // same window, filters and report to whoever opens it (after logging in).
+  function writeHash() {
+    if (!state.win) return;
+    const q = new URLSearchParams();
+    q.set("start", isoZ(state.win.start));
+    q.set("end", isoZ(state.win.end));
+    for (const [k, v] of Object.entries(filterParams())) if (v) q.set(k, v);
+    if (state.selectedId) q.set("report", state.selectedId);
+    history.replaceState(null, "", `${window.location.pathname}${window.location.search}#${q}`);
+  }
+
+  function readHash() {
+    const q = new URLSearchParams(window.location.hash.slice(1));
+    const ids = { kind: "filter-kind", party: "filter-party", side: "filter-side", source_kind: "filter-source" };
+    for (const [k, id] of Object.entries(ids)) {
+      const v = q.get(k);
+      if (v && [...$(id).options].some((o) => o.value === v)) $(id).value = v;
+    }
+    const t0 = parseTime(q.get("start") || ""), t1 = parseTime(q.get("end") || "");
+    return { win: t0 !== null && t1 !== null && t1 > t0 ? { start: t0, end: t1 } : null, report: q.get("report") };
   }
 
   function layerNote(text) { $("layer-note").textContent = text || ""; }
@@ -1017,6 +1046,7 @@
   async function selectReport(id, { fromMap = false } = {}) {
     state.selectedId = id;
     highlight(id);
+    writeHash();
     showTab("detail");
     if (isNarrow()) setPanel(true);
     const box = $("detail");
@@ -1356,7 +1386,7 @@
     if (ev.key === "Escape") {
       if ($("report-dialog").open) return;        // the dialog closes itself
       if (isNarrow() && panelOpen()) { setPanel(false); return; }
-      if (state.selectedId) { state.selectedId = null; highlight(null); showTab("map"); }
+      if (state.selectedId) { state.selectedId = null; highlight(null); showTab("map"); writeHash(); }
       return;
     }
     const t = ev.target;
@@ -1515,7 +1545,10 @@
     const r = state.range;
     const span = r.end - r.start;
     // the whole range when it is short, else the last day (the day a daily report covers)
-    const first = span <= 48 * HOUR ? { start: r.start, end: r.end } : { start: r.end - 24 * HOUR, end: r.end };
+    const fromLink = readHash();
+    const first = fromLink.win
+      || (span <= 48 * HOUR ? { start: r.start, end: r.end } : { start: r.end - 24 * HOUR, end: r.end });
+    state.pendingReport = fromLink.report && can("records") ? fromLink.report : null;
     setWindow(first, { immediate: true });
     const lastDay = new Date(r.end - HOUR).toISOString().slice(0, 10);
     $("daily-day").value = lastDay;
