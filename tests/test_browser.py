@@ -42,9 +42,13 @@ pytestmark = pytest.mark.slow
 
 def _need_browser() -> None:
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not (Path(p).is_file() and os.access(p, os.X_OK))]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("the selenium package (pip install -e '.[test]')")
     if not missing:
         return
-    msg = (f"the browser test needs Chromium and its driver; missing: {', '.join(missing)}. "
+    msg = (f"the browser test needs Chromium, its driver and Selenium; missing: {', '.join(missing)}. "
            "`make test` installs them (Debian: apt-get install chromium chromium-driver); "
            "set LINEWATCH_SKIP_BROWSER=1 to skip this test")
     if os.environ.get("LINEWATCH_SKIP_BROWSER") == "1":

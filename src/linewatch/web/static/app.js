@@ -588,13 +588,20 @@
     G.allegations.clearLayers();
     for (const f of state.allegations) {
       const p = f.properties || {};
-      const c = f.geometry && f.geometry.type === "Point" && f.geometry.coordinates;
-      if (!c) continue;
+      const g = f.geometry;
+      if (!g || !g.type) continue;
       const colour = partyColour(p.accused_party);
-      if (Number(p.radius_m) > 0) {
-        L.circle([c[1], c[0]], { renderer: R.allegations, pane: "allegations", interactive: false,
-          radius: Number(p.radius_m), color: colour, weight: 1.5, dashArray: "6 5", fill: true,
-          fillColor: colour, fillOpacity: 0.04 }).addTo(G.allegations);
+      const style = { renderer: R.allegations, pane: "allegations", interactive: false, color: colour,
+        weight: 1.5, dashArray: "6 5", fill: true, fillColor: colour, fillOpacity: 0.04 };
+      let c;
+      if (g.type === "Point") {     // a place and a radius
+        c = g.coordinates;
+        if (Number(p.radius_m) > 0) L.circle([c[1], c[0]], { ...style, radius: Number(p.radius_m) }).addTo(G.allegations);
+      } else {                      // an area
+        const area = L.geoJSON(f, { renderer: R.allegations, pane: "allegations", interactive: false, style: () => style });
+        area.addTo(G.allegations);
+        const centre = area.getBounds().getCenter();
+        c = [centre.lng, centre.lat];
       }
       const m = new ShapeMarker([c[1], c[0]], { renderer: R.points, pane: "points", shape: "x",
         radius: 6, color: "#ffffff", weight: 1, fillColor: colour, fillOpacity: 1,
@@ -780,7 +787,7 @@
       if (seq !== state.loadSeq) return;
       mapEl.dataset.windowStart = isoZ(w.start);
       mapEl.dataset.windowEnd = isoZ(w.end);
-      mapMessage(notes.join(" "));
+      mapMessage([state.startNote, ...notes].filter(Boolean).join(" "));
       mapEl.dataset.loading = "false";
       busy("");
       writeHash();
@@ -995,6 +1002,15 @@
     learnOptions(p);
     const t = parseTime(p.time);
     if (t === null) return;
+    if (state.rangeFallback) {
+      // the first record of an empty store: the slider's span starts from it
+      state.rangeFallback = false;
+      state.startNote = "";
+      mapMessage("");
+      setRange(t, t);
+      setWindow({ start: state.range.start, end: state.range.end }, { immediate: true });
+      return;
+    }
     if (state.range && t >= state.range.end) {      // the store grew: extend the slider
       const following = state.win.end === state.range.end;
       setRange(state.range.start, t);
@@ -1539,7 +1555,11 @@
       const now = Date.now();
       t0 = now - 24 * HOUR;
       t1 = now;
-      if (tr.ok) problems.push("The store holds no reports yet; new ones will appear here as they arrive.");
+      state.rangeFallback = tr.ok;      // an empty store: the first live record sets the span
+      if (tr.ok) {
+        problems.push(can("all") ? "The store holds no reports yet; new ones will appear here as they arrive."
+          : "None of your reports is stored yet; they will appear here as you submit them.");
+      }
     }
     setRange(t0, t1);
     const r = state.range;
@@ -1556,7 +1576,8 @@
     $("daily-day").min = new Date(r.start).toISOString().slice(0, 10);
     $("daily-build").hidden = !isAnalyst();
     busy("");
-    mapMessage(problems.join(" "));
+    state.startNote = problems.join(" ");
+    mapMessage(state.startNote);
     startEvents();
     loadDaily();
   }
