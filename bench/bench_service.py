@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=10, help="reports per request")
     ap.add_argument("--duration", type=float, default=30.0, help="seconds of load")
     ap.add_argument("--concurrency", type=int, default=32, help="requests in flight for the ceiling")
+    ap.add_argument("--ceiling-s", type=float, default=10.0, help="seconds of the ceiling measurement")
     ap.add_argument("--server-cpu", type=int, default=0, help="pin the server to this CPU (-1: no pin)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="lw-bench-service-") as tmp:
@@ -169,10 +170,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  counted: {offered:,} sent, {added:,} acknowledged, {stored[0]:,} rows, "
                   f"{stored[1]:,} distinct ids, {logged:,} audit entries -> "
                   + ("exactly once" if offered == added == stored[0] == stored[1] == logged else "MISMATCH"))
-            rps, hlat = asyncio.run(ceiling(base, concurrency=args.concurrency, duration_s=10.0))
+            rps, hlat = asyncio.run(ceiling(base, concurrency=args.concurrency, duration_s=args.ceiling_s))
             print(f"ceiling: GET /api/v1/health, {args.concurrency} in flight (httpx client): "
                   f"{rps:,.0f} requests/s; {pct(hlat)}")
-            by_wrk = wrk_ceiling(base, concurrency=args.concurrency, duration_s=10.0)
+            by_wrk = wrk_ceiling(base, concurrency=args.concurrency, duration_s=max(1.0, args.ceiling_s))
             if by_wrk is not None:
                 print(f"ceiling: the same with wrk: {by_wrk[0]:,.0f} requests/s; {by_wrk[1]}")
                 rps = max(rps, by_wrk[0])

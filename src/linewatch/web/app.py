@@ -6,6 +6,7 @@ runs it under uvicorn."""
 import asyncio
 import base64
 import json
+import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timezone
@@ -29,6 +30,7 @@ from linewatch.web.state import ServiceConfig, ServiceState
 API = "/api/v1"
 MAX_LIMIT = 5000
 MAX_BATCH = 10_000
+TOKEN_CACHE_S = 5.0
 _STATUS = {NotFound: 404, Conflict: 409, InputError: 400, StoreError: 503}
 
 # -- request and response models (what the OpenAPI document shows) ---------------------------
@@ -186,7 +188,25 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
     # -- who is asking -------------------------------------------------------------------------
-    def principal(request: Request) -> Principal:
+    tokens: dict[str, tuple[Principal, float]] = {}   # token hash -> (who, valid until)
+
+    def lookup(digest: str) -> Principal | None:
+        """The token's user; cached for TOKEN_CACHE_S, so a revocation made by another process
+        (``linewatch user remove``) takes effect within that time, one made here at once."""
+        now = time.monotonic()
+        hit = tokens.get(digest)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        user = state.store().user_by_token(digest)
+        if user is None:
+            tokens.pop(digest, None)
+            return None
+        if len(tokens) > 10_000:
+            tokens.clear()
+        tokens[digest] = (Principal.of(user), now + TOKEN_CACHE_S)
+        return tokens[digest][0]
+
+    async def principal(request: Request) -> Principal:
         header = request.headers.get("authorization", "")
         token, by_cookie = None, False
         if header.lower().startswith("bearer "):
@@ -196,15 +216,15 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
         if not token:
             raise HTTPException(401, "authentication required: Authorization: Bearer <token>",
                                 headers={"WWW-Authenticate": "Bearer"})
-        user = state.store().user_by_token(token_sha256(token))
-        if user is None:
+        who = lookup(token_sha256(token))
+        if who is None:
             raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
         if by_cookie and request.method not in ("GET", "HEAD") and CSRF_HEADER not in request.headers:
             raise HTTPException(403, f"a write with the session cookie needs the {CSRF_HEADER} header")
-        return Principal.of(user)
+        return who
 
     def needs(*capabilities: str) -> Callable[..., Principal]:
-        def check(p: Annotated[Principal, Depends(principal)]) -> Principal:
+        async def check(p: Annotated[Principal, Depends(principal)]) -> Principal:
             if not any(p.can(c) for c in capabilities):
                 raise HTTPException(403, f"role {p.role!r} may not do this")
             return p
@@ -658,6 +678,7 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
     def revoke_user(name: str, p: Annotated[Principal, Depends(needs("manage_users"))]) -> Response:
         with state.write_lock:
             state.store().revoke_user(name)
+        tokens.clear()
         return Response(status_code=204)
 
     # -- live feed -----------------------------------------------------------------------------
