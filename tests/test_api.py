@@ -265,6 +265,9 @@ def test_what_a_party_and_the_public_see(served, tmp_path):
         assert client.get(f"{API}/daily-reports/2026-06-14.json", headers=h).status_code == 404
         r = client.get(f"{API}/daily-reports/{DAY.isoformat()}.json", headers=h)
         assert r.status_code == 200 and r.json()["header"]["date"] == DAY.isoformat()
+    # (idempotent: also made by test_party_submits_allegations_in_its_own_name_only)
+    client.post(f"{API}/allegations", json=allegation(70, "ru", "ua", 6, 37.7, 48.3),
+                headers=auth(tokens, "party:ru"))
     # both parties see every allegation the released report holds, with the verdicts as released;
     # a party sees its own always (claim-ru-70 came after the release)
     ua = client.get(f"{API}/allegations?format=json", headers=auth(tokens, "party:ua")).json()["items"]
@@ -274,6 +277,14 @@ def test_what_a_party_and_the_public_see(served, tmp_path):
     ru = {a["id"] for a in client.get(f"{API}/allegations?format=json", headers=auth(tokens, "party:ru")).json()["items"]}
     assert "claim-ru-70" in ru
     assert client.get(f"{API}/allegations/claim-ru-70", headers=auth(tokens, "party:ua")).status_code == 404
+    staff = auth(tokens, "analyst")
+    near = client.get(f"{API}/allegations?format=json&bbox=37.85,48.45,37.95,48.55", headers=staff).json()
+    assert [a["id"] for a in near["items"]] == ["claim-ua-1"]
+    by = client.get(f"{API}/allegations?format=json&alleging_party=ru&accused_party=ua", headers=staff).json()
+    assert by["items"] and all(a["alleging_party"] == "ru" for a in by["items"])
+    judged = client.get(f"{API}/allegations?format=json&verdict=unverifiable&verdict=not_corroborated"
+                        "&verdict=corroborated&verdict=contradicted", headers=staff).json()["items"]
+    assert {a["id"] for a in judged} >= {"claim-ua-1", "claim-ru-2", "claim-ua-3"}
 
 
 def test_released_report_is_final_and_logged(served):

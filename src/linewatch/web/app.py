@@ -459,14 +459,24 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
         return out
 
     @app.get(f"{API}/allegations", tags=["allegations"], response_model=Page, response_model_exclude_unset=True,
-             summary="Allegations with their verdicts; a party sees its own and the released ones")
+             summary="Allegations with their verdicts by time, place (bbox, zone: the claimed point), "
+             "parties, kind and verdict; a party sees its own and the released ones")
     def allegations(request: Request, p: Annotated[Principal, Depends(needs("read_allegations"))],
-                    start: Start = None, end: End = None, alleging_party: str | None = None,
-                    kind: Multi = None, limit: Limit = 500, cursor: Cursor = None,
-                    fmt: Fmt = "geojson") -> dict[str, Any]:
-        items = visible_allegations(p, start, end)
-        items = [(d, v) for d, v in items if (alleging_party is None or d["alleging_party"] == alleging_party)
-                 and (not kind or d["kind"] in kind)]
+                    start: Start = None, end: End = None, bbox: BBox = None, zone: str | None = None,
+                    alleging_party: str | None = None, accused_party: str | None = None,
+                    kind: Multi = None,
+                    verdict: Annotated[list[Literal["corroborated", "not_corroborated", "contradicted",
+                                                    "unverifiable"]] | None, Query()] = None,
+                    limit: Limit = 500, cursor: Cursor = None, fmt: Fmt = "geojson") -> dict[str, Any]:
+        box = _parse_bbox(bbox)
+        inside = zone_filter(zone)
+        items = [(d, v) for d, v in visible_allegations(p, start, end)
+                 if (alleging_party is None or d["alleging_party"] == alleging_party)
+                 and (accused_party is None or d.get("accused_party") == accused_party)
+                 and (not kind or d["kind"] in kind)
+                 and (not verdict or (v is not None and v["verdict"] in verdict))
+                 and (box is None or (box[0] <= d["lon"] <= box[2] and box[1] <= d["lat"] <= box[3]))
+                 and (inside is None or bool(inside(d["lon"], d["lat"])))]
         after = _decode_cursor(cursor, 2)
         if after is not None:
             items = [(d, v) for d, v in items
