@@ -166,7 +166,6 @@ class Browser:
 
 @pytest.fixture(scope="module")
 def browser(server, tmp_path_factory):
-    os.environ["SE_OFFLINE"] = "true"        # never let Selenium Manager fetch anything
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     opts = webdriver.ChromeOptions()
@@ -181,7 +180,9 @@ def browser(server, tmp_path_factory):
                 f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {HOST}"):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SE_OFFLINE", "true")      # never let Selenium Manager fetch anything
+        driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
     driver.set_page_load_timeout(30)
     try:
         yield Browser(driver)

@@ -1286,8 +1286,10 @@
     const list = $("daily-list");
     clear(list);
     rows = rows.slice().sort((a, b) => String(b.day).localeCompare(String(a.day)));
-    dailyMessage(rows.length ? "" : can("all") ? "No daily report has been built yet."
-      : "No daily report has been released yet.");
+    if (!rows.length) {
+      list.append(el("li", { class: "muted small", "data-testid": "daily-empty",
+        text: can("all") ? "No daily report has been built yet." : "No daily report has been released yet." }));
+    }
     for (const r of rows) {
       const day = String(r.day ?? "");
       const actions = [];
@@ -1324,11 +1326,15 @@
   async function buildDay(day) {
     if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) { dailyMessage("Choose a day."); return; }
     dailyMessage(`Building the report for ${day}… (this can take a minute)`);
+    const buttons = [...document.querySelectorAll("#daily button")];
+    for (const b of buttons) b.disabled = true;       // one build at a time
     try {
       await api(`daily-reports/${encodeURIComponent(day)}`, { method: "POST" });
       dailyMessage(`The report for ${day} is built.`);
     } catch (exc) {
       dailyMessage(exc.status === 403 ? "Your role may not build reports." : `Could not build the report for ${day}: ${exc.message}`);
+    } finally {
+      for (const b of buttons) b.disabled = false;
     }
     await loadDaily();
   }
