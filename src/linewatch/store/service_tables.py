@@ -137,6 +137,13 @@ class ServiceTables:
             raise NotFound("record", record_id)
         return RecordRow(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6])
 
+    def submitted_time_range(self, submitted_by: str) -> tuple[float, float] | None:
+        """The first and last time of the records a user submitted (epoch seconds)."""
+        row = self.conn.execute(
+            "SELECT min(r.time_s), max(r.time_s) FROM records r JOIN ingest_batches b "
+            "ON b.id = r.batch_id WHERE b.submitted_by = ?", (submitted_by,)).fetchone()
+        return None if row[0] is None else (float(row[0]), float(row[1]))
+
     def max_record_rowid(self) -> int:
         return int(self.conn.execute("SELECT coalesce(max(rowid), 0) FROM records").fetchone()[0])
 

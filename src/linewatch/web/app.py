@@ -303,7 +303,6 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
                     continue
                 out.append((row, s))
             if more or len(rows) < chunk:
-                more = more or False
                 break
         if len(out) == limit and not more:
             more = True  # a full page: there may be more (the next page says)
@@ -363,9 +362,8 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
     @app.get(f"{API}/time-range", tags=["records"], response_model=TimeRange)
     def time_range(p: Annotated[Principal, Depends(needs("read_all", "read_own_records"))]) -> TimeRange:
         if not p.can("read_all"):
-            rows = state.store().page_records(submitted_by=p.name, limit=1)
-            if not rows:
-                return TimeRange(start=None, end=None)
+            own = state.store().submitted_time_range(p.name)
+            return TimeRange(start=_iso(own[0]) if own else None, end=_iso(own[1]) if own else None)
         tr = state.store().time_range()
         return TimeRange(start=tr[0].isoformat() if tr else None, end=tr[1].isoformat() if tr else None)
 
