@@ -190,6 +190,12 @@ def test_incidents_violations_and_detail(served):
     assert client.get(f"{API}/reports/no-such-record", headers=h).status_code == 404
     inc = client.get(f"{API}/incidents", headers=h).json()
     assert all(f["properties"]["source_kind"] == "sensor_fusion" for f in inc["features"])
+    # the evidence chain names where the fire came from, when the record knows it
+    with_origin = [f for f in client.get(f"{API}/reports?limit=5000", headers=h).json()["features"]
+                   if "origin" in f["properties"]]
+    assert with_origin
+    d = client.get(f"{API}/reports/{with_origin[0]['id']}", headers=h).json()
+    assert [d["origin"]["lon"], d["origin"]["lat"]] == with_origin[0]["properties"]["origin"]
 
 
 def test_agreement_basemap_and_coverage(served):

@@ -344,8 +344,7 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
         side = sides_of(loaded.agreement, [row.lon], [row.lat])[0] if loaded else None
         extra = data.get("extra") or {}
         detections = [d for d in str(extra.get("detections", "")).split(",") if d]
-        origin = ({"lon": data["origin_lon"], "lat": data["origin_lat"],
-                   "semi_major_m": data.get("origin_semi_major_m")} if "origin_lon" in data else None)
+        origin = data.get("origin") if isinstance(data.get("origin"), dict) else None
         verdicts = [v for v in store.latest_verdicts().values()
                     if any(m.get("record_id") == record_id for m in v.get("matches", []) + v.get("elsewhere", []))]
         from linewatch.audit import AuditLog
@@ -581,7 +580,8 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
                  fmt: Annotated[Literal["geojson", "png"], Query(alias="format")] = "geojson") -> Any:
         net = state.network()
         if net is None:
-            raise NotFound("sensor network", "for this store (serve --network FILE)")
+            raise HTTPException(404, "no sensor network for this store: run linewatch serve with "
+                                "--network FILE, or report/allegations verify with --network")
         if fmt == "png":
             import io
 

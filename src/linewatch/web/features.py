@@ -49,8 +49,9 @@ def record_feature(data: dict[str, Any], *, side: str | None = None,
     props.update(semi_major_m=round(loc.semi_major_m, 2), semi_minor_m=round(loc.semi_minor_m, 2),
                  azimuth_deg=round(loc.azimuth_deg, 2), side=side)
     props.setdefault("party", None)
-    if "origin_lon" in data:
-        props["origin"] = [data["origin_lon"], data["origin_lat"]]
+    origin = data.get("origin")
+    if isinstance(origin, dict) and "lon" in origin:
+        props["origin"] = [origin["lon"], origin["lat"]]
     if "observer_lon" in data:
         props["observer"] = [data["observer_lon"], data["observer_lat"]]
     if ellipses:
