@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import httpx  # only to wait for the server to start
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,57 +62,107 @@ def make_record(i: int) -> dict:
             "source_kind": "observation_post", "source_id": f"OP-{i % 50:03d}"}
 
 
+class _Conn:
+    """One keep-alive HTTP/1.1 connection speaking just enough of the protocol for the load
+    (a client this thin keeps the load generator from being what is measured)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.used = time.monotonic()
+
+    async def post(self, host: str, path: str, token: str, body: bytes) -> tuple[int, bytes]:
+        head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        self.writer.write(head + body)
+        return await self._response()
+
+    async def get(self, host: str, path: str) -> tuple[int, bytes]:
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        return await self._response()
+
+    async def _response(self) -> tuple[int, bytes]:
+        status_line = await self.reader.readline()
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        payload = await self.reader.readexactly(length)
+        return int(status_line.split()[1]), payload
+
+
 async def offered_load(base: str, token: str, *, rate: float, batch: int, duration_s: float
                        ) -> tuple[np.ndarray, int, int, float]:
-    """Send ``rate`` reports/s in requests of ``batch`` for ``duration_s``; returns latencies (s),
-    reports acknowledged as added, requests that failed, and the wall time."""
+    """Send ``rate`` reports/s in requests of ``batch`` for ``duration_s`` (open loop: request k
+    is due at ``k * batch / rate``; its latency counts from then, so a server that falls behind
+    shows it). Returns latencies (s), reports acknowledged as added, failed requests, wall time."""
+    host, port = base.split("//", 1)[1].split(":")
     n_req = int(rate * duration_s / batch)
     interval = batch / rate
+    bodies = [json.dumps([make_record(k * batch + j) for j in range(batch)]).encode()
+              for k in range(n_req)]
+    idle: list[_Conn] = []
     lat: list[float] = []
     added = failed = 0
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"},
-                                 limits=limits, timeout=30) as client:
-        async def one(k: int) -> None:
-            nonlocal added, failed
-            body = [make_record(k * batch + j) for j in range(batch)]
-            t0 = time.perf_counter()
-            try:
-                r = await client.post("/api/v1/reports", content=json.dumps(body),
-                                      headers={"content-type": "application/json"})
-                lat.append(time.perf_counter() - t0)
-                if r.status_code == 200:
-                    added += r.json()["added"]
-                else:
-                    failed += 1
-            except httpx.HTTPError:
+
+    async def conn() -> _Conn:
+        while idle:
+            c = idle.pop()
+            if time.monotonic() - c.used < 2.0:   # uvicorn closes a connection idle for 5 s
+                return c
+            c.writer.close()
+        return _Conn(*await asyncio.open_connection(host, int(port)))
+
+    async def one(k: int, due: float) -> None:
+        nonlocal added, failed
+        try:
+            c = await conn()
+            status, payload = await c.post(f"{host}:{port}", "/api/v1/reports", token, bodies[k])
+            lat.append(time.perf_counter() - due)
+            c.used = time.monotonic()
+            idle.append(c)
+            if status == 200:
+                added += json.loads(payload)["added"]
+            else:
                 failed += 1
-        start = time.perf_counter()
-        tasks = []
-        for k in range(n_req):
-            delay = start + k * interval - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(k)))
-        await asyncio.gather(*tasks)
-        wall = time.perf_counter() - start
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+            failed += 1
+            print(f"request {k} failed: {exc!r}", file=sys.stderr)
+
+    start = time.perf_counter()
+    tasks = []
+    for k in range(n_req):
+        due = start + k * interval
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(k, due)))
+    await asyncio.gather(*tasks)
+    wall = time.perf_counter() - start
+    for c in idle:
+        c.writer.close()
     return np.array(lat), added, failed, wall
 
 
 async def ceiling(base: str, *, concurrency: int, duration_s: float) -> tuple[float, np.ndarray]:
+    """Closed loop on GET /api/v1/health: ``concurrency`` connections, each sending its next
+    request when the last is answered; requests per second and latencies."""
+    host, port = base.split("//", 1)[1].split(":")
     lat: list[float] = []
     stop = time.perf_counter() + duration_s
-    async with httpx.AsyncClient(base_url=base, timeout=30,
-                                 limits=httpx.Limits(max_connections=concurrency)) as client:
-        async def worker() -> None:
-            while time.perf_counter() < stop:
-                t0 = time.perf_counter()
-                await client.get("/api/v1/health")
-                lat.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall = time.perf_counter() - t0
-    return len(lat) / wall, np.array(lat)
+
+    async def worker() -> None:
+        c = _Conn(*await asyncio.open_connection(host, int(port)))
+        while time.perf_counter() < stop:
+            t0 = time.perf_counter()
+            await c.get(f"{host}:{port}", "/api/v1/health")
+            lat.append(time.perf_counter() - t0)
+        c.writer.close()
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return len(lat) / (time.perf_counter() - t0), np.array(lat)
 
 
 def wrk_ceiling(base: str, *, concurrency: int, duration_s: float) -> tuple[float, str] | None:
@@ -171,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{stored[1]:,} distinct ids, {logged:,} audit entries -> "
                   + ("exactly once" if offered == added == stored[0] == stored[1] == logged else "MISMATCH"))
             rps, hlat = asyncio.run(ceiling(base, concurrency=args.concurrency, duration_s=args.ceiling_s))
-            print(f"ceiling: GET /api/v1/health, {args.concurrency} in flight (httpx client): "
+            print(f"ceiling: GET /api/v1/health, {args.concurrency} in flight (this script's client): "
                   f"{rps:,.0f} requests/s; {pct(hlat)}")
             by_wrk = wrk_ceiling(base, concurrency=args.concurrency, duration_s=max(1.0, args.ceiling_s))
             if by_wrk is not None:

@@ -67,10 +67,11 @@ def submit_records(store: SQLiteStore, objects: list[Any], *, submitted_by: str,
             rejected.append((item.file, item.line, item.field, item.reason, item.raw))
             out.rejected.append((i, item.field, item.reason))
             out.ids.append(None)
-    batch = store.begin_batch(source, sha, "api", submitted_by=submitted_by)
-    res = store.add_chunk(records, rejected, batch_id=batch, file_sha256=sha)
-    store.finish_batch(batch)
-    _log_new(store)
+    with store.transaction():     # one commit: the batch, its records, their audit entries
+        batch = store.begin_batch(source, sha, "api", submitted_by=submitted_by)
+        res = store.add_chunk(records, rejected, batch_id=batch, file_sha256=sha)
+        store.finish_batch(batch)
+        _log_new(store)
     for rec, why in res.conflicts:
         out.rejected.append((rec.line - 1, "id", why))
         out.ids[rec.line - 1] = None
@@ -108,10 +109,11 @@ def submit_allegations(store: SQLiteStore, objects: list[Any], *, submitted_by: 
             data = allegation_to_dict(item.allegation)
             rows.append((data, content_hash(data), source, i + 1))
             out.ids.append(data["id"])
-    batch = store.begin_batch(source, sha, "api-allegations", submitted_by=submitted_by)
-    res = store.add_allegations(rows, rejected, batch_id=batch, file_sha256=sha)
-    store.finish_batch(batch)
-    _log_new(store)
+    with store.transaction():
+        batch = store.begin_batch(source, sha, "api-allegations", submitted_by=submitted_by)
+        res = store.add_allegations(rows, rejected, batch_id=batch, file_sha256=sha)
+        store.finish_batch(batch)
+        _log_new(store)
     for (file, line, fld, reason, raw), _ in res.conflicts:
         out.rejected.append((int(line) - 1, fld, reason))
         out.ids[int(line) - 1] = None

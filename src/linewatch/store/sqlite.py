@@ -88,6 +88,11 @@ class SQLiteStore(ServiceTables):
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on an exception). Inside an open
+        transaction it joins that one: the outermost commits, or rolls everything back."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
