@@ -16,6 +16,17 @@ over a sector; UAVs orbiting over alternate sides of the line with sorties and g
 have a clock bias drawn once, N(0, ``clock_bias_sd_s``), which the sensor file states as
 ``clock_sd_s``.
 
+**A given layout.** With ``layout=`` (a :class:`Layout`: positions and kinds, e.g. a mission
+plan's), the simulator uses those sensors, in that order, instead of building its rows; only the
+network changes, the events are generated exactly as without it. A sensor's chainage and side
+are those of its nearest place on the line; a camera looks along the axis the layout gives it,
+or else at that nearest place; a UAV orbits over its given position. Clock biases and the
+outage draw come from the layout's seed stream ``(seed, 0)`` as for the rows (same
+distributions, same number down), but the rows draw the observers' depth from it first, so a
+run's own network given back as a layout (:meth:`Layout.from_network`) gets other biases and
+other sensors down; with ``clock_bias_sd_s`` and ``outage_fraction`` 0 it gives the same
+detections (to the last bits of the cameras' false fixes, which go through the projection).
+
 **Events.** Launches are Poisson in time at ``launch_rate_per_s_per_60km`` for every 60 km of the
 stretch; the shooting party is drawn 50/50 (the scenario is impartial by construction). A launch
 lies ``launch_offset_km`` from the line on the shooter's side; its impact ``impact_range_km``
@@ -200,12 +211,96 @@ class SimResult:
     network: SimNetwork | None = None
 
 
+@dataclass(frozen=True, eq=False)
+class Layout:
+    """A given sensor layout: one row per sensor, WGS84 positions and the simulator's kind
+    names (``"microphone"``, ``"array"``, ``"observer"``, ``"camera"``, ``"uav"``; the integer
+    codes ``MIC``..``UAV`` are accepted too), and optionally the sensors' ids (by default
+    ``MIC-0001``, ``ARR-0001``, ... per kind, in the given order, as the simulator names its own)
+    and each camera's optical axis as a true azimuth in degrees (NaN or none: the camera faces
+    the nearest place on the line). A UAV orbits over its position
+    (``ScenarioParams.uav_radius_m``); the field of view, ranges and noises are the scenario's.
+    """
+
+    lon: np.ndarray
+    lat: np.ndarray
+    kind: np.ndarray
+    ids: np.ndarray | None = None
+    camera_azimuth_deg: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        lon = np.atleast_1d(np.asarray(self.lon, dtype=float))
+        lat = np.atleast_1d(np.asarray(self.lat, dtype=float))
+        kind = np.atleast_1d(np.asarray(self.kind))
+        if kind.dtype.kind in "iu":
+            if len(kind) and (kind.min() < MIC or kind.max() > UAV):
+                raise ValueError(f"layout: kind codes must lie in {MIC}..{UAV}")
+            kind = _KIND_NAMES[kind.astype(np.int64)] if len(kind) else np.zeros(0, object)
+        kind = kind.astype(object)
+        n = len(lon)
+        problems = []
+        if lon.ndim != 1 or lat.shape != lon.shape or kind.shape != lon.shape:
+            problems.append(f"lon, lat and kind must be 1-D of one length, got {lon.shape}, "
+                            f"{lat.shape}, {kind.shape}")
+        elif n and not (np.all(np.isfinite(lon)) and np.all(np.abs(lat) <= 90.0)):
+            problems.append("positions must be finite, with |lat| <= 90")
+        bad = sorted({str(k) for k in kind.tolist()} - set(_KIND_NAMES.tolist()))
+        if bad:
+            problems.append(f"unknown kind(s) {bad}; expected one of {tuple(_KIND_NAMES)}")
+        ids = None
+        if self.ids is not None:
+            ids = np.atleast_1d(np.asarray(self.ids, dtype=object))
+            if ids.shape != lon.shape:
+                problems.append(f"ids must have one per sensor ({n}), got {ids.shape}")
+            elif len(set(map(str, ids.tolist()))) != n:
+                problems.append("ids must be unique")
+            else:
+                ids = np.array([str(i) for i in ids.tolist()], dtype=object)
+        azimuth = np.full(n, np.nan)
+        if self.camera_azimuth_deg is not None:
+            azimuth = np.atleast_1d(np.asarray(self.camera_azimuth_deg, dtype=float))
+            if azimuth.shape != lon.shape:
+                problems.append(f"camera_azimuth_deg must have one per sensor ({n}), "
+                                f"got {azimuth.shape}")
+        if problems:
+            raise ValueError("layout: " + "; ".join(problems))
+        object.__setattr__(self, "lon", lon)
+        object.__setattr__(self, "lat", lat)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "ids", ids)
+        object.__setattr__(self, "camera_azimuth_deg", azimuth)
+
+    def __len__(self) -> int:
+        return len(self.lon)
+
+    @property
+    def codes(self) -> np.ndarray:
+        """The kinds as the simulator's integer codes (``MIC``..``UAV``)."""
+        code = {name: i for i, name in enumerate(_KIND_NAMES.tolist())}
+        return np.array([code[k] for k in self.kind.tolist()], dtype=np.int64)
+
+    @classmethod
+    def from_sensors(cls, sensors: Sensors) -> Layout:
+        """The layout of some sensors (e.g. a run's ``SimResult.sensors``), ids included;
+        cameras face the line."""
+        return cls(sensors.lon, sensors.lat, sensors.kind, ids=sensors.ids)
+
+    @classmethod
+    def from_network(cls, network: SimNetwork) -> Layout:
+        """The layout of a run's network (``simulated_network(...)``), camera axes included:
+        simulating it again gives the same sensors, and with no clock bias and no outages
+        (``clock_bias_sd_s`` and ``outage_fraction`` 0) the same detections."""
+        s = network.sensors
+        return cls(s.lon, s.lat, s.kind, ids=s.ids, camera_azimuth_deg=network.camera_azimuth_deg)
+
+
 # -- public entry points --------------------------------------------------------------------
 
-def simulate(agreement: Agreement, params: ScenarioParams, *, seed: int) -> SimResult:
+def simulate(agreement: Agreement, params: ScenarioParams, *, seed: int,
+             layout: Layout | None = None) -> SimResult:
     """The whole scenario at once (the concatenation of :func:`simulate_chunks`), with the
-    network it used."""
-    world = _World(agreement, params, int(seed))
+    network it used; on the sensors of ``layout`` if given (else the scenario's own rows)."""
+    world = _World(agreement, params, int(seed), layout)
     dets, truths = [], []
     for d, t in world.chunks(math.inf):
         dets.append(d)
@@ -214,14 +309,17 @@ def simulate(agreement: Agreement, params: ScenarioParams, *, seed: int) -> SimR
                      network=world.network())
 
 
-def simulated_network(agreement: Agreement, params: ScenarioParams, *, seed: int) -> SimNetwork:
-    """The network a run with this agreement, scenario and seed uses, without simulating it
-    (the layout and the sorties have seeds of their own): what ``simulate(...).network`` holds."""
-    return _World(agreement, params, int(seed)).network()
+def simulated_network(agreement: Agreement, params: ScenarioParams, *, seed: int,
+                      layout: Layout | None = None) -> SimNetwork:
+    """The network a run with this agreement, scenario, seed (and layout) uses, without
+    simulating it (the layout and the sorties have seeds of their own): what
+    ``simulate(...).network`` holds."""
+    return _World(agreement, params, int(seed), layout).network()
 
 
 def simulate_chunks(agreement: Agreement, params: ScenarioParams, *, seed: int,
-                    chunk_s: float = 3600.0) -> tuple[Sensors, Iterator[tuple[Detections, Truth]]]:
+                    chunk_s: float = 3600.0, layout: Layout | None = None
+                    ) -> tuple[Sensors, Iterator[tuple[Detections, Truth]]]:
     """The sensors, and the scenario in time chunks of ``chunk_s`` (memory stays flat).
 
     Chunk ``k`` holds the detections timed in ``[k·chunk_s, (k+1)·chunk_s)`` from the start
@@ -230,7 +328,7 @@ def simulate_chunks(agreement: Agreement, params: ScenarioParams, *, seed: int,
     """
     if not chunk_s > 0:
         raise ValueError(f"chunk_s must be positive, got {chunk_s!r}")
-    world = _World(agreement, params, int(seed))
+    world = _World(agreement, params, int(seed), layout)
     return world.sensors, world.chunks(float(chunk_s))
 
 
@@ -287,7 +385,8 @@ def _check(p: ScenarioParams) -> None:
 
 
 class _World:
-    def __init__(self, agreement: Agreement, p: ScenarioParams, seed: int) -> None:
+    def __init__(self, agreement: Agreement, p: ScenarioParams, seed: int,
+                 layout: Layout | None = None) -> None:
         _check(p)
         if agreement.line_index is None:
             raise ValueError(f"agreement {agreement.id!r} has no line: the simulator needs one")
@@ -304,7 +403,10 @@ class _World:
         self.left_party = next(q for q in agreement.party_ids if agreement.side_of[q] == "left")
         self.right_party = next(q for q in agreement.party_ids if agreement.side_of[q] == "right")
         self._centreline()
-        self._layout()
+        if layout is None:
+            self._layout()
+        else:
+            self._given_layout(layout)
         self._wind_cache: dict[int, tuple[float, float]] = {}
         self._uav_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         # detections are never earlier than their block's start minus this
@@ -416,12 +518,45 @@ class _World:
         kind, ch, target, fsign, x, y = (a[fits] for a in (kind, ch, target, fsign, x, y))
         nx, ny = self._normal(ch)
         lon, lat = self.frame.to_lonlat(x, y)
+        # cameras face the line: minus their side's normal
+        self._network(rng, kind, x, y, lon, lat, _default_ids(kind), ch, fsign,
+                      -fsign * nx, -fsign * ny)
+
+    def _given_layout(self, layout: Layout) -> None:
+        """The sensors of a given layout, in its order (see the module docstring)."""
+        rng = _rng(self.seed, 0)
+        kind = layout.codes
+        lon, lat = layout.lon.copy(), layout.lat.copy()
+        x, y = (np.asarray(v, dtype=float).reshape(-1) for v in self.frame.to_xy(lon, lat))
+        if len(x):
+            near = self.li.nearest(x, y, lat)
+            ch, side = near.chainage_m, np.where(near.signed_m >= 0.0, 1.0, -1.0)
+            # towards the nearest place on the line (the signed distance's gradient points
+            # to the left side)
+            face_x, face_y = -side * near.normal_x, -side * near.normal_y
+        else:
+            ch = side = face_x = face_y = np.zeros(0)
+        cams = np.flatnonzero(np.isfinite(layout.camera_azimuth_deg) & (kind == CAM))
+        if len(cams):
+            # a given axis, as a direction in the frame: 1 km along the geodesic, as the
+            # network states it (the inverse of ``network()``)
+            alon, alat, _ = GEOD.fwd(lon[cams], lat[cams], layout.camera_azimuth_deg[cams],
+                                     np.full(len(cams), 1000.0))
+            ax, ay = self.frame.to_xy(np.asarray(alon), np.asarray(alat))
+            dx, dy = np.asarray(ax) - x[cams], np.asarray(ay) - y[cams]
+            norm = np.hypot(dx, dy)
+            face_x, face_y = face_x.copy(), face_y.copy()
+            face_x[cams], face_y[cams] = dx / norm, dy / norm
+        ids = _default_ids(kind) if layout.ids is None else layout.ids.copy()
+        self._network(rng, kind, x, y, lon, lat, ids, ch, side, face_x, face_y)
+
+    def _network(self, rng: np.random.Generator, kind: np.ndarray, x: np.ndarray, y: np.ndarray,
+                 lon, lat, ids: np.ndarray, ch: np.ndarray, side: np.ndarray, face_x: np.ndarray,
+                 face_y: np.ndarray) -> None:
+        """Clock biases and outages (drawn from ``rng``), and the sensors."""
+        p = self.p
         n = len(kind)
-        prefix = {MIC: "MIC", ARR: "ARR", OBS: "OP", CAM: "CAM", UAV: "UAV"}
-        ids = np.empty(n, dtype=object)
-        for k, pre in prefix.items():
-            sel = np.flatnonzero(kind == k)
-            ids[sel] = [f"{pre}-{i + 1:04d}" for i in range(len(sel))]
+        self.chainage_m, self.side = ch, side
         acoustic = kind <= ARR
         clock_sd = np.where(acoustic, p.clock_bias_sd_s, 0.0)
         self.clock_bias = np.where(acoustic, clock_sd * _tnormal(rng, n), 0.0)
@@ -429,8 +564,7 @@ class _World:
         down[rng.choice(n, size=int(round(p.outage_fraction * n)), replace=False)] = True
         self.up = ~down
         self.kind, self.x, self.y, self.lon, self.lat = kind, x, y, np.asarray(lon), np.asarray(lat)
-        # cameras face the line: minus their side's normal
-        self.face_x, self.face_y = -fsign * nx, -fsign * ny
+        self.face_x, self.face_y = face_x, face_y
         self.sensors = Sensors.from_columns(ids, lon, lat, _KIND_NAMES[kind],
                                             elevation_m=np.zeros(n), clock_sd_s=clock_sd)
         self.uav_index = np.flatnonzero(kind == UAV)
@@ -719,6 +853,16 @@ class _World:
                      ev["lat"], ev["time_s"] + self.p.start_s, ev["side"].astype(object),
                      ev["pair_id"].astype(np.int64),
                      detection_event=dict(zip(det["ids"].tolist(), det["event"].tolist())))
+
+
+def _default_ids(kind: np.ndarray) -> np.ndarray:
+    """``MIC-0001``, ``ARR-0001``, ... numbered per kind in the given order."""
+    prefix = {MIC: "MIC", ARR: "ARR", OBS: "OP", CAM: "CAM", UAV: "UAV"}
+    ids = np.empty(len(kind), dtype=object)
+    for k, pre in prefix.items():
+        sel = np.flatnonzero(kind == k)
+        ids[sel] = [f"{pre}-{i + 1:04d}" for i in range(len(sel))]
+    return ids
 
 
 def _cat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
