@@ -87,7 +87,8 @@ class LaunchTable:
     n_detections: np.ndarray    # detections that truly came from it (any sensor)
     detected: np.ndarray        # bool: matched by an incident within max_error_m
     error_m: np.ndarray         # distance truth -> matched incident (NaN: no match)
-    crlb_m: np.ndarray          # √trace(CRLB) from the incident's own detections (NaN: none)
+    crlb_m: np.ndarray          # √trace(CRLB) from the incident's own detections (detected
+                                # launches; NaN otherwise or where unbounded)
 
     def __len__(self) -> int:
         return len(self.event_id)
@@ -231,8 +232,7 @@ def check_layout(agreement: Agreement, layout: Layout, *, params: ScenarioParams
     heard = n_dets > 0
 
     launches = LaunchTable(event_id, chainage_km, stretch.astype(np.int64), n_dets.astype(np.int64),
-                           detected, np.where(detected | mislocated, error_m, np.nan),
-                           np.where(detected, crlb_m, np.nan))
+                           detected, error_m, np.where(detected, crlb_m, np.nan))
     overall = _figures(np.ones(n, bool), heard, detected, error_m, crlb_m)
     per = [_figures(stretch == b, heard, detected, error_m, crlb_m) for b in range(n_bins)]
     col = lambda name, dt=float: np.array([f[name] for f in per], dtype=dt)  # noqa: E731
