@@ -9,7 +9,8 @@ Line of sight follows the usual viewshed formula. The eye is ``obs_height_m`` ab
 ground at the observer, the target ``tgt_height_m`` above the ground at the target; the
 profile between them is sampled along the straight line in the grid (about one sample per
 cell) with bilinear elevations, and the sightline must not pass below the terrain at any
-sample. With earth curvature, a sample at distances ``d1`` and ``d2`` from the two ends is
+sample. (In a projected grid that line is the geodesic to well within a cell; in a geographic
+one it bows from it by 2 m at 10 km and 20 m at 30 km.) With earth curvature, a sample at distances ``d1`` and ``d2`` from the two ends is
 raised by ``(1 - k) * d1 * d2 / (2 * R)`` (``R`` = 6,371 km, standard refraction
 ``k`` = 0.13); this is the same as lowering each point by ``(1 - k) d² / 2R`` seen from the
 observer, and it makes the horizon over flat ground ``sqrt(2 R / (1 - k)) * (√h1 + √h2)``,
@@ -70,8 +71,9 @@ class Terrain:
         Not copied: do not modify it afterwards.
     transform
         ``(a, b, c, d, e, f)`` in rasterio's ``Affine`` order: the pixel corner
-        ``(col, row)`` is at ``x = a*col + b*row + c``, ``y = d*col + e*row + f`` in ``crs``.
-        (GDAL's geotransform lists the same numbers as ``(c, a, b, f, d, e)``.)
+        ``(col, row)`` is at ``x = a*col + b*row + c``, ``y = d*col + e*row + f`` in ``crs``,
+        ``x`` being the easting or longitude (as in GeoTIFF files, whatever the CRS's axis
+        order). GDAL's geotransform lists the same numbers as ``(c, a, b, f, d, e)``.
     crs
         The grid's CRS as an EPSG code or a WKT (any string pyproj accepts).
     nodata
