@@ -10,7 +10,8 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "src" / "linewatch"
 CORE = ["errors", "model", "geo", "schema", "agreement", "rules", "verify", "places", "reporting",
         "scenario", "detections", "estimation", "association", "pairing", "fusion", "simulate",
-        "fusion_metrics", "allegations", "allegation_sim", "merkle", "coverage", "terrain", "plan_check"]
+        "fusion_metrics", "allegations", "allegation_sim", "merkle", "coverage", "terrain", "plan_check",
+        "planning"]
 SHELL_MODULES = {"linewatch.formats", "linewatch.store", "linewatch.render", "linewatch.resources",
                  "linewatch.cli", "linewatch.service", "linewatch.demo", "linewatch.audit",
                  "linewatch.cli_audit", "linewatch.cli_coverage", "linewatch.cli_web",
