@@ -15,7 +15,7 @@ CORE = ["errors", "model", "geo", "schema", "agreement", "rules", "verify", "pla
 SHELL_MODULES = {"linewatch.formats", "linewatch.store", "linewatch.render", "linewatch.resources",
                  "linewatch.cli", "linewatch.service", "linewatch.demo", "linewatch.audit",
                  "linewatch.cli_audit", "linewatch.cli_coverage", "linewatch.cli_web",
-                 "linewatch.web", "linewatch.submissions"}
+                 "linewatch.web", "linewatch.submissions", "linewatch.cli_plan"}
 SHELL_LIBRARIES = {"sqlite3", "typer", "rich", "matplotlib", "jinja2", "weasyprint", "os", "time",
                    "subprocess", "socket", "logging", "pathlib", "random", "uvicorn", "fastapi",
                    "starlette", "threading"}

@@ -136,3 +136,9 @@ def test_unreachable_crlb_is_named(agreement):
     problem = P.build_problem(agreement, [MIC], small(crlb_m=1.0, k_coverage=0))
     with pytest.raises(P.Infeasible, match="CRLB"):
         P.solve(problem)
+
+
+def test_more_coverage_never_costs_less(agreement):
+    problem = P.build_problem(agreement, [MIC, CAM, OP], small(line_to_km=440.0, k_coverage=2))
+    costs = [P.solve_best(P.with_probability(problem, p))[0].cost for p in (0.5, 0.7, 0.8, 0.9, 0.95)]
+    assert costs == sorted(costs)

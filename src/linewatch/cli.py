@@ -3,7 +3,7 @@
 Exit codes (docs/cli.md): 0 success; 1 unexpected error; 2 usage error; 3 invalid
 agreement; 4 unreadable input; 5 store error; 6 not found; 7 ``--strict`` ingest with
 quarantined rows; 8 an audit or a report bundle does not verify; 9 the request contradicts
-what is stored (a user added twice, a released report rebuilt).
+what is stored (a user added twice, a released report rebuilt); 10 planning targets cannot be met.
 """
 
 from __future__ import annotations
@@ -39,11 +39,13 @@ def _mount_shell_commands() -> None:
     web service and its users)."""
     from linewatch.cli_audit import audit_app, keys_app
     from linewatch.cli_coverage import coverage
+    from linewatch.cli_plan import plan
     from linewatch.cli_web import serve, user_app
     app.add_typer(keys_app, name="keys")
     app.add_typer(audit_app, name="audit")
     app.command("coverage")(coverage)
     app.command("serve")(serve)
+    app.command("plan")(plan)
     app.add_typer(user_app, name="user")
 
 

@@ -9,7 +9,8 @@ The tree, grouped by who must act::
     ├── StoreError                      the database cannot be used            exit code 5
     │   └── MigrationError              a schema migration failed
     ├── NotFound (LookupError)          a named thing does not exist           exit code 6
-    └── Conflict                        the request contradicts what is stored exit code 9
+    ├── Conflict                        the request contradicts what is stored exit code 9
+    └── Infeasible                      planning targets cannot be met         exit code 10
 
 A message says what is wrong, with which value, and where (file, line, field).
 Programming mistakes stay builtin ``TypeError``/``ValueError``.
@@ -80,3 +81,14 @@ class Conflict(LinewatchError):
     """The request contradicts what is stored (a released report rebuilt, a user added twice)."""
 
     exit_code = 9
+
+
+class Infeasible(LinewatchError):
+    """Planning targets cannot be met with the candidate sites and asset types; the message
+    names the stretches of the line (chainage km) that cannot be covered and what they reach."""
+
+    exit_code = 10
+
+    def __init__(self, message: str, stretches=()) -> None:
+        super().__init__(message)
+        self.stretches = list(stretches)

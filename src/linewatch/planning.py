@@ -37,7 +37,7 @@ from scipy.spatial import cKDTree
 
 from linewatch.agreement import Agreement
 from linewatch.coverage import DETECTABILITY, Detectability, detection_curve
-from linewatch.errors import LinewatchError
+from linewatch.errors import Infeasible
 
 ASSET_KINDS = ("microphone", "array", "observer", "camera", "uav")
 OPTICAL = frozenset({"observer", "camera"})
@@ -46,17 +46,6 @@ BEARING_KINDS = frozenset({"array", "observer"})
 SOUND_SPEED_M_S = 340.0
 _MIN_P = 0.01            # pairs less likely than this are left out of the model
 _P_CAP = 0.999           # −ln(1 − p) is bounded: no single asset is certain
-
-
-class Infeasible(LinewatchError):
-    """The targets cannot be met with the candidate sites and asset types; the message names
-    the stretches of the line (chainage km) that cannot be covered and what they reach."""
-
-    exit_code = 10
-
-    def __init__(self, message: str, stretches: Sequence[dict[str, Any]] = ()) -> None:
-        super().__init__(message)
-        self.stretches = list(stretches)
 
 
 # -- inputs --------------------------------------------------------------------------------------
@@ -414,6 +403,9 @@ def build_problem(agreement: Agreement, assets: Sequence[AssetType], targets: Ta
     sites = sites if sites is not None else candidate_sites(agreement, targets)
     band = demand_points(agreement, targets)
     zpts, zwhich = zone_points(agreement, targets.zones)
+    lo, hi = _window(agreement, targets)
+    inside = (zpts.chainage_m >= lo) & (zpts.chainage_m <= hi)   # zones on the planned stretch
+    zpts, zwhich = zpts.take(inside), zwhich[inside]
     demand = Points(*(np.concatenate([getattr(band, f), getattr(zpts, f)])
                       for f in ("ids", "x", "y", "lon", "lat", "chainage_m", "offset_m")))
     zone_of = np.concatenate([np.full(len(band), "", dtype=object), zwhich])
@@ -479,7 +471,7 @@ def check_feasible(problem: Problem, redundancy: int = 1) -> None:
     parts, stretches = [], []
     ch = problem.demand.chainage_m
     for (a, b) in _stretches(ch, bad_p | bad_k, gap):
-        sel = (ch >= a * 1000 - 1) & (ch <= b * 1000 + 1) & (bad_p | bad_k)
+        sel = (ch >= a * 1000 - 100) & (ch <= b * 1000 + 100) & (bad_p | bad_k)
         worst_p = float(reach_p[sel].min())
         worst_k = int(best_k[sel].min())
         zones = sorted({z for z in problem.zone_of[sel] if z})
@@ -760,6 +752,25 @@ def solve(problem: Problem, *, redundancy: int = 1, block_km: float = 150.0,
                     crlb_rounds=rounds_total, cuts=int(sum(c.shape[0] for c in cut_rows)))
 
 
+def solve_best(problem: Problem, redundancies: Sequence[int] = (1, 2, 3)) -> tuple[Solution, int]:
+    """The cheapest of the layouts for each redundancy (each is a sufficient condition for the
+    detection target, so the cheapest is the best plan these rows can certify), and its m."""
+    best: tuple[Solution, int] | None = None
+    last_error: Infeasible | None = None
+    for m in redundancies:
+        try:
+            sol = solve(problem, redundancy=m)
+        except Infeasible as exc:
+            last_error = exc
+            continue
+        if best is None or sol.cost < best[0].cost:
+            best = (sol, m)
+    if best is None:
+        assert last_error is not None
+        raise last_error
+    return best
+
+
 # -- what the plan achieves ----------------------------------------------------------------------
 
 def achieved(problem: Problem, solution: Solution) -> dict[str, np.ndarray]:
@@ -772,7 +783,32 @@ def achieved(problem: Problem, solution: Solution) -> dict[str, np.ndarray]:
     log_miss = np.bincount(pr.i[chosen], weights=np.log1p(-np.minimum(pr.p[chosen], _P_CAP)), minlength=n)
     k = np.bincount(pr.i[chosen & (pr.p >= 0.5)], minlength=n)
     crlb = crlb_of_layout(n, pr, chosen, problem.assets)
-    return {"probability": -np.expm1(log_miss), "k": k, "crlb_m": crlb}
+    return {"probability": -np.expm1(log_miss), "k": k, "crlb_m": crlb,
+            "locate_probability": at_least(n, pr.i[chosen], pr.p[chosen], LOCATE_MIN)}
+
+
+#: the fusion engine accepts an event that at least this many sensors detect (docs/plan-check.md)
+LOCATE_MIN = 7
+
+
+def at_least(n_points: int, point: np.ndarray, p: np.ndarray, k: int) -> np.ndarray:
+    """P(at least ``k`` of a point's independent detections happen), per point (the Poisson
+    binomial tail, by dynamic programming over each point's detections, all points at once)."""
+    order = np.argsort(point, kind="stable")
+    point, p = point[order], p[order]
+    # dist[i, j] = P(j detections so far), j capped at k
+    dist = np.zeros((n_points, k + 1))
+    dist[:, 0] = 1.0
+    rank = np.arange(len(point)) - np.searchsorted(point, point, side="left")
+    for r in range(int(rank.max()) + 1 if len(rank) else 0):
+        sel = rank == r
+        i, q = point[sel], p[sel][:, None]
+        d = dist[i]
+        shifted = np.concatenate([np.zeros((len(i), 1)), d[:, :-1]], axis=1)
+        new = d * (1 - q) + shifted * q
+        new[:, k] += d[:, k] * q[:, 0]          # the capped bin keeps its mass
+        dist[i] = new
+    return dist[:, k]
 
 
 def weakest_stretches(problem: Problem, got: Mapping[str, np.ndarray], n: int = 5) -> list[dict[str, Any]]:
