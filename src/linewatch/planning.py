@@ -623,8 +623,8 @@ def _blocks(chainage_m: np.ndarray, block_m: float) -> list[tuple[float, float]]
     return list(zip(edges[:-1], edges[1:]))
 
 
-def solve(problem: Problem, *, redundancy: int = 1, block_km: float = 150.0,
-          overlap_km: float = 40.0) -> Solution:
+def solve(problem: Problem, *, redundancy: int = 1, block_km: float = 300.0,
+          overlap_km: float = 60.0) -> Solution:
     """The minimum-cost layout where every point is covered by ``redundancy`` assets
     (:func:`_matrices`), with the CRLB target met by cutting planes; raises
     :class:`Infeasible` when it cannot be.
