@@ -127,6 +127,7 @@ def test_crlb_target_is_met_by_cuts(agreement):
     sol = P.solve(problem)
     got = P.achieved(problem, sol)
     assert np.max(got["crlb_m"]) <= 80.0 * 1.0001
+    assert sol.lp_bound <= sol.cost * (1 + 1e-9)           # a valid bound, with cuts or not
     loose = P.solve(P.build_problem(agreement, [MIC, CAM], replace(t, crlb_m=None)))
     assert sol.cost >= loose.cost
     assert np.max(P.achieved(problem, loose)["crlb_m"]) > 80.0   # the cuts did the work
