@@ -4,11 +4,12 @@ check by simulation beside the promises, bad input files and infeasible targets.
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-import pytest
 import subprocess
 import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 AGREEMENT = ROOT / "examples" / "agreements" / "line-of-contact.yaml"
@@ -97,3 +98,36 @@ def test_infeasible_targets_exit_10_naming_the_stretch(tmp_path):
     res = run("--assets", cam, "--targets", tmp_path / "t.yaml", "--out", tmp_path / "o", "--no-check")
     assert res.exit_code == 10, res.output
     assert "cannot be met" in res.output and "km 4" in res.output
+
+
+def test_plan_with_a_dem_masks_what_optical_assets_cannot_see(tmp_path):
+    """A wall of hills along the stretch: cameras lose the pairs behind it, microphones do not,
+    and `plan --dem` runs through."""
+    from linewatch import planning as P
+    from linewatch.formats.dem import write_synthetic_dem
+    from linewatch.service import load_agreement_file
+    ag = load_agreement_file(AGREEMENT).agreement
+    t = P.Targets(band_km=4, detection_probability=0.6, candidate_spacing_km=4.0,
+                  candidate_depths_km=(2.0,), line_from_km=400, line_to_km=430, sweep=())
+    mic = P.AssetType("mic", "microphone", 15_000, toa_sd_s=0.02)
+    cam = P.AssetType("cam", "camera", 10_000)
+    flat = P.build_problem(ag, [mic, cam], t)
+    lon, lat = flat.demand.lon, flat.demand.lat
+    box = (lon.min() - 0.3, lat.min() - 0.3, lon.max() + 0.3, lat.max() + 0.3)
+    # hills 300 m high on every demand point's neighbourhood hide most pairs from 5 m masts
+    hills = [(float(x), float(y), 300.0, 800.0) for x, y in zip(flat.sites.lon, flat.sites.lat)]
+    dem = write_synthetic_dem(tmp_path / "dem.tif", box, cell_m=200.0, hills=hills)
+    reach = max(c.r50_m + 6 * c.width_m for a in (mic, cam) if (c := a.curve("launch")))
+    vis = dem.visibility_matrix(np.column_stack([flat.sites.lon, flat.sites.lat]),
+                                np.column_stack([lon, lat]), 5.0, 2.0, reach)
+    hilly = P.build_problem(ag, [mic, cam], t, sites=flat.sites, visible=vis)
+    n = lambda pr, a: int((pr.pairs.a == a).sum())  # noqa: E731
+    assert n(hilly, 0) == n(flat, 0)                 # sound goes over hills
+    assert n(hilly, 1) < n(flat, 1)                  # sight does not
+    (tmp_path / "t.yaml").write_text("band_km: 4\ndetection_probability: 0.6\ncandidate_spacing_km: 4\n"
+                                     "candidate_depths_km: [2]\nline_from_km: 400\nline_to_km: 430\n"
+                                     "sweep: []\ncheck: null\n", encoding="utf-8")
+    res = run("--assets", ASSETS, "--targets", tmp_path / "t.yaml", "--out", tmp_path / "o",
+              "--dem", tmp_path / "dem.tif")
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "o" / "plan.json").read_text())["problem"]["terrain"].endswith("dem.tif")
