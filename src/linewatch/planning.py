@@ -314,6 +314,12 @@ def make_pairs(demand: Points, sites: Points, assets: Sequence[AssetType], event
 
 # -- localisation --------------------------------------------------------------------------------
 
+def _locating(assets: Sequence[AssetType]) -> np.ndarray:
+    """Per asset type: does it measure arrival times or bearings (can it help locate)?"""
+    return np.array([a.kind in TOA_KINDS and bool(a.toa_sd_s) or
+                     a.kind in BEARING_KINDS and bool(a.bearing_sd_deg) for a in assets])
+
+
 def fisher_terms(pairs: Pairs, assets: Sequence[AssetType]) -> tuple[np.ndarray, ...]:
     """Per pair, what the asset adds to the point's Fisher information when it hears the event
     (``p ≥ ½``): arrival times ``w`` (1/s²) with the direction ``u`` (for the origin-time
@@ -541,8 +547,7 @@ def _matrices(problem: Problem, redundancy: int
     if problem.targets.crlb_m is not None:
         # a fix needs three arrival times (two for the position, one for the origin time) or
         # bearings: the localisation rows count the assets that hear and measure either
-        locating = np.array([a.kind in TOA_KINDS and bool(a.toa_sd_s) or
-                             a.kind in BEARING_KINDS and bool(a.bearing_sd_deg) for a in problem.assets])
+        locating = _locating(problem.assets)
         loc = seen & locating[pr.a]
         lrows = sp.csr_matrix((np.ones(int(loc.sum())), (pr.i[loc], col[loc])), shape=(n_d, n_s * n_a))
         kcov = sp.vstack([kcov, lrows]).tocsr()
@@ -606,14 +611,29 @@ def _count_cut(problem: Problem, chosen_pairs: np.ndarray, bad: np.ndarray, n_va
     the layout has: the directional cut works on the information without the origin time, so
     this one makes sure every round moves (the sets only grow: the rounds end)."""
     pr, n_a = problem.pairs, len(problem.assets)
-    locating = np.array([a.kind in TOA_KINDS and bool(a.toa_sd_s) or
-                         a.kind in BEARING_KINDS and bool(a.bearing_sd_deg) for a in problem.assets])
+    locating = _locating(problem.assets)
     loc = (pr.p >= 0.5) & locating[pr.a]
     have = np.bincount(pr.i[loc & chosen_pairs], minlength=len(problem.demand))
     rows = np.searchsorted(bad, pr.i)
     on = loc & (rows < len(bad)) & (bad[np.minimum(rows, len(bad) - 1)] == pr.i)
     r = rows[on]
     return sp.csr_matrix((1.0 / (have[bad][r] + 1.0), (r, (pr.s * n_a + pr.a)[on])), shape=(len(bad), n_var))
+
+
+def _columns(rows: sp.csr_matrix, chosen: np.ndarray, upper: np.ndarray, n_a: int, n_sites: int
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, sp.csr_matrix]:
+    """The columns a part of the problem needs (those in its ``rows`` and those already
+    chosen), their bounds (a chosen column stays chosen; a site taken keeps its asset, so its
+    other types are closed) and their one-asset-per-site rows."""
+    cols = np.unique(np.concatenate([rows.indices, np.flatnonzero(chosen)]))
+    lo = chosen[cols].astype(float)
+    taken_site = np.zeros(n_sites, bool)
+    taken_site[np.flatnonzero(chosen) // n_a] = True
+    hi = np.maximum(np.where(taken_site[cols // n_a] & ~chosen[cols], 0.0, upper[cols]), lo)
+    site_ids, site_row = np.unique(cols // n_a, return_inverse=True)
+    one = sp.csr_matrix((np.ones(len(cols)), (site_row, np.arange(len(cols)))),
+                        shape=(len(site_ids), len(cols)))
+    return cols, lo, hi, one
 
 
 def _blocks(chainage_m: np.ndarray, block_m: float) -> list[tuple[float, float]]:
@@ -665,16 +685,7 @@ def solve(problem: Problem, *, redundancy: int = 1, block_km: float = 300.0,
         window = (ch >= c0 - overlap_km * 1000.0) & (ch < c1 + overlap_km * 1000.0)
         in_rows = np.tile(window, rows_all.shape[0] // len(ch)) & (lb_all > 0)
         sub = rows_all[in_rows]
-        cols = np.unique(np.concatenate([sub.indices, np.flatnonzero(chosen)]))
-        lo = chosen[cols].astype(float)
-        # a site taken in an earlier block keeps its asset: its other types are closed
-        taken_site = np.zeros(len(problem.sites), bool)
-        taken_site[np.flatnonzero(chosen) // n_a] = True
-        hi = np.where(taken_site[cols // n_a] & ~chosen[cols], 0.0, upper[cols])
-        hi = np.maximum(hi, lo)
-        site_ids, site_row = np.unique(cols // n_a, return_inverse=True)
-        one_sub = sp.csr_matrix((np.ones(len(cols)), (site_row, np.arange(len(cols)))),
-                                shape=(len(site_ids), len(cols)))
+        cols, lo, hi, one_sub = _columns(sub, chosen, upper, n_a, len(problem.sites))
         a_sub = sub[:, cols]
         cons_base = [LinearConstraint(a_sub, lb_all[in_rows], np.inf), LinearConstraint(one_sub, 0, 1)]
         block_cuts: list[sp.csr_matrix] = []
@@ -722,14 +733,7 @@ def solve(problem: Problem, *, redundancy: int = 1, block_km: float = 300.0,
     short = np.flatnonzero((rows_all @ chosen.astype(float)) < lb_all - 1e-9)
     if len(short):
         sub = rows_all[short]
-        cols = np.unique(np.concatenate([sub.indices, np.flatnonzero(chosen)]))
-        taken_site = np.zeros(len(problem.sites), bool)
-        taken_site[np.flatnonzero(chosen) // n_a] = True
-        lo = chosen[cols].astype(float)
-        hi = np.maximum(np.where(taken_site[cols // n_a] & ~chosen[cols], 0.0, upper[cols]), lo)
-        site_ids, site_row = np.unique(cols // n_a, return_inverse=True)
-        one_sub = sp.csr_matrix((np.ones(len(cols)), (site_row, np.arange(len(cols)))),
-                                shape=(len(site_ids), len(cols)))
+        cols, lo, hi, one_sub = _columns(sub, chosen, upper, n_a, len(problem.sites))
         res = milp(cost[cols], constraints=[LinearConstraint(sub[:, cols], lb_all[short], np.inf),
                                             LinearConstraint(one_sub, 0, 1)],
                    integrality=np.ones(len(cols)), bounds=Bounds(lo, hi),

@@ -137,7 +137,6 @@ def read_targets(path: str | Path) -> tuple[Targets, dict[str, Any]]:
 
 def read_candidates(path: str | Path, agreement) -> Points:
     """Candidate sites from a CSV with ``lon`` and ``lat`` (and optionally ``id``) columns."""
-    from linewatch.planning import along_line  # noqa: F401 - the same Points
     path = Path(path)
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:

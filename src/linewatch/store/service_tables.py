@@ -53,6 +53,30 @@ def check_role(role: str) -> str:
     raise InputError(f"role {role!r}: use one of {', '.join(ROLES)} or party:<party id>")
 
 
+def record_filter(*, start: datetime | None = None, end: datetime | None = None,
+                  bbox: tuple[float, float, float, float] | None = None,
+                  within: Sequence[tuple[str, Sequence[str] | None]] = ()) -> tuple[str, list[str], list]:
+    """The JOIN, WHERE terms and arguments that select records (alias ``r``) by time window
+    ``[start, end)``, by the R*Tree box of their ellipse meeting ``bbox``, and by
+    ``column IN values`` for each non-empty ``within`` pair."""
+    join, where, args = "", [], []
+    if bbox is not None:
+        join = " JOIN records_rtree t ON t.id = r.rowid"
+        where += ["t.max_lon >= ?", "t.min_lon <= ?", "t.max_lat >= ?", "t.min_lat <= ?"]
+        args += [bbox[0], bbox[2], bbox[1], bbox[3]]
+    if start is not None:
+        where.append("r.time_s >= ?")
+        args.append(start.timestamp())
+    if end is not None:
+        where.append("r.time_s < ?")
+        args.append(end.timestamp())
+    for column, values in within:
+        if values:
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            args += list(values)
+    return join, where, args
+
+
 class ServiceTables:
     conn: object
 
@@ -95,23 +119,10 @@ class ServiceTables:
                      after_rowid: int | None = None, limit: int = 1000) -> list[RecordRow]:
         """Records ordered by (time, id) after the keyset ``after`` (or, for a live feed, by
         rowid after ``after_rowid``), at most ``limit``."""
+        join, where, args = record_filter(start=start, end=end, bbox=bbox,
+                                          within=(("r.kind", kinds), ("r.source_kind", source_kinds)))
         sql = ("SELECT r.rowid, r.time_s, r.id, r.data, b.submitted_by, r.lon, r.lat FROM records r "
-               "LEFT JOIN ingest_batches b ON b.id = r.batch_id")
-        where, args = [], []
-        if bbox is not None:
-            sql += " JOIN records_rtree t ON t.id = r.rowid"
-            where += ["t.max_lon >= ?", "t.min_lon <= ?", "t.max_lat >= ?", "t.min_lat <= ?"]
-            args += [bbox[0], bbox[2], bbox[1], bbox[3]]
-        if start is not None:
-            where.append("r.time_s >= ?")
-            args.append(start.timestamp())
-        if end is not None:
-            where.append("r.time_s < ?")
-            args.append(end.timestamp())
-        for column, values in (("r.kind", kinds), ("r.source_kind", source_kinds)):
-            if values:
-                where.append(f"{column} IN ({','.join('?' * len(values))})")
-                args += list(values)
+               "LEFT JOIN ingest_batches b ON b.id = r.batch_id" + join)
         if submitted_by is not None:
             where.append("b.submitted_by = ?")
             args.append(submitted_by)
@@ -200,25 +211,11 @@ class ServiceTables:
         """``(time_s, finding, (lon, lat) of the record)`` of each record's latest verification run, by
         (time, record id, rule id) after the keyset ``after``, at most ``limit``."""
         cols = ", ".join(f"f.{c}" for c in self._FINDING)
+        join, where, args = record_filter(start=start, end=end, bbox=bbox, within=(
+            ("f.verdict", verdicts), ("f.rule_kind", rule_kinds), ("f.party", parties)))
         sql = (f"SELECT r.time_s, {cols}, r.lon, r.lat FROM findings f "
-               "JOIN records r ON r.id = f.subject")
-        where = [f"f.verdict IN ({','.join('?' * len(verdicts))})",
-                 "f.run_id = (SELECT max(run_id) FROM findings g WHERE g.subject = f.subject)"]
-        args: list = list(verdicts)
-        if bbox is not None:
-            sql += " JOIN records_rtree t ON t.id = r.rowid"
-            where += ["t.max_lon >= ?", "t.min_lon <= ?", "t.max_lat >= ?", "t.min_lat <= ?"]
-            args += [bbox[0], bbox[2], bbox[1], bbox[3]]
-        if start is not None:
-            where.append("r.time_s >= ?")
-            args.append(start.timestamp())
-        if end is not None:
-            where.append("r.time_s < ?")
-            args.append(end.timestamp())
-        for column, values in (("f.rule_kind", rule_kinds), ("f.party", parties)):
-            if values:
-                where.append(f"{column} IN ({','.join('?' * len(values))})")
-                args += list(values)
+               "JOIN records r ON r.id = f.subject" + join)
+        where.append("f.run_id = (SELECT max(run_id) FROM findings g WHERE g.subject = f.subject)")
         if after is not None:
             where.append("(r.time_s > ? OR (r.time_s = ? AND (f.subject > ? OR "
                          "(f.subject = ? AND f.rule_id > ?))))")

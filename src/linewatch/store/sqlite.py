@@ -22,7 +22,7 @@ import shapely
 from linewatch.errors import StoreError
 from linewatch.model import Report
 from linewatch.store import migrations
-from linewatch.store.service_tables import ServiceTables
+from linewatch.store.service_tables import ServiceTables, record_filter
 
 _M_PER_DEG_LAT = 111_320.0
 
@@ -177,22 +177,11 @@ class SQLiteStore(ServiceTables):
                     kinds: Iterable[str] | None = None,
                     bbox: tuple[float, float, float, float] | None = None) -> Iterator[dict]:
         """Canonical record dicts in ``[start, end)``, ordered by time then id."""
-        sql = "SELECT r.data FROM records r"
-        where, args = [], []
-        if bbox is not None:
-            sql += " JOIN records_rtree t ON t.id = r.rowid"
-            where += ["t.max_lon >= ?", "t.min_lon <= ?", "t.max_lat >= ?", "t.min_lat <= ?"]
-            args += [bbox[0], bbox[2], bbox[1], bbox[3]]
-        if start is not None:
-            where.append("r.time_s >= ?")
-            args.append(start.timestamp())
-        if end is not None:
-            where.append("r.time_s < ?")
-            args.append(end.timestamp())
         kinds = list(kinds) if kinds is not None else None
-        if kinds is not None:
-            where.append(f"r.kind IN ({','.join('?' * len(kinds))})")
-            args += kinds
+        if kinds is not None and not kinds:
+            return
+        join, where, args = record_filter(start=start, end=end, bbox=bbox, within=(("r.kind", kinds),))
+        sql = "SELECT r.data FROM records r" + join
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY r.time_s, r.id"

@@ -147,6 +147,15 @@ def _next_url(request: Request, cursor: str) -> str:
     return f"{request.url.path}?{request.url.include_query_params(cursor=cursor).query}"
 
 
+def _answer(body: Any, res: Any) -> Any:
+    """A submission's answer: 422 with the field path when the one object sent was refused."""
+    if isinstance(body, dict) and res.rejected:
+        _, fld, reason = res.rejected[0]
+        return JSONResponse({"detail": [{"loc": ["body"] + ([fld] if fld else []), "msg": reason,
+                                         "type": "value_error"}], **res.as_dict()}, status_code=422)
+    return res.as_dict()
+
+
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
@@ -380,11 +389,7 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
             raise _problem(413, ["body"], f"{len(objects)} records: at most {MAX_BATCH} per request")
         with state.write_lock:
             res = submit_records(state.store(), objects, submitted_by=p.name, source=f"api:{p.name}")
-        if isinstance(body, dict) and res.rejected:
-            i, fld, reason = res.rejected[0]
-            return JSONResponse({"detail": [{"loc": ["body"] + ([fld] if fld else []), "msg": reason,
-                                             "type": "value_error"}], **res.as_dict()}, status_code=422)
-        return res.as_dict()
+        return _answer(body, res)
 
     # -- verification --------------------------------------------------------------------------
     @app.get(f"{API}/violations", tags=["verification"], response_model=Page, response_model_exclude_unset=True,
@@ -530,11 +535,7 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
             objects = [dict(o, alleging_party=p.party) if isinstance(o, dict) else o for o in objects]
         with state.write_lock:
             res = submit_allegations(state.store(), objects, submitted_by=p.name, source=f"api:{p.name}")
-        if isinstance(body, dict) and res.rejected:
-            i, fld, reason = res.rejected[0]
-            return JSONResponse({"detail": [{"loc": ["body"] + ([fld] if fld else []), "msg": reason,
-                                             "type": "value_error"}], **res.as_dict()}, status_code=422)
-        return res.as_dict()
+        return _answer(body, res)
 
     @app.post(f"{API}/allegations/verify", tags=["allegations"],
               summary="Judge the stored allegations of a window (with the network's coverage)")
