@@ -22,13 +22,9 @@ import shapely
 from linewatch.errors import StoreError
 from linewatch.model import Report
 from linewatch.store import migrations
-from linewatch.store.service_tables import ServiceTables, record_filter
+from linewatch.store.service_tables import ServiceTables, _now, record_filter
 
 _M_PER_DEG_LAT = 111_320.0
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
 
 
 @dataclass(frozen=True)
