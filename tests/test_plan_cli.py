@@ -78,7 +78,7 @@ def test_the_check_measures_beside_the_promises(planned):
     assert c["n_launches"] > 0 and c["n_sensors"] > 0
     assert 0 <= c["heard_share"] <= 1 and 0 <= c["detection_share"] <= 1
     rows = [r for r in c["stretches"] if r["n_launches"]]
-    assert rows and all("promised_heard" in r and "promised_located" in r for r in rows)
+    assert rows and all("promised_heard" in r and "promised_enough" in r and "enough_share" in r for r in rows)
 
 
 def test_bad_assets_file_names_file_and_field(tmp_path):

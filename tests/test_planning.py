@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from linewatch import planning as P
 from linewatch.estimation import Measurements, crlb_position
@@ -103,19 +105,22 @@ def test_zone_targets_and_sectors(agreement):
     assert weak and weak[0]["margin"] == min(w["margin"] for w in weak)
 
 
-def test_crlb_of_layout_matches_the_estimator(agreement):
+@pytest.mark.parametrize("jitter", [0.0, 0.002])
+def test_crlb_of_layout_matches_the_estimator(agreement, jitter):
     t = small(crlb_m=None)
     problem = P.build_problem(agreement, [MIC], t)
     chosen = np.ones(len(problem.pairs), bool)
-    got = P.crlb_of_layout(len(problem.demand), problem.pairs, chosen, problem.assets)
+    got = P.crlb_of_layout(len(problem.demand), problem.pairs, chosen, problem.assets,
+                           celerity_jitter=jitter)
     pr = problem.pairs
     for i in (0, len(problem.demand) // 2):
         sel = (pr.i == i) & (pr.p >= 0.5)
         sx = problem.demand.x[i] - pr.ux[sel] * pr.distance_m[sel]
         sy = problem.demand.y[i] - pr.uy[sel] * pr.distance_m[sel]
         nan = np.full(sel.sum(), np.nan)
-        m = Measurements(sx, sy, np.zeros(sel.sum()), np.full(sel.sum(), 0.02), nan, nan, nan, nan,
-                         nan, nan, nan)
+        # the pick's noise and the path's: the sound speed's relative jitter over the travel time
+        sd = np.hypot(0.02, jitter * pr.distance_m[sel] / P.SOUND_SPEED_M_S)
+        m = Measurements(sx, sy, np.zeros(sel.sum()), sd, nan, nan, nan, nan, nan, nan, nan)
         cov = crlb_position(problem.demand.x[i], problem.demand.y[i], m, P.SOUND_SPEED_M_S)
         assert got[i] == pytest.approx(np.sqrt(np.trace(cov)), rel=0.02)
 
@@ -143,3 +148,37 @@ def test_more_coverage_never_costs_less(agreement):
     problem = P.build_problem(agreement, [MIC, CAM, OP], small(line_to_km=440.0, k_coverage=2))
     costs = [P.solve_best(P.with_probability(problem, p))[0].cost for p in (0.5, 0.7, 0.8, 0.9, 0.95)]
     assert costs == sorted(costs)
+
+
+def test_rolling_blocks_meet_every_row_and_the_bounds_hold(agreement):
+    t = small(line_from_km=380.0, line_to_km=500.0, k_coverage=2, candidate_spacing_km=4.0)
+    problem = P.build_problem(agreement, [MIC, CAM], t)
+    whole = P.solve(problem)
+    blocks = P.solve(replace(problem, targets=replace(t, block_km=40.0)))
+    for sol in (whole, blocks):
+        got = P.achieved(problem, sol)
+        assert (got["probability"] >= problem.required_p - 1e-9).all()
+        assert (got["k"] >= problem.required_k).all()
+        assert sol.lp_bound <= sol.dual_bound * (1 + 1e-9) <= sol.cost * (1 + 1e-9)
+    # the whole line at once is solved to the 1 % gap; blocks can only do as well or worse
+    assert whole.cost <= blocks.cost * (1 + problem.targets.mip_gap)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=30),
+       st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=30), st.floats(0, 1e5))
+def test_within_matches_brute_force(x, centres, radius):
+    x, c = np.array(x), np.array(centres)
+    brute = (np.abs(x[:, None] - c[None, :]) <= radius).any(axis=1)
+    assert (P._within(x, c, radius) == brute).all()
+
+
+def test_weakest_direction_counts_the_unknown_origin_time():
+    # five microphones east of the point, within ±30° of each other: without the origin time
+    # they would tell the range (x) well; with it unknown, the range is what they cannot tell
+    ang = np.radians([-30.0, -15.0, 0.0, 15.0, 30.0])
+    n = len(ang)
+    pairs = P.Pairs(np.zeros(n, int), np.arange(n), np.zeros(n, int), np.full(n, 0.9),
+                    np.full(n, 5000.0), -np.cos(ang), -np.sin(ang))
+    ux, uy = P._weak_direction(1, pairs, np.ones(n, bool), [MIC], np.array([0]), P.SOUND_SPEED_M_S)
+    assert abs(ux[0]) > 0.99 and abs(uy[0]) < 0.1

@@ -26,6 +26,10 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
 
+def _round(v: Any, n: int = 2) -> Any:
+    return round(v, n) if isinstance(v, float) else v
+
+
 def _finite(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
@@ -100,7 +104,8 @@ def run_plan(agreement_path: Path, assets_path: Path, targets_path: Path, out_di
                     "source": a.source} for a in assets],
         "problem": {"candidate_sites": len(problem.sites), "demand_points": len(problem.demand),
                     "pairs": len(problem.pairs), "terrain": str(dem) if dem else None},
-        "solver": {"cost": sol.cost, "lp_bound": sol.lp_bound, "gap_to_lp": sol.gap_to_lp,
+        "solver": {"cost": sol.cost, "lp_bound": sol.lp_bound, "dual_bound": sol.dual_bound,
+                   "gap_to_lp": sol.gap_to_lp,
                    "block_mip_gap": sol.mip_gap, "status": sol.status, "crlb_rounds": sol.crlb_rounds,
                    "cuts": sol.cuts, "solve_s": round(solve_s, 2)},
         "summary": summary,
@@ -165,6 +170,7 @@ def _write(path: Path, text: str) -> None:
 
 def _check(ag, problem, sol, kinds, got, weakest, spec: dict, say) -> dict[str, Any]:
     """Simulate the scenario on the planned layout along the weakest stretch and measure."""
+    from linewatch import planning as P
     from linewatch.plan_check import check_layout, stretch_bins_km
     from linewatch.simulate import SCENARIOS, Layout
     centre = 0.5 * (weakest[0]["from_km"] + weakest[0]["to_km"]) if weakest else \
@@ -190,11 +196,13 @@ def _check(ag, problem, sol, kinds, got, weakest, spec: dict, say) -> dict[str, 
         promised_c.append(float(np.median(c[np.isfinite(c)])) if sel.any() and np.isfinite(c).any() else None)
     t = time.perf_counter()
     res = check_layout(ag, layout, params=params, seed=spec["seed"], stretch_km=stretch_km,
-                       promised={"heard": promised_p, "located": promised_l, "crlb_m": promised_c})
+                       promised={"heard": promised_p, "enough": promised_l, "crlb_m": promised_c},
+                       enough_detections=P.LOCATE_MIN)
     d = res.as_dict()
     say(f"  checked by simulation ({spec['scenario']}, km {a:.0f}–{a + 2 * half:.0f}, "
         f"{spec['duration_h']:g} h) in {time.perf_counter() - t:.1f} s: {d['n_launches']} launches, "
-        f"heard {d['heard_share']}, located {d['detection_share']}")
+        f"heard {d['heard_share']}, by ≥ {P.LOCATE_MIN} sensors {_round(d['enough_share'])}, "
+        f"located {_round(d['detection_share'])}")
     return d
 
 

@@ -53,8 +53,10 @@ class StretchTable:
     to_km: np.ndarray
     n_launches: np.ndarray
     n_heard: np.ndarray
+    n_enough: np.ndarray
     n_detected: np.ndarray
     heard_share: np.ndarray
+    enough_share: np.ndarray
     detection_share: np.ndarray
     rmse_m: np.ndarray
     median_error_m: np.ndarray
@@ -117,9 +119,11 @@ class LayoutCheck:
     n_clutter: int
     n_incidents: int            # what fusion located (launches, impacts, ghosts)
     n_heard: int                # launches at least one sensor detected
+    n_enough: int               # launches at least ``enough_detections`` sensors detected
     n_detected: int             # launches located: matched, within max_error_m
     n_mislocated: int           # launches matched by an incident beyond max_error_m
     heard_share: float
+    enough_share: float
     detection_share: float
     rmse_m: float
     median_error_m: float
@@ -165,7 +169,7 @@ def check_layout(agreement: Agreement, layout: Layout, *, params: ScenarioParams
                  stretch_km: float = 20.0,
                  promised: Mapping[str, float | Sequence[float] | np.ndarray] | None = None,
                  fusion: FusionParams | None = None, max_error_m: float = MAX_ERROR_M,
-                 map_fn: Callable = map) -> LayoutCheck:
+                 enough_detections: int | None = None, map_fn: Callable = map) -> LayoutCheck:
     """Simulate ``params`` on ``layout`` (seeded), fuse, and measure against the truth.
 
     ``promised`` maps a promise's name (e.g. ``"detection_probability"``, ``"crlb_m"``) to
@@ -173,6 +177,8 @@ def check_layout(agreement: Agreement, layout: Layout, *, params: ScenarioParams
     :func:`stretch_bins_km` (NaN or None: no promise there). ``fusion`` overrides the fusion
     parameters (default: the scenario's temperature and celerity jitter, as the benchmark);
     ``map_fn`` is passed to :func:`linewatch.fusion.fuse` (worker processes).
+    ``enough_detections`` (default: fusion's ``min_sensors``): a launch that many sensors detect
+    has enough to be located; ``enough_share`` counts them, whether fusion located them or not.
     """
     if not max_error_m > 0:
         raise ValueError(f"max_error_m must be positive, got {max_error_m!r}")
@@ -230,16 +236,18 @@ def check_layout(agreement: Agreement, layout: Layout, *, params: ScenarioParams
     detected = np.isfinite(error_m) & (error_m <= max_error_m)
     mislocated = np.isfinite(error_m) & ~detected
     heard = n_dets > 0
+    enough = n_dets >= (enough_detections if enough_detections is not None else fp.min_sensors)
 
     launches = LaunchTable(event_id, chainage_km, stretch.astype(np.int64), n_dets.astype(np.int64),
                            detected, error_m, np.where(detected, crlb_m, np.nan))
-    overall = _figures(np.ones(n, bool), heard, detected, error_m, crlb_m)
-    per = [_figures(stretch == b, heard, detected, error_m, crlb_m) for b in range(n_bins)]
+    overall = _figures(np.ones(n, bool), heard, enough, detected, error_m, crlb_m)
+    per = [_figures(stretch == b, heard, enough, detected, error_m, crlb_m) for b in range(n_bins)]
     col = lambda name, dt=float: np.array([f[name] for f in per], dtype=dt)  # noqa: E731
     stretches = StretchTable(
         from_km=bins[:, 0].copy(), to_km=bins[:, 1].copy(), n_launches=col("n", np.int64),
-        n_heard=col("n_heard", np.int64), n_detected=col("n_detected", np.int64),
-        heard_share=col("heard_share"), detection_share=col("detection_share"),
+        n_heard=col("n_heard", np.int64), n_enough=col("n_enough", np.int64),
+        n_detected=col("n_detected", np.int64), heard_share=col("heard_share"),
+        enough_share=col("enough_share"), detection_share=col("detection_share"),
         rmse_m=col("rmse_m"), median_error_m=col("median_error_m"),
         p95_error_m=col("p95_error_m"), crlb_m=col("crlb_m"), rho=col("rho"), promised=promises)
     clutter = int(np.sum(labels < 0))
@@ -248,24 +256,27 @@ def check_layout(agreement: Agreement, layout: Layout, *, params: ScenarioParams
         to_km=float(bins[-1, 1]), stretch_km=float(stretch_km), max_error_m=float(max_error_m),
         n_sensors=len(sensors), n_sensors_down=int(np.sum(sim.network.down)),
         n_events=len(truth.event_id), n_launches=n, n_detections=len(det), n_clutter=clutter,
-        n_incidents=len(result.incidents), n_heard=int(heard.sum()),
+        n_incidents=len(result.incidents), n_heard=int(heard.sum()), n_enough=int(enough.sum()),
         n_detected=int(detected.sum()), n_mislocated=int(mislocated.sum()),
-        heard_share=overall["heard_share"], detection_share=overall["detection_share"],
+        heard_share=overall["heard_share"], enough_share=overall["enough_share"],
+        detection_share=overall["detection_share"],
         rmse_m=overall["rmse_m"], median_error_m=overall["median_error_m"],
         p95_error_m=overall["p95_error_m"], crlb_m=overall["crlb_m"], rho=overall["rho"],
         stretches=stretches, launches=launches)
 
 
-def _figures(sel: np.ndarray, heard: np.ndarray, detected: np.ndarray, error_m: np.ndarray,
-             crlb_m: np.ndarray) -> dict[str, float]:
+def _figures(sel: np.ndarray, heard: np.ndarray, enough: np.ndarray, detected: np.ndarray,
+             error_m: np.ndarray, crlb_m: np.ndarray) -> dict[str, float]:
     """Shares, errors and bounds over the launches ``sel``."""
     n = int(sel.sum())
     e = error_m[sel & detected]
     bounded = sel & detected & np.isfinite(crlb_m)
     nan = math.nan
     return {
-        "n": n, "n_heard": int((sel & heard).sum()), "n_detected": len(e),
+        "n": n, "n_heard": int((sel & heard).sum()), "n_enough": int((sel & enough).sum()),
+        "n_detected": len(e),
         "heard_share": float((sel & heard).sum() / n) if n else nan,
+        "enough_share": float((sel & enough).sum() / n) if n else nan,
         "detection_share": len(e) / n if n else nan,
         "rmse_m": float(np.sqrt(np.mean(e ** 2))) if len(e) else nan,
         "median_error_m": float(np.median(e)) if len(e) else nan,

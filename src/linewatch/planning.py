@@ -36,6 +36,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.spatial import cKDTree
 
 from linewatch.agreement import Agreement
+from linewatch.association import FusionParams
 from linewatch.coverage import DETECTABILITY, Detectability, detection_curve
 from linewatch.errors import Infeasible
 
@@ -103,6 +104,9 @@ class Targets:
     mip_gap: float = 0.01
     time_limit_s: float = 60.0
     crlb_rounds: int = 25
+    celerity_jitter: float = 0.002              # relative sound-speed noise per path (the simulator's)
+    block_km: float | None = None               # solve in blocks of this length (None: at once)
+    repair_km: float = 25.0                     # a CRLB round re-solves the sites this near the misses
 
     def __post_init__(self) -> None:
         if not 0 < self.detection_probability < 1:
@@ -113,6 +117,10 @@ class Targets:
             raise ValueError(f"crlb_m must be > 0, got {self.crlb_m!r}")
         if not self.band_km > 0 or not self.candidate_spacing_km > 0 or not self.demand_spacing_km > 0:
             raise ValueError("band_km, candidate_spacing_km and demand_spacing_km must be > 0")
+        if not 0 <= self.celerity_jitter < 0.1:
+            raise ValueError(f"celerity_jitter must be in [0, 0.1), got {self.celerity_jitter!r}")
+        if self.block_km is not None and not self.block_km > 0:
+            raise ValueError(f"block_km must be > 0, got {self.block_km!r}")
 
     def offsets_m(self) -> np.ndarray:
         if self.demand_offsets_km is not None:
@@ -320,16 +328,22 @@ def _locating(assets: Sequence[AssetType]) -> np.ndarray:
                      a.kind in BEARING_KINDS and bool(a.bearing_sd_deg) for a in assets])
 
 
-def fisher_terms(pairs: Pairs, assets: Sequence[AssetType]) -> tuple[np.ndarray, ...]:
+def fisher_terms(pairs: Pairs, assets: Sequence[AssetType], celerity_jitter: float = 0.0,
+                 c_m_s: float = SOUND_SPEED_M_S) -> tuple[np.ndarray, ...]:
     """Per pair, what the asset adds to the point's Fisher information when it hears the event
     (``p ≥ ½``): arrival times ``w`` (1/s²) with the direction ``u`` (for the origin-time
-    Schur complement), and bearings as a 2×2 term ``(bxx, bxy, byy)`` (1/m²)."""
+    Schur complement), and bearings as a 2×2 term ``(bxx, bxy, byy)`` (1/m²).
+
+    An arrival time's variance is the pick's plus the path's: a relative sound-speed noise of
+    ``celerity_jitter`` over the travel time ``d / c`` (as the simulator draws it), so far
+    sensors inform less than near ones."""
     hears = pairs.p >= 0.5
     toa_sd = np.array([a.toa_sd_s if (a.kind in TOA_KINDS and a.toa_sd_s) else np.nan for a in assets])
     brg_sd = np.array([math.radians(a.bearing_sd_deg) if (a.kind in BEARING_KINDS and a.bearing_sd_deg)
                        else np.nan for a in assets])
     sd_t = toa_sd[pairs.a]
-    w = np.where(hears & np.isfinite(sd_t), 1.0 / np.where(np.isfinite(sd_t), sd_t, 1.0) ** 2, 0.0)
+    var_t = np.where(np.isfinite(sd_t), sd_t, 1.0) ** 2 + (celerity_jitter * pairs.distance_m / c_m_s) ** 2
+    w = np.where(hears & np.isfinite(sd_t), 1.0 / var_t, 0.0)
     sd_b = brg_sd[pairs.a]
     r = np.maximum(pairs.distance_m, 1.0)
     wb = np.where(hears & np.isfinite(sd_b), 1.0 / (r * np.where(np.isfinite(sd_b), sd_b, 1.0)) ** 2, 0.0)
@@ -339,10 +353,10 @@ def fisher_terms(pairs: Pairs, assets: Sequence[AssetType]) -> tuple[np.ndarray,
 
 
 def crlb_of_layout(n_points: int, pairs: Pairs, chosen: np.ndarray, assets: Sequence[AssetType],
-                   c_m_s: float = SOUND_SPEED_M_S) -> np.ndarray:
+                   c_m_s: float = SOUND_SPEED_M_S, celerity_jitter: float = 0.0) -> np.ndarray:
     """√tr(CRLB) (m) at every demand point for the layout (``chosen``: one bool per pair),
     with the unknown origin time of the arrival times profiled out (inf where unlocatable)."""
-    w, bxx, bxy, byy = fisher_terms(pairs, assets)
+    w, bxx, bxy, byy = fisher_terms(pairs, assets, celerity_jitter, c_m_s)
     sel = chosen
     i = pairs.i[sel]
     ux, uy = pairs.ux[sel], pairs.uy[sel]
@@ -365,9 +379,10 @@ def crlb_of_layout(n_points: int, pairs: Pairs, chosen: np.ndarray, assets: Sequ
 
 
 def _weak_direction(n_points: int, pairs: Pairs, chosen: np.ndarray, assets: Sequence[AssetType],
-                    points: np.ndarray, c_m_s: float) -> tuple[np.ndarray, np.ndarray]:
+                    points: np.ndarray, c_m_s: float, celerity_jitter: float = 0.0
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """For each of ``points``, the unit direction of least information of the chosen layout."""
-    w, bxx, bxy, byy = fisher_terms(pairs, assets)
+    w, bxx, bxy, byy = fisher_terms(pairs, assets, celerity_jitter, c_m_s)
     sel = chosen
     i = pairs.i[sel]
     g2 = (1.0 / c_m_s) ** 2
@@ -377,6 +392,11 @@ def _weak_direction(n_points: int, pairs: Pairs, chosen: np.ndarray, assets: Seq
     fxx = acc(w[sel] * pairs.ux[sel] ** 2 * g2 + bxx[sel])
     fxy = acc(w[sel] * pairs.ux[sel] * pairs.uy[sel] * g2 + bxy[sel])
     fyy = acc(w[sel] * pairs.uy[sel] ** 2 * g2 + byy[sel])
+    # the unknown origin time profiled out (the Schur complement), as in crlb_of_layout
+    sw = acc(w[sel])
+    sx, sy = acc(w[sel] * pairs.ux[sel]) / c_m_s, acc(w[sel] * pairs.uy[sel]) / c_m_s
+    corr = np.where(sw > 0, 1.0 / np.where(sw > 0, sw, 1.0), 0.0)
+    fxx, fxy, fyy = fxx - sx * sx * corr, fxy - sx * sy * corr, fyy - sy * sy * corr
     theta = 0.5 * np.arctan2(2 * fxy, fxx - fyy)      # major axis of the information
     return -np.sin(theta), np.cos(theta)                # its normal: the weakest direction
 
@@ -468,7 +488,8 @@ def check_feasible(problem: Problem, redundancy: int = 1) -> None:
     bad_c = np.zeros(n, bool)
     if problem.targets.crlb_m is not None and n:
         # even every candidate hearing with every type it may host cannot locate well enough
-        best = crlb_of_layout(n, pr, np.ones(len(pr), bool), problem.assets)
+        best = crlb_of_layout(n, pr, np.ones(len(pr), bool), problem.assets,
+                              celerity_jitter=problem.targets.celerity_jitter)
         bad_c = ~(best <= problem.targets.crlb_m)
     if not (bad_p.any() or bad_k.any() or bad_c.any()):
         return
@@ -509,7 +530,7 @@ class Solution:
     asset: np.ndarray                # the asset type index at each
     cost: float
     lp_bound: float                  # the whole problem's linear relaxation without the CRLB cuts (a lower bound)
-    dual_bound: float                # the best lower bound known (the LP bound)
+    dual_bound: float                # the best lower bound known (HiGHS's on the whole line, or the LP bound)
     gap_to_lp: float                 # (cost − lp_bound) / cost
     mip_gap: float                   # the largest gap HiGHS left in a block
     status: str
@@ -587,23 +608,32 @@ def with_probability(problem: Problem, p: float) -> Problem:
                    targets=replace(problem.targets, detection_probability=p))
 
 
-def _crlb_cut(problem: Problem, chosen_pairs: np.ndarray, bad: np.ndarray, rounds: int,
+def _crlb_cut(problem: Problem, chosen_pairs: np.ndarray, bad: np.ndarray, strikes: np.ndarray,
               n_var: int) -> sp.csr_matrix:
     """Rows ``Σ info_j x_j / need ≥ 1``: each of the ``bad`` points' Fisher information along
     its weakest direction must reach ``2 / Y²`` (``λ_min ≥ 2/Y²`` gives ``tr(CRLB) ≤ Y²``),
-    asking for more each round a point stays above its target (the origin time eats some)."""
+    asking half as much again for each earlier round the point missed its target (``strikes``:
+    1 the first time; the origin time eats some of the information)."""
     pr, n_a = problem.pairs, len(problem.assets)
     col = pr.s * n_a + pr.a
-    ux, uy = _weak_direction(len(problem.demand), pr, chosen_pairs, problem.assets, bad, SOUND_SPEED_M_S)
-    need = 2.0 / problem.targets.crlb_m ** 2 * (1.0 + 0.5 * rounds)
-    w, bxx, bxy, byy = fisher_terms(pr, problem.assets)
+    jitter = problem.targets.celerity_jitter
+    ux, uy = _weak_direction(len(problem.demand), pr, chosen_pairs, problem.assets, bad, SOUND_SPEED_M_S, jitter)
+    need = 2.0 / problem.targets.crlb_m ** 2 * (1.0 + 0.5 * (np.asarray(strikes, float) - 1.0))
+    w, bxx, bxy, byy = fisher_terms(pr, problem.assets, jitter)
     g2 = (1.0 / SOUND_SPEED_M_S) ** 2
     rows = np.searchsorted(bad, pr.i)
     on = (rows < len(bad)) & (bad[np.minimum(rows, len(bad) - 1)] == pr.i)
     r = rows[on]
     du = ux[r] * pr.ux[on] + uy[r] * pr.uy[on]
-    info = w[on] * du * du * g2 + bxx[on] * ux[r] ** 2 + 2 * bxy[on] * ux[r] * uy[r] + byy[on] * uy[r] ** 2
-    return sp.csr_matrix((info / need, (r, col[on])), shape=(len(bad), n_var))
+    # the origin time is unknown: arrival times inform along u only by how much their directions
+    # differ, Σ w (du − mean du)². The mean is the layout's so far (a sensor whose direction
+    # differs from those already there counts for more; one in the same direction, for little)
+    mine = chosen_pairs[on]
+    sw = np.bincount(r[mine], weights=w[on][mine], minlength=len(bad))
+    mean = np.bincount(r[mine], weights=(w[on] * du)[mine], minlength=len(bad)) / np.where(sw > 0, sw, 1.0)
+    dev = du - mean[r]
+    info = w[on] * dev * dev * g2 + bxx[on] * ux[r] ** 2 + 2 * bxy[on] * ux[r] * uy[r] + byy[on] * uy[r] ** 2
+    return sp.csr_matrix((info / need[r], (r, col[on])), shape=(len(bad), n_var))
 
 
 def _count_cut(problem: Problem, chosen_pairs: np.ndarray, bad: np.ndarray, n_var: int) -> sp.csr_matrix:
@@ -636,6 +666,14 @@ def _columns(rows: sp.csr_matrix, chosen: np.ndarray, upper: np.ndarray, n_a: in
     return cols, lo, hi, one
 
 
+def _within(x: np.ndarray, centres: np.ndarray, radius: float) -> np.ndarray:
+    """Which of ``x`` lie within ``radius`` of one of ``centres`` (1-D)."""
+    c = np.sort(centres)
+    j = np.clip(np.searchsorted(c, x), 1, len(c) - 1) if len(c) > 1 else np.zeros(len(x), int)
+    d = np.minimum(np.abs(x - c[j]), np.abs(x - c[np.maximum(j - 1, 0)]))
+    return d <= radius
+
+
 def _blocks(chainage_m: np.ndarray, block_m: float) -> list[tuple[float, float]]:
     lo, hi = float(chainage_m.min()), float(chainage_m.max()) + 1.0
     n = max(1, int(round((hi - lo) / block_m)))
@@ -643,17 +681,19 @@ def _blocks(chainage_m: np.ndarray, block_m: float) -> list[tuple[float, float]]
     return list(zip(edges[:-1], edges[1:]))
 
 
-def solve(problem: Problem, *, redundancy: int = 1, block_km: float = 300.0,
-          overlap_km: float = 60.0) -> Solution:
+def solve(problem: Problem, *, redundancy: int = 1, overlap_km: float = 60.0) -> Solution:
     """The minimum-cost layout where every point is covered by ``redundancy`` assets
     (:func:`_matrices`), with the CRLB target met by cutting planes; raises
     :class:`Infeasible` when it cannot be.
 
-    A long line is solved in blocks of ``block_km`` along it, each with ``overlap_km`` of the
-    next in view (a rolling horizon: the block's choices up to its end are kept, those in the
-    overlap are solved again with the next block); each block by HiGHS's branch and bound to
-    ``mip_gap`` or ``time_limit_s``. The cost is compared with the linear relaxation of the
-    whole problem (every row and cut), a lower bound on any layout."""
+    The whole line is one programme, solved by HiGHS's branch and bound to ``mip_gap`` or
+    ``time_limit_s``; its dual bound is kept. With ``targets.block_km`` a long line is solved in
+    blocks instead, each with ``overlap_km`` of the next in view (a rolling horizon: the block's
+    choices up to its end are kept, those in the overlap are solved again with the next block).
+    A CRLB round re-solves only the sites within ``repair_km`` of the points that miss the
+    target, the rest of the layout fixed (the whole block again if that cannot meet the cuts).
+    The cost is compared with the linear relaxation of the whole problem, a lower bound on any
+    layout that meets the rows."""
     t = problem.targets
     check_feasible(problem, redundancy)
     det, det_lb, kcov, k_lb, one = _matrices(problem, redundancy)
@@ -676,8 +716,11 @@ def solve(problem: Problem, *, redundancy: int = 1, block_km: float = 300.0,
     chosen = np.zeros(n_var, bool)
     cut_rows: list[sp.csr_matrix] = []
     rounds_total = 0
-    worst_gap, statuses, dual_total = 0.0, [], 0.0
-    blocks = _blocks(ch, block_km * 1000.0) if len(ch) else []
+    worst_gap, statuses = 0.0, []
+    hi_dual = -np.inf
+    blocks = (_blocks(ch, t.block_km * 1000.0) if t.block_km else [(float(ch.min()), float(ch.max()) + 1.0)]
+              ) if len(ch) else []
+    options = {"mip_rel_gap": t.mip_gap, "time_limit": t.time_limit_s / max(len(blocks), 1)}
     for b, (c0, c1) in enumerate(blocks):
         last = b == len(blocks) - 1
         # the block's points, those of the overlap ahead, and those behind whose cover may have
@@ -686,28 +729,25 @@ def solve(problem: Problem, *, redundancy: int = 1, block_km: float = 300.0,
         in_rows = np.tile(window, rows_all.shape[0] // len(ch)) & (lb_all > 0)
         sub = rows_all[in_rows]
         cols, lo, hi, one_sub = _columns(sub, chosen, upper, n_a, len(problem.sites))
-        a_sub = sub[:, cols]
-        cons_base = [LinearConstraint(a_sub, lb_all[in_rows], np.inf), LinearConstraint(one_sub, 0, 1)]
+        cons_base = [LinearConstraint(sub[:, cols], lb_all[in_rows], np.inf), LinearConstraint(one_sub, 0, 1)]
+        res = milp(cost[cols], constraints=cons_base, integrality=np.ones(len(cols)),
+                   bounds=Bounds(lo, hi), options=options)
+        if res.x is None:
+            raise Infeasible(f"HiGHS found no layout for km {c0 / 1000:.0f}–{c1 / 1000:.0f} "
+                             f"({str(res.message).strip()}); check the targets",
+                             [{"from_km": round(c0 / 1000, 1), "to_km": round(c1 / 1000, 1)}])
+        if len(blocks) == 1 and getattr(res, "mip_dual_bound", None) is not None:
+            hi_dual = float(res.mip_dual_bound)        # the whole problem's: a valid bound
+        statuses.append(str(res.message).strip())
+        worst_gap = max(worst_gap, float(getattr(res, "mip_gap", 0.0) or 0.0))
+        x_block = np.zeros(n_var, bool)
+        x_block[cols[res.x > 0.5]] = True
         block_cuts: list[sp.csr_matrix] = []
         rounds = 0
-        while True:
-            cons = list(cons_base)
-            if block_cuts:
-                cons.append(LinearConstraint(sp.vstack(block_cuts)[:, cols], 1.0, np.inf))
-            res = milp(cost[cols], constraints=cons, integrality=np.ones(len(cols)),
-                       bounds=Bounds(lo, hi), options={"mip_rel_gap": t.mip_gap,
-                                                       "time_limit": t.time_limit_s / len(blocks)})
-            if res.x is None:
-                where = f"km {c0 / 1000:.0f}–{c1 / 1000:.0f}"
-                raise Infeasible(f"HiGHS found no layout for {where} ({str(res.message).strip()}); "
-                                 + ("the CRLB cuts made it infeasible: lower the CRLB target or add "
-                                    "acoustic candidate sites there" if block_cuts else "check the targets"),
-                                 [{"from_km": round(c0 / 1000, 1), "to_km": round(c1 / 1000, 1)}])
-            x_block = np.zeros(n_var, bool)
-            x_block[cols[res.x > 0.5]] = True
-            if t.crlb_m is None:
-                break
-            bound = crlb_of_layout(len(problem.demand), pr, x_block[col_of_pair], problem.assets)
+        strikes = np.zeros(len(ch), int)
+        while t.crlb_m is not None:
+            bound = crlb_of_layout(len(problem.demand), pr, x_block[col_of_pair], problem.assets,
+                                   celerity_jitter=t.celerity_jitter)
             bad = np.flatnonzero((bound > t.crlb_m * 1.0001) & window)
             if len(bad) == 0:
                 break
@@ -719,13 +759,29 @@ def solve(problem: Problem, *, redundancy: int = 1, block_km: float = 300.0,
                                  + " (raise crlb_rounds, add candidate sites there, or relax the target)",
                                  [{"from_km": a, "to_km": b} for a, b in spans])
             rounds += 1
-            block_cuts.append(_crlb_cut(problem, x_block[col_of_pair], bad, rounds, n_var))
+            strikes[bad] += 1
+            block_cuts.append(_crlb_cut(problem, x_block[col_of_pair], bad, strikes[bad], n_var))
             block_cuts.append(_count_cut(problem, x_block[col_of_pair], bad, n_var))
+            cons = cons_base + [LinearConstraint(sp.vstack(block_cuts)[:, cols], 1.0, np.inf)]
+            # re-solve near the misses with the rest of the layout fixed; the layout so far
+            # meets every earlier row and cut, so only the new cuts can make this infeasible
+            near = _within(site_ch[cols], ch[bad], t.repair_km * 1000.0)
+            now = x_block[cols].astype(float)
+            res = milp(cost[cols], constraints=cons, integrality=np.ones(len(cols)),
+                       bounds=Bounds(np.where(near, lo, np.maximum(now, lo)), np.where(near, hi, now)),
+                       options=options)
+            if res.x is None:
+                res = milp(cost[cols], constraints=cons, integrality=np.ones(len(cols)),
+                           bounds=Bounds(lo, hi), options=options)
+            if res.x is None:
+                raise Infeasible(f"HiGHS found no layout for km {c0 / 1000:.0f}–{c1 / 1000:.0f} "
+                                 f"({str(res.message).strip()}); the CRLB cuts made it infeasible: "
+                                 "lower the CRLB target or add acoustic candidate sites there",
+                                 [{"from_km": round(c0 / 1000, 1), "to_km": round(c1 / 1000, 1)}])
+            x_block = np.zeros(n_var, bool)
+            x_block[cols[res.x > 0.5]] = True
         rounds_total += rounds
         cut_rows += block_cuts
-        statuses.append(str(res.message).strip())
-        gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
-        worst_gap = max(worst_gap, gap)
         keep = x_block & ((site_ch < c1) | last)
         chosen |= keep
     # where the line folds back, a point far behind a block's end by chainage can be near a
@@ -751,7 +807,7 @@ def solve(problem: Problem, *, redundancy: int = 1, block_km: float = 300.0,
     value = float(cost[chosen_vars].sum())
     lp_bound = float(lp.fun) if lp.x is not None else float("nan")
     return Solution(site=chosen_vars // n_a, asset=chosen_vars % n_a, cost=value, lp_bound=lp_bound,
-                    dual_bound=lp_bound, gap_to_lp=(value - lp_bound) / value if value > 0 else 0.0,
+                    dual_bound=min(max(lp_bound, hi_dual), value), gap_to_lp=(value - lp_bound) / value if value > 0 else 0.0,
                     mip_gap=worst_gap, status="; ".join(sorted(set(statuses))),
                     crlb_rounds=rounds_total, cuts=int(sum(c.shape[0] for c in cut_rows)))
 
@@ -786,13 +842,13 @@ def achieved(problem: Problem, solution: Solution) -> dict[str, np.ndarray]:
     n = len(problem.demand)
     log_miss = np.bincount(pr.i[chosen], weights=np.log1p(-np.minimum(pr.p[chosen], _P_CAP)), minlength=n)
     k = np.bincount(pr.i[chosen & (pr.p >= 0.5)], minlength=n)
-    crlb = crlb_of_layout(n, pr, chosen, problem.assets)
+    crlb = crlb_of_layout(n, pr, chosen, problem.assets, celerity_jitter=problem.targets.celerity_jitter)
     return {"probability": -np.expm1(log_miss), "k": k, "crlb_m": crlb,
             "locate_probability": at_least(n, pr.i[chosen], pr.p[chosen], LOCATE_MIN)}
 
 
 #: the fusion engine accepts an event that at least this many sensors detect (docs/plan-check.md)
-LOCATE_MIN = 7
+LOCATE_MIN = FusionParams().min_sensors
 
 
 def at_least(n_points: int, point: np.ndarray, p: np.ndarray, k: int) -> np.ndarray:

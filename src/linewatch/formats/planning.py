@@ -71,6 +71,9 @@ class _TargetsFile(_Strict):
     line_to_km: Positive | None = None
     mip_gap: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.01
     time_limit_s: Positive = 60.0
+    celerity_jitter: Annotated[float, Field(ge=0.0, lt=0.1)] = 0.002
+    block_km: Positive | None = None
+    repair_km: Positive = 25.0
     redundancy: Annotated[int, Field(ge=1, le=10)] | None = None
     check: _Check | None = _Check()
 

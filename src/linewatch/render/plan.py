@@ -115,7 +115,8 @@ def plan_html(plan: dict[str, Any], figures: dict[str, str]) -> str:
              f"<p><b>{s['sites']:,} assets</b>, cost {s['cost']:,.0f}; monitors: "
              f"{s['crew_per_shift']:,} per shift, {s['crew_total']:,} in total. Solved by HiGHS: "
              f"{plan['solver']['gap_to_lp'] * 100:.2f} % above the linear relaxation's bound "
-             f"({plan['solver']['lp_bound']:,.0f}); {plan['solver']['status']}.</p>",
+             f"({plan['solver']['lp_bound']:,.0f}; HiGHS's bound {plan['solver'].get('dual_bound', plan['solver']['lp_bound']):,.0f}); "
+             f"{plan['solver']['status']}.</p>",
              "<h2>Assets by type</h2>", _table(s["by_type"], ["asset", "kind", "count", "cost",
                                                               "crew_per_shift", "crew_total"]),
              "<h2>Achieved at the demand points</h2>", _table([plan["achieved"]], list(plan["achieved"])),
@@ -132,9 +133,12 @@ def plan_html(plan: dict[str, Any], figures: dict[str, str]) -> str:
         c = plan["check"]
         parts += ["<h2>Independent check by simulation</h2>",
                   f"<p>{html.escape(c['scenario'])}, km {c['from_km']:g}–{c['to_km']:g}, seed {c['seed']}: "
-                  f"{c['n_launches']} launches; heard {_fmt(c['heard_share'])}, located by fusion "
+                  f"{c['n_launches']} launches; heard {_fmt(c['heard_share'])}, heard by enough sensors "
+                  f"to be located {_fmt(c.get('enough_share'))}, located by fusion "
                   f"{_fmt(c['detection_share'])}; RMSE {_fmt(c['rmse_m'])} m against a CRLB of "
-                  f"{_fmt(c['crlb_m'])} m.</p>",
+                  f"{_fmt(c['crlb_m'])} m. The promises beside each stretch: <i>heard</i> is the plan's "
+                  f"P(detect), <i>enough</i> its P(enough sensors detect), <i>crlb_m</i> its median "
+                  f"bound; fusion in clutter locates fewer than have enough detections.</p>",
                   _table(c["stretches"], [k for k in c["stretches"][0]] if c["stretches"] else [])]
     for name, path in figures.items():
         parts.append(f'<figure><img src="{html.escape(path)}" alt="{html.escape(name)}" style="max-width:100%"></figure>')
