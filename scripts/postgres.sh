@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# A private PostgreSQL + PostGIS server for the tests and the benchmarks, on 127.0.0.1 only.
+#
+#   scripts/postgres.sh start    # install Debian's postgresql + postgis if missing, init, start;
+#                                # prints the URL (postgresql://linewatch@127.0.0.1:PORT/linewatch)
+#   scripts/postgres.sh url      # print the URL of the running server
+#   scripts/postgres.sh stop
+#
+# The cluster lives in $LINEWATCH_PG_DIR (default: .pg/ in the project, owned by the postgres
+# system user when run as root, since PostgreSQL refuses to run as root) and listens on
+# $LINEWATCH_PG_PORT (default 54329) with trust authentication for local connections only.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DIR="${LINEWATCH_PG_DIR:-$ROOT/.pg}"
+PORT="${LINEWATCH_PG_PORT:-54329}"
+URL="postgresql://linewatch@127.0.0.1:${PORT}/linewatch"
+
+if [[ $(id -u) -eq 0 ]]; then sudo=(); elif command -v sudo >/dev/null 2>&1; then sudo=(sudo -n); else sudo=(); fi
+
+pg_bin() {
+    local d
+    d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    [[ -n "$d" && -x "$d/initdb" ]] && echo "$d"
+}
+
+install() {
+    local bin ver
+    bin=$(pg_bin || true)
+    ver=$( [[ -n "$bin" ]] && basename "$(dirname "$bin")" || echo "")
+    if [[ -n "$bin" && -f "/usr/share/postgresql/$ver/extension/postgis.control" ]]; then
+        return 0
+    fi
+    if [[ $(id -u) -ne 0 && ${#sudo[@]} -eq 0 ]]; then
+        echo "postgres.sh: PostgreSQL/PostGIS missing and no root or sudo to install them" >&2
+        exit 1
+    fi
+    echo "postgres.sh: installing Debian's postgresql and postgis" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends postgresql postgresql-postgis >/dev/null
+}
+
+as_owner() {
+    if [[ $(id -u) -eq 0 ]]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+running() {
+    local bin
+    bin=$(pg_bin) || return 1
+    [[ -f "$DIR/data/PG_VERSION" ]] && as_owner "$bin/pg_ctl" -D "$DIR/data" status >/dev/null 2>&1
+}
+
+init_and_start() {
+    local bin="$1"
+    mkdir -p "$DIR"
+    if [[ $(id -u) -eq 0 ]]; then chown postgres: "$DIR"; fi
+    if [[ ! -f "$DIR/data/PG_VERSION" ]]; then
+        as_owner "$bin/initdb" -D "$DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+        printf '%s\n' "listen_addresses = '127.0.0.1'" "port = $PORT" \
+            "unix_socket_directories = '$DIR'" "max_connections = 200" \
+            "fsync = off" "synchronous_commit = off" "full_page_writes = off" \
+            >> "$DIR/data/postgresql.conf"
+    fi
+    as_owner "$bin/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 60 start >/dev/null
+}
+
+start() {
+    install
+    local bin
+    bin=$(pg_bin)
+    if ! running; then
+        init_and_start "$bin"
+    fi
+    local psql=("$bin/psql" -h 127.0.0.1 -p "$PORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
+    if [[ -z "$("${psql[@]}" -d postgres -c "select 1 from pg_roles where rolname='linewatch'")" ]]; then
+        "${psql[@]}" -d postgres -c "create role linewatch login superuser"
+    fi
+    if [[ -z "$("${psql[@]}" -d postgres -c "select 1 from pg_database where datname='linewatch'")" ]]; then
+        "${psql[@]}" -d postgres -c "create database linewatch owner linewatch"
+    fi
+    "${psql[@]}" -d linewatch -c "create extension if not exists postgis"
+    echo "$URL"
+}
+
+stop() {
+    local bin
+    bin=$(pg_bin) || return 0
+    if running; then as_owner "$bin/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null; fi
+}
+
+case "${1:-start}" in
+    start) start ;;
+    stop) stop ;;
+    url) running && echo "$URL" ;;
+    *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+esac
