@@ -733,8 +733,10 @@ def solve(problem: Problem, *, redundancy: int = 1, overlap_km: float = 60.0) ->
         res = milp(cost[cols], constraints=cons_base, integrality=np.ones(len(cols)),
                    bounds=Bounds(lo, hi), options=options)
         if res.x is None:
+            hint = ("raise time_limit_s or solve in blocks (block_km)" if res.status == 1
+                    else "check the targets")
             raise Infeasible(f"HiGHS found no layout for km {c0 / 1000:.0f}–{c1 / 1000:.0f} "
-                             f"({str(res.message).strip()}); check the targets",
+                             f"({str(res.message).strip()}); {hint}",
                              [{"from_km": round(c0 / 1000, 1), "to_km": round(c1 / 1000, 1)}])
         if len(blocks) == 1 and getattr(res, "mip_dual_bound", None) is not None:
             hi_dual = float(res.mip_dual_bound)        # the whole problem's: a valid bound
@@ -807,7 +809,8 @@ def solve(problem: Problem, *, redundancy: int = 1, overlap_km: float = 60.0) ->
     value = float(cost[chosen_vars].sum())
     lp_bound = float(lp.fun) if lp.x is not None else float("nan")
     return Solution(site=chosen_vars // n_a, asset=chosen_vars % n_a, cost=value, lp_bound=lp_bound,
-                    dual_bound=min(max(lp_bound, hi_dual), value), gap_to_lp=(value - lp_bound) / value if value > 0 else 0.0,
+                    dual_bound=min(max(lp_bound, hi_dual), value),
+                    gap_to_lp=(value - lp_bound) / value if value > 0 else 0.0,
                     mip_gap=worst_gap, status="; ".join(sorted(set(statuses))),
                     crlb_rounds=rounds_total, cuts=int(sum(c.shape[0] for c in cut_rows)))
 
