@@ -15,8 +15,6 @@ DIR="${LINEWATCH_PG_DIR:-$ROOT/.pg}"
 PORT="${LINEWATCH_PG_PORT:-54329}"
 URL="postgresql://linewatch@127.0.0.1:${PORT}/linewatch"
 
-if [[ $(id -u) -eq 0 ]]; then sudo=(); elif command -v sudo >/dev/null 2>&1; then sudo=(sudo -n); else sudo=(); fi
-
 pg_bin() {
     local d
     d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -30,14 +28,7 @@ install() {
     if [[ -n "$bin" && -f "/usr/share/postgresql/$ver/extension/postgis.control" ]]; then
         return 0
     fi
-    if [[ $(id -u) -ne 0 && ${#sudo[@]} -eq 0 ]]; then
-        echo "postgres.sh: PostgreSQL/PostGIS missing and no root or sudo to install them" >&2
-        exit 1
-    fi
-    echo "postgres.sh: installing Debian's postgresql and postgis" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends postgresql postgresql-postgis >/dev/null
+    "$ROOT/scripts/apt-install.sh" "the PostgreSQL store" postgresql postgresql-postgis
 }
 
 as_owner() {

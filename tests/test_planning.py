@@ -180,5 +180,6 @@ def test_weakest_direction_counts_the_unknown_origin_time():
     n = len(ang)
     pairs = P.Pairs(np.zeros(n, int), np.arange(n), np.zeros(n, int), np.full(n, 0.9),
                     np.full(n, 5000.0), -np.cos(ang), -np.sin(ang))
-    ux, uy = P._weak_direction(1, pairs, np.ones(n, bool), [MIC], np.array([0]), P.SOUND_SPEED_M_S)
+    ux, uy = P._weak_direction(1, pairs, np.ones(n, bool), P.fisher_terms(pairs, [MIC]), np.array([0]),
+                               P.SOUND_SPEED_M_S)
     assert abs(ux[0]) > 0.99 and abs(uy[0]) < 0.1

@@ -352,51 +352,44 @@ def fisher_terms(pairs: Pairs, assets: Sequence[AssetType], celerity_jitter: flo
     return w, wb * nx * nx, wb * nx * ny, wb * ny * ny
 
 
-def crlb_of_layout(n_points: int, pairs: Pairs, chosen: np.ndarray, assets: Sequence[AssetType],
-                   c_m_s: float = SOUND_SPEED_M_S, celerity_jitter: float = 0.0) -> np.ndarray:
-    """√tr(CRLB) (m) at every demand point for the layout (``chosen``: one bool per pair),
-    with the unknown origin time of the arrival times profiled out (inf where unlocatable)."""
-    w, bxx, bxy, byy = fisher_terms(pairs, assets, celerity_jitter, c_m_s)
-    sel = chosen
-    i = pairs.i[sel]
-    ux, uy = pairs.ux[sel], pairs.uy[sel]
-    wt = w[sel]
+def _information(n_points: int, pairs: Pairs, chosen: np.ndarray, terms: tuple[np.ndarray, ...],
+                 c_m_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per demand point, the chosen layout's 2×2 Fisher information ``(fxx, fxy, fyy)`` (1/m²)
+    from :func:`fisher_terms`, with the arrival times' unknown origin time profiled out (the
+    Schur complement)."""
+    w, bxx, bxy, byy = terms
+    i = pairs.i[chosen]
+    ux, uy, wt = pairs.ux[chosen], pairs.uy[chosen], w[chosen]
     g = 1.0 / c_m_s
 
     def acc(v: np.ndarray) -> np.ndarray:
         return np.bincount(i, weights=v, minlength=n_points)
     sw = acc(wt)
     sx, sy = acc(wt * ux * g), acc(wt * uy * g)
-    fxx = acc(wt * ux * ux * g * g) + acc(bxx[sel])
-    fxy = acc(wt * ux * uy * g * g) + acc(bxy[sel])
-    fyy = acc(wt * uy * uy * g * g) + acc(byy[sel])
+    fxx = acc(wt * ux * ux * g * g) + acc(bxx[chosen])
+    fxy = acc(wt * ux * uy * g * g) + acc(bxy[chosen])
+    fyy = acc(wt * uy * uy * g * g) + acc(byy[chosen])
+    corr = np.where(sw > 0, 1.0 / np.where(sw > 0, sw, 1.0), 0.0)
+    return fxx - sx * sx * corr, fxy - sx * sy * corr, fyy - sy * sy * corr
+
+
+def crlb_of_layout(n_points: int, pairs: Pairs, chosen: np.ndarray, assets: Sequence[AssetType],
+                   c_m_s: float = SOUND_SPEED_M_S, celerity_jitter: float = 0.0) -> np.ndarray:
+    """√tr(CRLB) (m) at every demand point for the layout (``chosen``: one bool per pair),
+    with the unknown origin time of the arrival times profiled out (inf where unlocatable)."""
+    fxx, fxy, fyy = _information(n_points, pairs, chosen,
+                                 fisher_terms(pairs, assets, celerity_jitter, c_m_s), c_m_s)
     with np.errstate(invalid="ignore", divide="ignore"):
-        corr = np.where(sw > 0, 1.0 / sw, 0.0)
-        fxx, fxy, fyy = fxx - sx * sx * corr, fxy - sx * sy * corr, fyy - sy * sy * corr
         det = fxx * fyy - fxy * fxy
         tr = np.where(det > 1e-30 * np.maximum(fxx * fyy, 1e-300), (fxx + fyy) / det, np.inf)
     return np.sqrt(np.where(tr > 0, tr, np.inf))
 
 
-def _weak_direction(n_points: int, pairs: Pairs, chosen: np.ndarray, assets: Sequence[AssetType],
-                    points: np.ndarray, c_m_s: float, celerity_jitter: float = 0.0
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """For each of ``points``, the unit direction of least information of the chosen layout."""
-    w, bxx, bxy, byy = fisher_terms(pairs, assets, celerity_jitter, c_m_s)
-    sel = chosen
-    i = pairs.i[sel]
-    g2 = (1.0 / c_m_s) ** 2
-
-    def acc(v: np.ndarray) -> np.ndarray:
-        return np.bincount(i, weights=v, minlength=n_points)[points]
-    fxx = acc(w[sel] * pairs.ux[sel] ** 2 * g2 + bxx[sel])
-    fxy = acc(w[sel] * pairs.ux[sel] * pairs.uy[sel] * g2 + bxy[sel])
-    fyy = acc(w[sel] * pairs.uy[sel] ** 2 * g2 + byy[sel])
-    # the unknown origin time profiled out (the Schur complement), as in crlb_of_layout
-    sw = acc(w[sel])
-    sx, sy = acc(w[sel] * pairs.ux[sel]) / c_m_s, acc(w[sel] * pairs.uy[sel]) / c_m_s
-    corr = np.where(sw > 0, 1.0 / np.where(sw > 0, sw, 1.0), 0.0)
-    fxx, fxy, fyy = fxx - sx * sx * corr, fxy - sx * sy * corr, fyy - sy * sy * corr
+def _weak_direction(n_points: int, pairs: Pairs, chosen: np.ndarray, terms: tuple[np.ndarray, ...],
+                    points: np.ndarray, c_m_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``points``, the unit direction of least information of the chosen layout
+    (``terms``: :func:`fisher_terms`)."""
+    fxx, fxy, fyy = (f[points] for f in _information(n_points, pairs, chosen, terms, c_m_s))
     theta = 0.5 * np.arctan2(2 * fxy, fxx - fyy)      # major axis of the information
     return -np.sin(theta), np.cos(theta)                # its normal: the weakest direction
 
@@ -616,10 +609,10 @@ def _crlb_cut(problem: Problem, chosen_pairs: np.ndarray, bad: np.ndarray, strik
     1 the first time; the origin time eats some of the information)."""
     pr, n_a = problem.pairs, len(problem.assets)
     col = pr.s * n_a + pr.a
-    jitter = problem.targets.celerity_jitter
-    ux, uy = _weak_direction(len(problem.demand), pr, chosen_pairs, problem.assets, bad, SOUND_SPEED_M_S, jitter)
+    terms = fisher_terms(pr, problem.assets, problem.targets.celerity_jitter)
+    ux, uy = _weak_direction(len(problem.demand), pr, chosen_pairs, terms, bad, SOUND_SPEED_M_S)
     need = 2.0 / problem.targets.crlb_m ** 2 * (1.0 + 0.5 * (np.asarray(strikes, float) - 1.0))
-    w, bxx, bxy, byy = fisher_terms(pr, problem.assets, jitter)
+    w, bxx, bxy, byy = terms
     g2 = (1.0 / SOUND_SPEED_M_S) ** 2
     rows = np.searchsorted(bad, pr.i)
     on = (rows < len(bad)) & (bad[np.minimum(rows, len(bad) - 1)] == pr.i)
