@@ -52,7 +52,6 @@ import hashlib
 import json
 import os
 import re
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -68,7 +67,7 @@ from linewatch import merkle
 from linewatch.errors import InputError, NotFound, StoreError
 
 if TYPE_CHECKING:
-    from linewatch.store.sqlite import SQLiteStore
+    from linewatch.store import Store
 
 ENTRY_TYPES = ("record", "allegation", "verdict", "report", "tree_head")
 SIGNED_TYPES = frozenset({"verdict", "report", "tree_head"})
@@ -567,9 +566,16 @@ def _row_entry(row: tuple) -> AuditEntry:
 
 
 # Text columns read as bytes, so that a byte changed into invalid UTF-8 is reported, not raised.
-_RAW_SELECT = ("SELECT idx, CAST(entry_type AS BLOB), CAST(subject_id AS BLOB), payload, supersedes, "
-               "CAST(appended_at AS BLOB), CAST(key_id AS BLOB), CAST(signature AS BLOB), leaf_hash "
-               "FROM audit_log ORDER BY idx")
+def _as_bytes(dialect: str, expr: str) -> str:
+    """A text column as its stored bytes. SQLite keeps whatever bytes were written (even text
+    that is not UTF-8, which the check must see); PostgreSQL's text is always valid UTF-8."""
+    return f"CAST({expr} AS BLOB)" if dialect == "sqlite" else expr
+
+
+def _raw_select(dialect: str) -> str:
+    b = lambda e: _as_bytes(dialect, e)  # noqa: E731
+    return (f"SELECT idx, {b('entry_type')}, {b('subject_id')}, payload, supersedes, "
+            f"{b('appended_at')}, {b('key_id')}, {b('signature')}, leaf_hash FROM audit_log ORDER BY idx")
 _TEXT_COLUMNS = {1: "entry_type", 2: "subject_id", 5: "appended_at", 6: "key_id", 7: "signature"}
 
 
@@ -606,22 +612,23 @@ class _Scan:
 
 
 class AuditLog:
-    """The append-only log in a :class:`~linewatch.store.sqlite.SQLiteStore` (table ``audit_log``).
+    """The append-only log in a :class:`~linewatch.store.base.Store` (table ``audit_log``).
 
     ``key`` signs the entries of :data:`SIGNED_TYPES` and the tree heads; ``clock`` returns the
     current UTC time (injected in tests).
     """
 
-    def __init__(self, store: SQLiteStore, *, key: Ed25519PrivateKey | None = None,
+    def __init__(self, store: Store, *, key: Ed25519PrivateKey | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
         self.store = store
-        self.conn: sqlite3.Connection = store.conn
+        self.conn = store.conn
+        self.dialect = store.dialect
         self.key = key
         self.clock = clock or _utc_now
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """The caller's open transaction, or a new ``BEGIN IMMEDIATE`` one."""
+    def _tx(self) -> Iterator[Any]:
+        """The caller's open transaction, or a new one."""
         if self.conn.in_transaction:
             yield self.conn
         else:
@@ -645,8 +652,9 @@ class AuditLog:
         with self._tx() as c:
             return self._insert(c, items, sign)
 
-    def _insert(self, c: sqlite3.Connection, items: Iterable[tuple], sign: bool | None) -> list[AuditEntry]:
+    def _insert(self, c: Any, items: Iterable[tuple], sign: bool | None) -> list[AuditEntry]:
         now = self.clock()
+        self.store._lock(c, "audit_log")    # the next index is read, then written
         idx = int(c.execute("SELECT coalesce(max(idx) + 1, 0) FROM audit_log").fetchone()[0])
         types: dict[int, str] = {}
         out, rows = [], []
@@ -662,7 +670,7 @@ class AuditLog:
         c.executemany(f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         return out
 
-    def _new_entry(self, c: sqlite3.Connection, idx: int, item: tuple, payload: bytes, now: datetime,
+    def _new_entry(self, c: Any, idx: int, item: tuple, payload: bytes, now: datetime,
                    sign: bool | None, types: Mapping[int, str]) -> AuditEntry:
         """Check one item to append and make its entry, signed if it should be."""
         entry_type, subject_id = item[0], item[1]
@@ -687,7 +695,7 @@ class AuditLog:
                           signing.key_id, self.key.sign(signing.signed_data()))
 
     @staticmethod
-    def _type_of(c: sqlite3.Connection, idx: int) -> str | None:
+    def _type_of(c: Any, idx: int) -> str | None:
         row = c.execute("SELECT entry_type FROM audit_log WHERE idx = ?", (idx,)).fetchone()
         return None if row is None else str(row[0])
 
@@ -695,7 +703,7 @@ class AuditLog:
         """(entry type, table, has a supersedes column) for the synced tables that exist."""
         out = []
         for etype, table in SYNCED_TABLES.items():
-            cols = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+            cols = {d[0] for d in self.conn.execute(f"SELECT * FROM {table} LIMIT 0").description}
             if {"id", "data"} <= cols:
                 out.append((etype, table, "supersedes" in cols))
         return out
@@ -710,6 +718,10 @@ class AuditLog:
         """
         added = 0
         with self._tx() as c:
+            # no record writer between its row id and its commit: none can land behind us
+            self.store._lock(c, "records")
+            self.store._lock(c, "audit_log")
+            by_type = "+a.entry_type" if self.dialect == "sqlite" else "a.entry_type"
             for etype, table, has_sup in self._tables():
                 sup = "r.supersedes" if has_sup else "NULL"
                 after = 0
@@ -720,7 +732,7 @@ class AuditLog:
                     after = int(got[0]) if got else 0
                 rows = c.execute(
                     f"SELECT r.id, r.data, {sup} FROM {table} r WHERE r.rowid > ? AND NOT EXISTS "
-                    f"(SELECT 1 FROM audit_log a WHERE a.subject_id = r.id AND +a.entry_type = ?) "  # by subject
+                    f"(SELECT 1 FROM audit_log a WHERE a.subject_id = r.id AND {by_type} = ?) "  # by subject
                     f"ORDER BY r.rowid", (after, etype)).fetchall()
                 start = int(c.execute("SELECT coalesce(max(idx) + 1, 0) FROM audit_log").fetchone()[0])
                 items: list[tuple] = []
@@ -888,7 +900,7 @@ class AuditLog:
         frontier = merkle.MerkleFrontier()
         scan = _Scan(roots={0: merkle.EMPTY_ROOT})
         types: list[str] = []
-        for raw in self.conn.execute(_RAW_SELECT):
+        for raw in self.conn.execute(_raw_select(self.dialect)):
             idx = raw[0]
             if idx != frontier.size:
                 problems.append(Problem(f"entries {frontier.size}..{idx - 1}", "missing from the log",
@@ -976,7 +988,8 @@ class AuditLog:
         problems = []
         for etype, table, _ in self._tables():
             rows = self.conn.execute(
-                f"SELECT CAST(r.id AS BLOB), CAST(r.data AS BLOB), m.idx, a.payload FROM {table} r "
+                f"SELECT {_as_bytes(self.dialect, 'r.id')}, {_as_bytes(self.dialect, 'r.data')}, m.idx, "
+                f"a.payload FROM {table} r "
                 f"LEFT JOIN (SELECT subject_id, "
                 f"max(idx) AS idx FROM audit_log WHERE entry_type = ? GROUP BY subject_id) m "
                 f"ON m.subject_id = r.id LEFT JOIN audit_log a ON a.idx = m.idx ORDER BY m.idx", (etype,))
@@ -989,7 +1002,7 @@ class AuditLog:
                     problems.append(Problem(f"{table} row {rid!r}", f"differs from its logged version "
                                             f"(entry {idx})", idx, rid))
             for rid_raw, idx in self.conn.execute(
-                    f"SELECT CAST(subject_id AS BLOB), max(idx) FROM audit_log WHERE entry_type = ? AND "
+                    f"SELECT {_as_bytes(self.dialect, 'subject_id')}, max(idx) FROM audit_log WHERE entry_type = ? AND "
                     f"subject_id NOT IN (SELECT id FROM {table}) GROUP BY subject_id", (etype,)):
                 rid = _blob(rid_raw).decode("utf-8", errors="replace")
                 problems.append(Problem(f"{table} row {rid!r}", f"is logged (entry {idx}) but missing "

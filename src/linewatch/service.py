@@ -18,7 +18,7 @@ from linewatch.agreement import Agreement, parse_agreement
 from linewatch.errors import InputError, NotFound, RecordError
 from linewatch.formats import Parsed, detect_format, read_records, record_from_dict, record_to_dict
 from linewatch.model import Report
-from linewatch.store.sqlite import SQLiteStore, StoredRecord
+from linewatch.store import Store, StoredRecord
 from linewatch.verify import Verification, verify
 
 Progress = Callable[[int], None]
@@ -55,7 +55,7 @@ def load_agreement_file(path: str | Path) -> LoadedAgreement:
     return LoadedAgreement(parse_agreement(text, name=str(path)), str(path), text)
 
 
-def agreement_for(store: SQLiteStore, path: str | Path | None) -> LoadedAgreement:
+def agreement_for(store: Store, path: str | Path | None) -> LoadedAgreement:
     """The agreement named on the command line, else the one the store used last."""
     if path is not None:
         loaded = load_agreement_file(path)
@@ -104,7 +104,7 @@ class IngestSummary:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
-def ingest_file(store: SQLiteStore, path: str | Path, *, fmt: str | None = None,
+def ingest_file(store: Store, path: str | Path, *, fmt: str | None = None,
                 chunk_size: int = 500, progress: Progress | None = None) -> IngestSummary:
     """Read one file into the store. Good records are stored once; bad ones are quarantined."""
     path = Path(path)
@@ -166,7 +166,7 @@ def _holds_allegations(head: str, fmt: str) -> bool:
     return isinstance(obj, dict) and is_allegation_object(obj)
 
 
-def _site_resolver(store: SQLiteStore):
+def _site_resolver(store: Store):
     """Site id -> (lon, lat, radius_m, category) in the agreement the store used last."""
     latest = store.latest_agreement()
     if latest is None:
@@ -184,7 +184,7 @@ def _site_resolver(store: SQLiteStore):
     return resolve
 
 
-def ingest_allegations(store: SQLiteStore, path: Path, *, fmt: str, file_sha256: str,
+def ingest_allegations(store: Store, path: Path, *, fmt: str, file_sha256: str,
                        progress: Progress | None = None) -> IngestSummary:
     """Read a file of allegations (JSONL or CSV) into the store; bad ones are quarantined.
     Settlement names resolve through the bundled settlements list, site ids through the
@@ -239,7 +239,7 @@ def coverage_from_network(path: str | Path):
     return network_coverage(network), f"{path.name} sha256:{digest[:16]}", network
 
 
-def remember_network(store: SQLiteStore, path: str | Path) -> None:
+def remember_network(store: Store, path: str | Path) -> None:
     """Record the network file (its absolute path, SHA-256 and text) in the store, so that
     ``linewatch serve`` finds the network the store's verdicts used."""
     path = Path(path).resolve()
@@ -250,7 +250,7 @@ def remember_network(store: SQLiteStore, path: str | Path) -> None:
     store.put_network(hashlib.sha256(raw).hexdigest(), str(path), raw.decode("utf-8", errors="replace"))
 
 
-def stored_allegations(store: SQLiteStore, *, start: datetime | None = None,
+def stored_allegations(store: Store, *, start: datetime | None = None,
                        end: datetime | None = None):
     """The stored allegations in a window, without those a later allegation supersedes."""
     from linewatch.formats.allegations import allegation_from_stored
@@ -259,13 +259,13 @@ def stored_allegations(store: SQLiteStore, *, start: datetime | None = None,
     return [a for a in items if a.id not in superseded]
 
 
-def _log_new(store: SQLiteStore) -> None:
+def _log_new(store: Store) -> None:
     """Every record and allegation just stored goes into the tamper-evident log."""
     from linewatch.audit import AuditLog
     AuditLog(store).log_new_records()
 
 
-def verify_allegations(store: SQLiteStore, loaded: LoadedAgreement, *, coverage=None,
+def verify_allegations(store: Store, loaded: LoadedAgreement, *, coverage=None,
                        coverage_name: str = "none", start: datetime | None = None,
                        end: datetime | None = None, margin_s: float = 3 * 3600.0,
                        key=None):
@@ -305,7 +305,7 @@ def verify_allegations(store: SQLiteStore, loaded: LoadedAgreement, *, coverage=
 
 # -- reading records back -------------------------------------------------------------------
 
-def stored_reports(store: SQLiteStore, *, start: datetime | None = None,
+def stored_reports(store: Store, *, start: datetime | None = None,
                    end: datetime | None = None) -> list[Report]:
     out = []
     for data in store.record_rows(start=start, end=end):
@@ -324,7 +324,7 @@ def day_window(day: date) -> tuple[datetime, datetime]:
 
 # -- verification ---------------------------------------------------------------------------
 
-def verify_store(store: SQLiteStore, loaded: LoadedAgreement, *, start: datetime | None = None,
+def verify_store(store: Store, loaded: LoadedAgreement, *, start: datetime | None = None,
                  end: datetime | None = None) -> tuple[int, Verification]:
     reports = stored_reports(store, start=start, end=end)
     verification = verify(loaded.agreement, reports)
@@ -337,7 +337,7 @@ def verify_store(store: SQLiteStore, loaded: LoadedAgreement, *, start: datetime
 
 # -- the daily report -----------------------------------------------------------------------
 
-def daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date, out_dir: Path, *,
+def daily_report(store: Store, loaded: LoadedAgreement, day: date, out_dir: Path, *,
                  history_days: int = 14, coverage=None, coverage_name: str = "none",
                  key=None, network=None) -> dict[str, Path]:
     """Verify the day and the days before it, adjudicate the day's allegations (with what the
@@ -391,7 +391,7 @@ def _line_coverage(network, agreement, day_start: datetime) -> list[dict] | None
     return hourly_line_shares(network, agreement.line_parts, day_start.timestamp(), "explosion")
 
 
-def publish_report(store: SQLiteStore, paths: dict[str, Path], key, *, report_id: str) -> Path:
+def publish_report(store: Store, paths: dict[str, Path], key, *, report_id: str) -> Path:
     """Log the report's files, sign them and a new tree head, and write the bundle a party can
     check with the public key alone (docs/audit.md); returns its path."""
     from linewatch.audit import AuditLog, make_bundle
@@ -476,7 +476,7 @@ def _stored(reports: list[Report], source: str) -> list[StoredRecord]:
     return out
 
 
-def store_reports(store: SQLiteStore, reports: list[Report], *, source: str) -> int:
+def store_reports(store: Store, reports: list[Report], *, source: str) -> int:
     """Store records produced by linewatch itself (no source file); returns the number added."""
     sha = hashlib.sha256(source.encode()).hexdigest()
     batch = store.begin_batch(source, sha, "fusion")
@@ -497,7 +497,7 @@ class FuseSummary:
     engine: str
 
 
-def fuse_files(store: SQLiteStore, sensors_path: Path, detections_path: Path, out_path: Path, *,
+def fuse_files(store: Store, sensors_path: Path, detections_path: Path, out_path: Path, *,
                loaded: LoadedAgreement | None = None,
                temperature_c: float | None = None, workers: int = 1,
                progress: Progress | None = None, chunk_size: int = 200_000) -> FuseSummary:

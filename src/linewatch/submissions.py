@@ -19,7 +19,7 @@ from typing import Any
 from linewatch.formats.records import Parsed, Rejected, parse_record, record_to_dict
 from linewatch.service import (LoadedAgreement, _log_new, _site_resolver, content_hash,
                                daily_report)
-from linewatch.store.sqlite import SQLiteStore, StoredRecord
+from linewatch.store import Store, StoredRecord
 
 
 @dataclass
@@ -46,7 +46,7 @@ def _not_object(source: str, i: int, obj: Any) -> Rejected:
     return Rejected(source, i + 1, None, f"expected a JSON object, got {type(obj).__name__}", _raw(obj))
 
 
-def submit_records(store: SQLiteStore, objects: list[Any], *, submitted_by: str,
+def submit_records(store: Store, objects: list[Any], *, submitted_by: str,
                    source: str) -> Submission:
     """Store record objects (docs/record-formats.md) submitted by ``submitted_by``.
 
@@ -67,7 +67,8 @@ def submit_records(store: SQLiteStore, objects: list[Any], *, submitted_by: str,
             rejected.append((item.file, item.line, item.field, item.reason, item.raw))
             out.rejected.append((i, item.field, item.reason))
             out.ids.append(None)
-    with store.transaction():     # one commit: the batch, its records, their audit entries
+    with store.transaction() as c:  # one commit: the batch, its records, their audit entries
+        store.serialize_writes(c)
         batch = store.begin_batch(source, sha, "api", submitted_by=submitted_by)
         res = store.add_chunk(records, rejected, batch_id=batch, file_sha256=sha)
         store.finish_batch(batch)
@@ -81,7 +82,7 @@ def submit_records(store: SQLiteStore, objects: list[Any], *, submitted_by: str,
     return out
 
 
-def submit_allegations(store: SQLiteStore, objects: list[Any], *, submitted_by: str,
+def submit_allegations(store: Store, objects: list[Any], *, submitted_by: str,
                        source: str) -> Submission:
     """Store allegation objects (docs/allegation-formats.md) submitted by ``submitted_by``."""
     from linewatch.formats.allegations import _parse, allegation_to_dict
@@ -109,7 +110,8 @@ def submit_allegations(store: SQLiteStore, objects: list[Any], *, submitted_by: 
             data = allegation_to_dict(item.allegation)
             rows.append((data, content_hash(data), source, i + 1))
             out.ids.append(data["id"])
-    with store.transaction():
+    with store.transaction() as c:
+        store.serialize_writes(c)
         batch = store.begin_batch(source, sha, "api-allegations", submitted_by=submitted_by)
         res = store.add_allegations(rows, rejected, batch_id=batch, file_sha256=sha)
         store.finish_batch(batch)
@@ -127,7 +129,7 @@ _MEDIA = {".html": "text/html; charset=utf-8", ".json": "application/json", ".pd
           ".png": "image/png", ".css": "text/css"}
 
 
-def build_daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date, *, built_by: str,
+def build_daily_report(store: Store, loaded: LoadedAgreement, day: date, *, built_by: str,
                        network_path: str | Path | None = None, key=None) -> dict[str, Any]:
     """Build the day's report (as ``linewatch report`` does) and keep it in the store, with its
     HTML, PDF, JSON and figures; returns the report's JSON. Refused once the day is released."""
@@ -143,7 +145,7 @@ def build_daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date, *
         return keep_daily_report(store, loaded, day, paths, built_by=built_by)
 
 
-def keep_daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date,
+def keep_daily_report(store: Store, loaded: LoadedAgreement, day: date,
                       paths: dict[str, Path], *, built_by: str) -> dict[str, Any]:
     """Keep a report written by :func:`linewatch.service.daily_report` (every file of its
     directory) in the store; returns the report's JSON."""
@@ -156,7 +158,7 @@ def keep_daily_report(store: SQLiteStore, loaded: LoadedAgreement, day: date,
     return json.loads(report_json)
 
 
-def release_daily_report(store: SQLiteStore, day: date, *, released_by: str) -> str:
+def release_daily_report(store: Store, day: date, *, released_by: str) -> str:
     """Release the day's report to the parties and the public; the release is logged in the
     audit log with the SHA-256 of every file. Returns when it was released."""
     from linewatch.audit import AuditLog

@@ -1,6 +1,8 @@
-"""Stores: where records, quarantine rows, verdicts and agreements live.
+"""Stores: where records, detections, quarantine rows, verdicts and agreements live.
 
-``open_store(url)`` takes ``sqlite:///path``, a plain path, or (later) ``postgresql://...``.
+``open_store(url)`` takes ``sqlite:///path`` or a plain path (the embedded default), or
+``postgresql://user@host:port/db`` (PostgreSQL with PostGIS, for a multi-user mission). Both
+have the same interface (:class:`~linewatch.store.base.Store`) and the same migrations.
 """
 
 from __future__ import annotations
@@ -8,17 +10,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from linewatch.errors import StoreError
+from linewatch.store.base import AddResult, QuarantineRow, Store, StoredRecord
 from linewatch.store.sqlite import SQLiteStore
 
+SCHEMES = ("sqlite", "postgresql", "postgres")
 
-def open_store(url: str | Path) -> SQLiteStore:
+
+def open_store(url: str | Path) -> Store:
+    """Open (create, migrate) the store at ``url``."""
     text = str(url)
     if text.startswith("sqlite:///"):
         return SQLiteStore(text[len("sqlite:///"):])
+    if text.startswith(("postgresql://", "postgres://")):
+        from linewatch.store.postgres import PostgresStore
+        return PostgresStore(text)
     if "://" in text:
         scheme = text.split("://", 1)[0]
-        raise StoreError(f"store URL {text!r}: unsupported scheme {scheme!r} (use sqlite:///PATH)")
+        raise StoreError(f"store URL {text!r}: unsupported scheme {scheme!r} (use sqlite:///PATH "
+                         "or postgresql://USER@HOST:PORT/DB)")
     return SQLiteStore(text)
 
 
-__all__ = ["SQLiteStore", "open_store"]
+__all__ = ["AddResult", "QuarantineRow", "SQLiteStore", "Store", "StoredRecord", "open_store"]

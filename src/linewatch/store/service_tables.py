@@ -1,8 +1,8 @@
 """The store's tables for the web service: users, submitters, daily reports, networks, and the
 paged, filtered reads the API serves (migration ``0004_service``).
 
-:class:`ServiceTables` is mixed into :class:`~linewatch.store.sqlite.SQLiteStore`; it only
-uses ``self.conn`` and ``self.transaction()``.
+:class:`ServiceTables` is mixed into :class:`~linewatch.store.base.Store`; it uses
+``self.conn``, ``self.transaction()``, ``self._lock()`` and ``self.dialect``.
 """
 
 from __future__ import annotations
@@ -55,15 +55,21 @@ def check_role(role: str) -> str:
 
 def record_filter(*, start: datetime | None = None, end: datetime | None = None,
                   bbox: tuple[float, float, float, float] | None = None,
-                  within: Sequence[tuple[str, Sequence[str] | None]] = ()) -> tuple[str, list[str], list]:
+                  within: Sequence[tuple[str, Sequence[str] | None]] = (),
+                  dialect: str = "sqlite", current: bool = True) -> tuple[str, list[str], list]:
     """The JOIN, WHERE terms and arguments that select records (alias ``r``) by time window
-    ``[start, end)``, by the R*Tree box of their ellipse meeting ``bbox``, and by
-    ``column IN values`` for each non-empty ``within`` pair."""
+    ``[start, end)``, by the box of their ellipse meeting ``bbox`` (SQLite's R*Tree, or the
+    GiST index on PostGIS's ``extent``), by ``column IN values`` for each non-empty ``within``
+    pair, and (``current``) leaving out fusion records a later fusion run superseded."""
     join, where, args = "", [], []
     if bbox is not None:
-        join = " JOIN records_rtree t ON t.id = r.rowid"
-        where += ["t.max_lon >= ?", "t.min_lon <= ?", "t.max_lat >= ?", "t.min_lat <= ?"]
-        args += [bbox[0], bbox[2], bbox[1], bbox[3]]
+        if dialect == "postgresql":
+            where.append("r.extent && ST_MakeEnvelope(?, ?, ?, ?, 4326)")
+            args += [bbox[0], bbox[1], bbox[2], bbox[3]]
+        else:
+            join = " JOIN records_rtree t ON t.id = r.rowid"
+            where += ["t.max_lon >= ?", "t.min_lon <= ?", "t.max_lat >= ?", "t.min_lat <= ?"]
+            args += [bbox[0], bbox[2], bbox[1], bbox[3]]
     if start is not None:
         where.append("r.time_s >= ?")
         args.append(start.timestamp())
@@ -74,11 +80,15 @@ def record_filter(*, start: datetime | None = None, end: datetime | None = None,
         if values:
             where.append(f"{column} IN ({','.join('?' * len(values))})")
             args += list(values)
+    if current:
+        where.append("NOT EXISTS (SELECT 1 FROM superseded s WHERE s.batch_id = r.batch_id "
+                     "AND r.time_s >= s.start_s AND r.time_s < s.end_s)")
     return join, where, args
 
 
 class ServiceTables:
     conn: object
+    dialect: str
 
     # -- users --------------------------------------------------------------------------------
     def add_user(self, name: str, role: str, token_sha256: str) -> User:
@@ -86,12 +96,15 @@ class ServiceTables:
         if not name or len(name) > 100 or any(c.isspace() for c in name):
             raise InputError(f"user name {name!r}: 1 to 100 characters, no spaces")
         with self.transaction() as c:
+            self._lock(c, "users")
             row = c.execute("SELECT revoked_at FROM users WHERE name = ?", (name,)).fetchone()
             if row is not None and row[0] is None:
                 raise Conflict(f"user {name!r} exists; remove it first to issue a new token")
             now = _now()
-            c.execute("INSERT OR REPLACE INTO users (name, role, token_sha256, created_at, revoked_at) "
-                      "VALUES (?, ?, ?, ?, NULL)", (name, role, token_sha256, now))
+            c.execute("INSERT INTO users (name, role, token_sha256, created_at, revoked_at) "
+                      "VALUES (?, ?, ?, ?, NULL) ON CONFLICT (name) DO UPDATE SET role = "
+                      "excluded.role, token_sha256 = excluded.token_sha256, created_at = "
+                      "excluded.created_at, revoked_at = NULL", (name, role, token_sha256, now))
         return User(name, role, now)
 
     def user_by_token(self, token_sha256: str) -> User | None:
@@ -119,7 +132,7 @@ class ServiceTables:
                      after_rowid: int | None = None, limit: int = 1000) -> list[RecordRow]:
         """Records ordered by (time, id) after the keyset ``after`` (or, for a live feed, by
         rowid after ``after_rowid``), at most ``limit``."""
-        join, where, args = record_filter(start=start, end=end, bbox=bbox,
+        join, where, args = record_filter(start=start, end=end, bbox=bbox, dialect=self.dialect,
                                           within=(("r.kind", kinds), ("r.source_kind", source_kinds)))
         sql = ("SELECT r.rowid, r.time_s, r.id, r.data, b.submitted_by, r.lon, r.lat FROM records r "
                "LEFT JOIN ingest_batches b ON b.id = r.batch_id" + join)
@@ -137,8 +150,16 @@ class ServiceTables:
         sql += " ORDER BY r.rowid" if after_rowid is not None else " ORDER BY r.time_s, r.id"
         sql += " LIMIT ?"
         args.append(int(limit))
+        if after_rowid is None or self.dialect == "sqlite":
+            rows = self.conn.execute(sql, args).fetchall()
+        else:
+            # in row-id order: no writer may be between taking a row id and committing it,
+            # or a row could appear behind the reader (PostgreSQL; SQLite has one writer)
+            with self.transaction() as c:
+                self._lock(c, "records")
+                rows = c.execute(sql, args).fetchall()
         return [RecordRow(rowid, t, rid, json.loads(data), who, lon, lat)
-                for rowid, t, rid, data, who, lon, lat in self.conn.execute(sql, args)]
+                for rowid, t, rid, data, who, lon, lat in rows]
 
     def record_row(self, record_id: str) -> RecordRow:
         row = self.conn.execute(
@@ -211,7 +232,7 @@ class ServiceTables:
         """``(time_s, finding, (lon, lat) of the record)`` of each record's latest verification run, by
         (time, record id, rule id) after the keyset ``after``, at most ``limit``."""
         cols = ", ".join(f"f.{c}" for c in self._FINDING)
-        join, where, args = record_filter(start=start, end=end, bbox=bbox, within=(
+        join, where, args = record_filter(start=start, end=end, bbox=bbox, dialect=self.dialect, within=(
             ("f.verdict", verdicts), ("f.rule_kind", rule_kinds), ("f.party", parties)))
         sql = (f"SELECT r.time_s, {cols}, r.lon, r.lat FROM findings f "
                "JOIN records r ON r.id = f.subject" + join)
@@ -245,6 +266,7 @@ class ServiceTables:
         """Store (or replace, while unreleased) the day's report and its files
         ``(name, media type, content)``, in one transaction."""
         with self.transaction() as c:
+            self._lock(c, f"daily_report:{day}")
             row = c.execute("SELECT released_at FROM daily_reports WHERE day = ?", (day,)).fetchone()
             if row is not None and row[0] is not None:
                 raise Conflict(f"the daily report of {day} was released at {row[0]}; a released "
@@ -254,11 +276,13 @@ class ServiceTables:
             c.execute("INSERT INTO daily_reports (day, built_at, built_by, agreement_sha256, "
                       "report_json) VALUES (?, ?, ?, ?, ?)",
                       (day, _now(), built_by, agreement_sha256, report_json))
-            c.executemany("INSERT INTO daily_report_files VALUES (?, ?, ?, ?)",
+            c.executemany("INSERT INTO daily_report_files (day, name, media_type, content) "
+                          "VALUES (?, ?, ?, ?)",
                           [(day, name, media, content) for name, media, content in files])
 
     def release_daily_report(self, day: str, *, released_by: str) -> str:
         with self.transaction() as c:
+            self._lock(c, f"daily_report:{day}")
             row = c.execute("SELECT released_at FROM daily_reports WHERE day = ?", (day,)).fetchone()
             if row is None:
                 raise NotFound("daily report", day)
@@ -302,7 +326,8 @@ class ServiceTables:
     # -- networks -----------------------------------------------------------------------------
     def put_network(self, sha256: str, name: str, text: str) -> None:
         with self.transaction() as c:
-            c.execute("INSERT OR IGNORE INTO networks VALUES (?, ?, ?, ?)", (sha256, name, text, _now()))
+            c.execute("INSERT INTO networks (sha256, name, text, stored_at) VALUES (?, ?, ?, ?) "
+                      "ON CONFLICT DO NOTHING", (sha256, name, text, _now()))
 
     def latest_network(self) -> tuple[str, str] | None:
         row = self.conn.execute("SELECT name, sha256 FROM networks ORDER BY stored_at DESC, rowid DESC "

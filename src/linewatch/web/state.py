@@ -11,7 +11,7 @@ from typing import Any
 from linewatch.errors import NotFound
 from linewatch.service import LoadedAgreement
 from linewatch.store import open_store
-from linewatch.store.sqlite import SQLiteStore
+from linewatch.store import Store
 
 
 @dataclass(frozen=True)
@@ -31,14 +31,14 @@ class ServiceState:
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
         self._local = threading.local()
-        self._stores: list[SQLiteStore] = []
+        self._stores: list[Store] = []
         self._lock = threading.Lock()
         self.write_lock = threading.Lock()   # one writer in this process: no busy waits
         self._agreement: tuple[str, LoadedAgreement] | None = None
         self._network: tuple[Path, Any] | None = None
         self.store()                          # open (and migrate) now: fail at start, not later
 
-    def store(self) -> SQLiteStore:
+    def store(self) -> Store:
         st = getattr(self._local, "store", None)
         if st is None:
             st = open_store(self.config.store_url)
