@@ -25,6 +25,7 @@ from typing import Any
 
 from linewatch.model import Report
 from linewatch.store.detection_tables import DetectionTables
+from linewatch.store.queue_tables import QueueTables
 from linewatch.store.service_tables import ServiceTables, _now, record_filter
 
 _M_PER_DEG_LAT = 111_320.0
@@ -66,7 +67,7 @@ def ellipse_box(lon: float, lat: float, semi_major_m: float) -> tuple[float, flo
     return lon - dlon, lon + dlon, lat - dlat, lat + dlat
 
 
-class Store(ServiceTables, DetectionTables):
+class Store(ServiceTables, DetectionTables, QueueTables):
     """The store interface. Open one with :func:`linewatch.store.open_store`."""
 
     #: ``"sqlite"`` or ``"postgresql"``
