@@ -68,6 +68,11 @@ class FusionParams:
     projectile_speed_m_s: tuple[float, float] = (150.0, 700.0)
     max_flight_m: float = 45_000.0
     side_threshold: float = 0.95
+    #: regions of the line fused on their own (their own tiles, hourly wind and detections
+    #: taken), each with ``region_margin_m`` of sensors beyond its core, so the line can be
+    #: reprocessed in parallel (docs/reprocess.md); None: the whole line as one region
+    region_m: float | None = None
+    region_margin_m: float = 40_000.0
 
     def __post_init__(self) -> None:
         ratio = self.wind_block_s / self.block_s
@@ -77,6 +82,12 @@ class FusionParams:
         if 2 * self.tile_margin_m >= self.tile_m:
             raise ValueError(f"tile_margin_m ({self.tile_margin_m!r}) must be under half of "
                              f"tile_m ({self.tile_m!r}): tiles two apart must not overlap")
+        if self.region_m is not None and not self.region_m > 0:
+            raise ValueError(f"region_m ({self.region_m!r}) must be positive")
+        if self.region_margin_m < self.max_range_m:
+            raise ValueError(f"region_margin_m ({self.region_margin_m!r}) must be at least "
+                             f"max_range_m ({self.max_range_m!r}): every sensor that hears an "
+                             "event at a region's edge must be in the region")
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,10 @@ from linewatch.geo import WorkingFrame
 from linewatch.model import covariance_to_ellipse
 from linewatch.pairing import Pairer, attribute
 
-__all__ = ["ENGINE_VERSION", "FusionParams", "FusionResult", "FusedHour", "fuse", "fuse_chunks",
-           "locate_group", "locate_groups", "measurements_for"]
+__all__ = ["ENGINE_VERSION", "Combined", "Combiner", "EngineState", "FusionParams", "FusionResult",
+           "FusedHour", "HourOutput", "Region", "RegionEngine", "RegionSetup", "engine_label",
+           "fuse", "fuse_chunks", "locate_group", "locate_groups", "measurements_for",
+           "pairing_layout", "plan_regions", "reconcile_seams"]
 
 ENGINE_VERSION = "fusion-2"
 
@@ -67,6 +69,9 @@ class FusedHour:
     #: time order by more than the engine looks ahead): not fused, for the caller to report
     late: tuple[str, ...] = ()
     stats: dict = field(default_factory=dict)
+    #: with regions (``params.region_m``): each region's wind of the hour (``wind_m_s`` is their
+    #: mean)
+    region_wind_m_s: tuple[tuple[float, float], ...] = ()
 
 
 # -- the public entry points ------------------------------------------------------------------
@@ -82,14 +87,25 @@ def fuse(sensors: Sensors, detections: Detections, *, agreement=None,
                             progress=progress, map_fn=map_fn):
         incidents += hour.incidents
         n_used += hour.n_used
-        c = hour.c_m_s if c is None else c
+        c = hour.c_m_s if c is None and hour.c_m_s == hour.c_m_s else c
         _merge_stats(stats, hour.stats)
         if hour.n_detections or hour.n_used:
             stats.setdefault("wind_m_s", {})[int(hour.start_s // params.wind_block_s)] = hour.wind_m_s
+            if hour.region_wind_m_s:
+                stats.setdefault("region_wind_m_s", {})[int(hour.start_s // params.wind_block_s)] = \
+                    hour.region_wind_m_s
     if c is None:
         c = sound_speed_for(detections, params)
     incidents.sort(key=lambda i: (i.time_s, i.id))
-    return FusionResult(tuple(incidents), len(detections), n_used, frame, c, stats=stats)
+    return FusionResult(tuple(incidents), len(detections), n_used, frame, c,
+                        engine=engine_label(params), stats=stats)
+
+
+def engine_label(params: FusionParams) -> str:
+    """The engine version, with the region length when the line is cut into regions."""
+    if params.region_m is None:
+        return ENGINE_VERSION
+    return f"{ENGINE_VERSION}+regions-{params.region_m / 1000:g}km"
 
 
 def fuse_chunks(sensors: Sensors, chunks: Iterable[Detections], *, agreement=None,
@@ -102,35 +118,40 @@ def fuse_chunks(sensors: Sensors, chunks: Iterable[Detections], *, agreement=Non
     ``map_fn`` runs the independent tile-blocks of a step (``map_fn(run_block, tasks)``): the
     built-in ``map`` in this process, or an executor's ``map`` over worker processes; the result
     is the same. ``progress`` gets the number of detections of each hour fused.
+
+    With ``params.region_m`` set, each region of the line runs its own engine (hour by hour, in
+    step), and every hour the regions' incidents go through the seam reconciliation
+    (:class:`SeamReconciler`) before pairing: the reference :mod:`linewatch.reprocess` matches.
     """
+    if params.region_m is not None:
+        yield from _fuse_regions(sensors, chunks, agreement, params, progress, map_fn)
+        return
     frame = _frame(sensors, agreement)
     layout = _Layout.build(sensors, frame, agreement, params)
     pairer = Pairer(frame, params, layout.tile_of)
-    buffer = _Buffer()
-    max_travel = params.max_range_m / sound_speed_m_s(-40.0)
-    reach_s = params.block_overlap_s + max_travel       # how far past an hour its blocks read
-    hour: float | None = None
-    first = True
+    engine = RegionEngine(sensors, layout, params, map_fn=map_fn)
     for chunk in chunks:
         if len(chunk) == 0:
             continue
-        late = buffer.add(chunk, not_before=hour)
-        if hour is None:
-            hour = math.floor(buffer.t_min / params.wind_block_s) * params.wind_block_s
+        late = engine.add(chunk)
         if late:
-            yield FusedHour((), hour, 0, 0, math.nan, (0.0, 0.0), late=late)
-        while buffer.t_max > hour + params.wind_block_s + reach_s:
-            yield _fuse_hour(sensors, buffer, hour, first, layout, pairer, params, max_travel,
-                             progress, map_fn)
-            hour, first = hour + params.wind_block_s, False
-    while hour is not None and len(buffer):
-        yield _fuse_hour(sensors, buffer, hour, first, layout, pairer, params, max_travel,
-                         progress, map_fn)
-        hour, first = hour + params.wind_block_s, False
+            yield FusedHour((), engine.hour, 0, 0, math.nan, (0.0, 0.0), late=late)
+        while engine.ready(engine.t_max):
+            yield _paired_hour(engine.step(), pairer, progress)
+    while engine.hour is not None and engine.pending:
+        yield _paired_hour(engine.step(), pairer, progress)
     rest = pairer.flush()
     if rest:
-        yield FusedHour(tuple(rest), hour if hour is not None else math.nan, 0, 0, math.nan,
-                        (0.0, 0.0))
+        yield FusedHour(tuple(rest), engine.hour if engine.hour is not None else math.nan, 0, 0,
+                        math.nan, (0.0, 0.0))
+
+
+def _paired_hour(out: HourOutput, pairer: Pairer, progress) -> FusedHour:
+    final = pairer.add(list(out.incidents))
+    if progress is not None:
+        progress(out.n_detections)
+    return FusedHour(tuple(final), out.hour_s, out.n_detections, out.n_used, out.c_m_s,
+                     out.wind_m_s, stats=out.stats)
 
 
 def measurements_for(sensors: Sensors, detections: Detections, rows, *, frame: WorkingFrame,
@@ -188,7 +209,8 @@ def _frame(sensors: Sensors, agreement) -> WorkingFrame:
 
 @dataclass(frozen=True)
 class _Layout:
-    """The frame, the agreement and the tiles: sensor masks, and the core edges along."""
+    """The frame, the agreement and the tiles: sensor masks, and the core edges along; and the
+    core of the region they cover (the whole line unless regions are cut)."""
 
     frame: WorkingFrame
     agreement: object
@@ -196,6 +218,7 @@ class _Layout:
     inner_edges: np.ndarray            # tile i's core: [edge i-1, edge i), open at both ends
     along_of: Callable[[np.ndarray, np.ndarray], np.ndarray]
     search_margin_m: float
+    core: tuple[float, float] = (-math.inf, math.inf)   # the region's core along the line
 
     def search_grid(self, i: int, grid: TileGrid) -> TileGrid:
         """The part of a tile's grid within ``search_margin_m`` of its core: sources beyond it
@@ -210,32 +233,213 @@ class _Layout:
         return TileGrid(grid.x[keep], grid.y[keep], grid.expected[keep])
 
     @classmethod
-    def build(cls, sensors: Sensors, frame: WorkingFrame, agreement, params: FusionParams) -> _Layout:
+    def build(cls, sensors: Sensors, frame: WorkingFrame, agreement, params: FusionParams, *,
+              along_of: Callable | None = None,
+              core: tuple[float, float] = (-math.inf, math.inf)) -> _Layout:
         sx, sy = (np.asarray(v, float) for v in frame.to_xy(sensors.lon, sensors.lat))
-        if agreement is not None and agreement.line_index is not None:
-            index = agreement.line_index
-
-            def along_of(x, y):
-                x, y = np.atleast_1d(x), np.atleast_1d(y)
-                return index.nearest(x, y, frame.to_lonlat(x, y)[1]).chainage_m
-        else:
-            centre = np.array([sx.mean(), sy.mean()]) if len(sx) else np.zeros(2)
-            xy = np.column_stack([sx, sy]) - centre
-            axis = np.linalg.svd(xy, full_matrices=False)[2][0] if len(xy) > 1 else np.array([1.0, 0.0])
-
-            def along_of(x, y):
-                return (np.atleast_1d(x) - centre[0]) * axis[0] + (np.atleast_1d(y) - centre[1]) * axis[1]
+        if along_of is None:
+            along_of = _along_function(sensors, frame, agreement)
         along = along_of(sx, sy) if len(sx) else np.zeros(0)
         lo, hi = (float(along.min()), float(along.max())) if len(along) else (0.0, 0.0)
         n = max(1, math.ceil((hi - lo) / params.tile_m))
         edges = np.linspace(lo, hi, n + 1)
         masks = tuple((along >= edges[i] - params.tile_margin_m) & (along <= edges[i + 1] + params.tile_margin_m)
                       for i in range(n))
-        return cls(frame, agreement, masks, edges[1:-1], along_of, params.search_margin_m)
+        return cls(frame, agreement, masks, edges[1:-1], along_of, params.search_margin_m, core)
 
     def tile_of(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """The tile whose core holds each point."""
         return np.searchsorted(self.inner_edges, self.along_of(x, y), side="right")
+
+    def owns(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Whether the region's core holds each point (always, without regions)."""
+        if self.core == (-math.inf, math.inf):
+            return np.ones(len(np.atleast_1d(x)), bool)
+        along = self.along_of(x, y)
+        return (along >= self.core[0]) & (along < self.core[1])
+
+
+def _along_function(sensors: Sensors, frame: WorkingFrame, agreement
+                    ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Position along the line (its chainage), or along the sensors' main axis without one."""
+    if agreement is not None and agreement.line_index is not None:
+        return _Chainage(agreement.line_index, frame)
+    sx, sy = (np.asarray(v, float) for v in frame.to_xy(sensors.lon, sensors.lat))
+    centre = np.array([sx.mean(), sy.mean()]) if len(sx) else np.zeros(2)
+    xy = np.column_stack([sx, sy]) - centre
+    axis = np.linalg.svd(xy, full_matrices=False)[2][0] if len(xy) > 1 else np.array([1.0, 0.0])
+    return _Axis(float(centre[0]), float(centre[1]), float(axis[0]), float(axis[1]))
+
+
+@dataclass(frozen=True)
+class _Chainage:
+    index: object
+    frame: WorkingFrame
+
+    def __call__(self, x, y):
+        x, y = np.atleast_1d(x), np.atleast_1d(y)
+        return self.index.nearest(x, y, self.frame.to_lonlat(x, y)[1]).chainage_m
+
+
+@dataclass(frozen=True)
+class _Axis:
+    cx: float
+    cy: float
+    ax: float
+    ay: float
+
+    def __call__(self, x, y):
+        return (np.atleast_1d(x) - self.cx) * self.ax + (np.atleast_1d(y) - self.cy) * self.ay
+
+
+# -- regions ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Region:
+    """A stretch of the line fused on its own: its core ``[lo_m, hi_m)`` along the line (the
+    first and last open-ended), the sensors within ``region_margin_m`` of it (indices into the
+    whole network, in its order), and which of them lie in the core (``home``: each
+    detection is counted once, by its sensor's home region)."""
+
+    index: int
+    lo_m: float
+    hi_m: float
+    sensors: np.ndarray
+    home: np.ndarray
+    n_network: int
+
+
+@dataclass(frozen=True)
+class RegionSetup:
+    """What a region's engine needs: its region, sensors (a subset of the network, in the
+    network's order) and tile layout in the whole line's frame."""
+
+    region: Region
+    sensors: Sensors
+    layout: _Layout
+
+    def detections(self, det: Detections) -> Detections:
+        """The detections of the region's sensors, with sensor indices into its subset."""
+        local = np.full(self.region.n_network, -1, np.int64)
+        local[self.region.sensors] = np.arange(len(self.region.sensors))
+        part = det.take(np.flatnonzero(local[det.sensor] >= 0))
+        return replace(part, sensor=local[part.sensor])
+
+
+def plan_regions(sensors: Sensors, agreement, params: FusionParams) -> list[RegionSetup]:
+    """The line cut into regions of ``params.region_m`` (one region, the whole network, when
+    it is None), each with its sensors and tiles."""
+    frame = _frame(sensors, agreement)
+    along_of = _along_function(sensors, frame, agreement)
+    sx, sy = (np.asarray(v, float) for v in frame.to_xy(sensors.lon, sensors.lat))
+    along = along_of(sx, sy) if len(sx) else np.zeros(0)
+    if params.region_m is None:
+        region = Region(0, -math.inf, math.inf, np.arange(len(sensors)), np.ones(len(sensors), bool),
+                        len(sensors))
+        return [RegionSetup(region, sensors, _Layout.build(sensors, frame, agreement, params,
+                                                           along_of=along_of))]
+    lo, hi = (float(along.min()), float(along.max())) if len(along) else (0.0, 0.0)
+    n = max(1, math.ceil((hi - lo) / params.region_m))
+    edges = np.linspace(lo, hi, n + 1)
+    out = []
+    for r in range(n):
+        core_lo = float(edges[r]) if r > 0 else -math.inf
+        core_hi = float(edges[r + 1]) if r < n - 1 else math.inf
+        keep = np.flatnonzero((along >= core_lo - params.region_margin_m)
+                              & (along <= core_hi + params.region_margin_m))
+        home = (along[keep] >= core_lo) & (along[keep] < core_hi)
+        sub = Sensors(*(getattr(sensors, f)[keep] for f in sensors.__dataclass_fields__))
+        layout = _Layout.build(sub, frame, agreement, params, along_of=along_of,
+                               core=(core_lo, core_hi))
+        out.append(RegionSetup(Region(r, core_lo, core_hi, keep, home, len(sensors)), sub, layout))
+    return out
+
+
+@dataclass(frozen=True)
+class EngineState:
+    """What a region's engine carries from one hour into the next (pairing is done after the
+    regions, so it carries nothing else): the hour it is about to fuse, and the ids of the
+    buffered detections (those at or after the hour) that an incident has taken. The buffer's
+    other content is the stored detections themselves; the first hour's early start is over."""
+
+    hour_s: float
+    used: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HourOutput:
+    """One region's hour: its incidents (attributed, not paired; those its core holds) and the
+    accounting of the hour."""
+
+    region: int
+    hour_s: float
+    incidents: tuple[Incident, ...]
+    n_detections: int              # detections in the hour (of the region's home sensors)
+    n_used: int                    # of those, how many the region's incidents took
+    c_m_s: float
+    wind_m_s: tuple[float, float]
+    stats: dict = field(default_factory=dict)
+
+
+class RegionEngine:
+    """One region's fusion engine, an hour at a time: :meth:`add` detections (of its sensors,
+    in time order up to the look-ahead), :meth:`step` fuses the next hour. It starts from an
+    empty state at the hour of its first detection, or from a given :class:`EngineState`
+    (``resume``): then it fuses from that hour on exactly as a run that reached it would."""
+
+    def __init__(self, sensors: Sensors, layout: _Layout, params: FusionParams, *,
+                 region: int = 0, home: np.ndarray | None = None,
+                 resume: EngineState | None = None, map_fn: Callable = map) -> None:
+        self.sensors, self.layout, self.params, self.map_fn = sensors, layout, params, map_fn
+        self.region = region
+        self.home = np.ones(len(sensors), bool) if home is None else home
+        self.buffer = _Buffer()
+        self.max_travel = params.max_range_m / sound_speed_m_s(-40.0)
+        self.reach_s = params.block_overlap_s + self.max_travel  # how far past an hour it reads
+        self.hour: float | None = None if resume is None else resume.hour_s
+        self.first = resume is None
+        self._resume_used = frozenset(resume.used) if resume is not None else frozenset()
+        self.t_max = -math.inf
+
+    @property
+    def pending(self) -> int:
+        """How many detections are buffered (not yet fused past)."""
+        return len(self.buffer)
+
+    def add(self, chunk: Detections) -> tuple[str, ...]:
+        """Buffer a chunk; return the ids of detections too late (their hour was fused)."""
+        if len(chunk) == 0:
+            return ()
+        self.t_max = max(self.t_max, float(chunk.time_s.max()))
+        late = self.buffer.add(chunk, not_before=self.hour,
+                               used=self._resume_used if self._resume_used else None)
+        if self.hour is None and len(self.buffer):
+            self.hour = math.floor(self.buffer.t_min / self.params.wind_block_s) * self.params.wind_block_s
+        return late
+
+    def ready(self, t_max: float) -> bool:
+        """Whether the next hour can be fused, detections having come up to ``t_max``."""
+        return self.hour is not None and t_max > self.hour + self.params.wind_block_s + self.reach_s
+
+    def state(self) -> EngineState | None:
+        """The state at the start of the next hour (None: not started, or still at its first
+        hour, whose blocks start early)."""
+        if self.hour is None or self.first:
+            return None
+        if not len(self.buffer):
+            return EngineState(self.hour, ())
+        return EngineState(self.hour, tuple(sorted(str(i) for i in self.buffer.det.ids[self.buffer.used])))
+
+    def step(self) -> HourOutput:
+        """Fuse the next hour."""
+        hour = self.hour
+        if not len(self.buffer):           # nothing buffered: an empty hour
+            self.hour, self.first = hour + self.params.wind_block_s, False
+            return HourOutput(self.region, hour, (), 0, 0, math.nan, (0.0, 0.0), {})
+        out = _fuse_hour(self.sensors, self.buffer, hour, self.first, self.layout, self.params,
+                         self.max_travel, self.map_fn, self.home, self.region)
+        self.hour, self.first = hour + self.params.wind_block_s, False
+        return out
 
 
 class _Buffer:
@@ -256,8 +460,10 @@ class _Buffer:
     def t_max(self) -> float:
         return float(self.det.time_s[-1])
 
-    def add(self, chunk: Detections, *, not_before: float | None) -> tuple[str, ...]:
-        """Add a chunk; return the ids of detections earlier than ``not_before`` (too late)."""
+    def add(self, chunk: Detections, *, not_before: float | None,
+            used: frozenset | None = None) -> tuple[str, ...]:
+        """Add a chunk; return the ids of detections earlier than ``not_before`` (too late).
+        Those whose id is in ``used`` come flagged as taken."""
         late: tuple[str, ...] = ()
         if not_before is not None:
             old = chunk.time_s < not_before
@@ -266,8 +472,10 @@ class _Buffer:
                 chunk = chunk.take(np.flatnonzero(~old))
         merged = chunk if self.det is None else Detections.concat([self.det, chunk])
         order = np.lexsort((merged.ids.astype(str), merged.time_s))
-        used = np.concatenate([self.used, np.zeros(len(chunk), bool)])
-        self.det, self.used = merged.take(order), used[order]
+        flags = (np.zeros(len(chunk), bool) if not used
+                 else np.array([str(i) in used for i in chunk.ids], bool))
+        used_all = np.concatenate([self.used, flags])
+        self.det, self.used = merged.take(order), used_all[order]
         return late
 
     def drop_before(self, t: float) -> None:
@@ -277,8 +485,8 @@ class _Buffer:
 
 
 def _fuse_hour(sensors: Sensors, buffer: _Buffer, hour: float, first: bool, layout: _Layout,
-               pairer: Pairer, params: FusionParams, max_travel: float, progress,
-               map_fn: Callable) -> FusedHour:
+               params: FusionParams, max_travel: float, map_fn: Callable, home: np.ndarray,
+               region: int) -> HourOutput:
     end = hour + params.wind_block_s
     det_all = buffer.det
     hi = int(np.searchsorted(det_all.time_s, end + params.block_overlap_s + max_travel, "right"))
@@ -314,16 +522,177 @@ def _fuse_hour(sensors: Sensors, buffer: _Buffer, hour: float, first: bool, layo
             used_now[f.rows] = True
     fits, wind = _calibrate_wind(p, fits, c, params, wind)
     used = used_now
+    # a region reports what its core holds (the neighbour reports the rest)
+    if fits:
+        own = layout.owns(np.array([f.x for f in fits]), np.array([f.y for f in fits]))
+        fits = [f for f, keep in zip(fits, own) if keep]
     incidents = attribute([_incident(f, det, layout.frame, c) for f in fits], layout.agreement,
                           params)
     incidents.sort(key=lambda inc: (inc.time_s, inc.id))
-    final = pairer.add(incidents)
-    n_used = int(used[:n_hour].sum())
+    in_home = home[det.sensor[:n_hour]]
+    n_used = int((used[:n_hour] & in_home).sum())
     buffer.used[:hi] = used
     buffer.drop_before(end)
-    if progress is not None:
-        progress(n_hour)
-    return FusedHour(tuple(final), hour, n_hour, n_used, c, wind, stats=stats)
+    return HourOutput(region, hour, tuple(incidents), int(in_home.sum()), n_used, c, wind, stats)
+
+
+def pairing_layout(sensors: Sensors, agreement, params: FusionParams) -> _Layout:
+    """The whole line's tiles, by which pairing groups the launches."""
+    frame = _frame(sensors, agreement)
+    return _Layout.build(sensors, frame, agreement, params,
+                         along_of=_along_function(sensors, frame, agreement))
+
+
+def _fuse_regions(sensors: Sensors, chunks: Iterable[Detections], agreement,
+                  params: FusionParams, progress, map_fn: Callable) -> Iterator[FusedHour]:
+    """fuse_chunks with regions: one engine per region, in step hour by hour, then the seams."""
+    setups = plan_regions(sensors, agreement, params)
+    engines = [RegionEngine(s.sensors, s.layout, params, region=s.region.index,
+                            home=s.region.home, map_fn=map_fn) for s in setups]
+    combiner = Combiner(_frame(sensors, agreement), params,
+                        pairing_layout(sensors, agreement, params).tile_of)
+    wb, reach = params.wind_block_s, engines[0].reach_s
+    hour: float | None = None
+    t_max = -math.inf
+
+    def step(h: float) -> FusedHour:
+        outs = [e.step() for e in engines if e.hour == h]
+        fused = combiner.add(h, outs)
+        n_det = sum(o.n_detections for o in outs)
+        if progress is not None:
+            progress(n_det)
+        return _combined_hour(h, outs, fused, n_det)
+
+    for chunk in chunks:
+        if len(chunk) == 0:
+            continue
+        t_max = max(t_max, float(chunk.time_s.max()))
+        if hour is None:
+            hour = math.floor(float(chunk.time_s.min()) / wb) * wb
+        late: set[str] = set()
+        for s, e in zip(setups, engines):
+            part = s.detections(chunk)
+            if e.hour is None and len(part):     # a region starting late takes nothing old
+                old = part.time_s < hour
+                late |= {str(i) for i in part.ids[old]}
+                part = part.take(np.flatnonzero(~old))
+            late |= set(e.add(part))
+        if late:
+            yield FusedHour((), hour, 0, 0, math.nan, (0.0, 0.0), late=tuple(sorted(late)))
+        while t_max > hour + wb + reach:
+            yield step(hour)
+            hour += wb
+    while hour is not None and any(e.pending for e in engines):
+        yield step(hour)
+        hour += wb
+    rest = combiner.flush()
+    if rest.incidents or rest.n_used:
+        yield FusedHour(rest.incidents, hour if hour is not None else math.nan, 0, rest.n_used,
+                        math.nan, (0.0, 0.0), stats=rest.stats)
+
+
+def _combined_hour(h: float, outs: list[HourOutput], fused: Combined, n_det: int) -> FusedHour:
+    stats = dict(fused.stats)
+    for o in outs:
+        _merge_stats(stats, o.stats)
+    live = [o for o in outs if o.n_detections and o.c_m_s == o.c_m_s]
+    c = float(np.mean([o.c_m_s for o in live])) if live else math.nan
+    winds = tuple(o.wind_m_s for o in outs)
+    wind = ((round(float(np.mean([w[0] for w in winds])), 2),
+             round(float(np.mean([w[1] for w in winds])), 2)) if winds else (0.0, 0.0))
+    return FusedHour(fused.incidents, h, n_det, fused.n_used, c, wind, stats=stats,
+                     region_wind_m_s=winds)
+
+
+@dataclass(frozen=True)
+class Combined:
+    """What :class:`Combiner` gives back: final incidents (reconciled at the seams, paired),
+    how many detections they hold, and the seams' counts."""
+
+    incidents: tuple[Incident, ...]
+    n_used: int = 0
+    stats: dict = field(default_factory=dict)
+
+
+class Combiner:
+    """The regions' hours to final incidents: every hour (from the first on, the empty ones
+    too, in order) goes through :func:`reconcile_seams` once the next hour is known, then
+    pairing (:class:`~linewatch.pairing.Pairer`, which holds one more hour). The single-process
+    run (``fuse_chunks`` with regions) and the partitioned one (:mod:`linewatch.reprocess`)
+    both end here."""
+
+    def __init__(self, frame: WorkingFrame, params: FusionParams,
+                 tile_of: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
+        self.pairer = Pairer(frame, params, tile_of)
+        self.hours: list[list[tuple[int, Incident]]] = []
+
+    def add(self, hour_s: float, outputs: Iterable[HourOutput]) -> Combined:
+        self.hours.append([(o.region, inc) for o in outputs for inc in o.incidents])
+        if len(self.hours) < 2:
+            return Combined(())
+        out = self._decide(len(self.hours) - 2)
+        self.hours = self.hours[-2:]
+        return out
+
+    def flush(self) -> Combined:
+        out = self._decide(len(self.hours) - 1) if self.hours else Combined(())
+        self.hours = []
+        return Combined(out.incidents + tuple(self.pairer.flush()), out.n_used, out.stats)
+
+    def _decide(self, k: int) -> Combined:
+        lo = max(0, k - 1)
+        context = [item for hour in self.hours[lo:k + 2] for item in hour]
+        first = sum(len(h) for h in self.hours[lo:k])
+        target = range(first, first + len(self.hours[k]))
+        kept, stats = reconcile_seams(context, target)
+        kept.sort(key=lambda inc: (inc.time_s, inc.id))
+        n_used = len({d for inc in kept for d in inc.detections})
+        return Combined(tuple(self.pairer.add(kept)), n_used, stats)
+
+
+def _priority(region: int, inc: Incident) -> tuple:
+    return (-inc.n_sensors, -len(inc.detections), inc.semi_major_m * inc.semi_minor_m, inc.id,
+            region)
+
+
+def reconcile_seams(items: list[tuple[int, Incident]], target: Iterable[int]
+                    ) -> tuple[list[Incident], dict[str, int]]:
+    """Which of ``items[target]`` survive the seams between regions. ``items`` are (region,
+    incident) of an hour and the hours either side (an incident's detections lie within its
+    hour and the look-ahead, so only neighbouring hours can share one). Two incidents of
+    different regions that share at least half of the smaller one's detections are the same
+    event, located by both regions on their own sides of the seam: the better one is kept
+    (more sensors, then more detections, then the smaller ellipse, then the id and region).
+    Fewer shared detections (two events, each region's fit holding a detection of the other's)
+    leave both, as located; ``seam_shared_detections`` counts them. The rule is pairwise, so it
+    does not depend on the order of anything."""
+    owners: dict[str, list[int]] = {}
+    for j, (_, inc) in enumerate(items):
+        for d in inc.detections:
+            owners.setdefault(d, []).append(j)
+    kept, stats = [], {"seam_duplicates": 0, "seam_shared_detections": 0}
+    for j in target:
+        region, inc = items[j]
+        shared: dict[int, int] = {}
+        for d in inc.detections:
+            for k in owners[d]:
+                if k != j and items[k][0] != region:
+                    shared[k] = shared.get(k, 0) + 1
+        mine = _priority(region, inc)
+        drop = False
+        for k, n in shared.items():
+            other = items[k][1]
+            if _priority(*items[k]) > mine:
+                continue
+            if 2 * n >= min(len(inc.detections), len(other.detections)):
+                drop = True
+            else:
+                stats["seam_shared_detections"] += n
+        if drop:
+            stats["seam_duplicates"] += 1
+        else:
+            kept.append(inc)
+    return kept, stats
 
 
 def _associate_hour(p: Prepared, blocks: np.ndarray, reach_s: float, used: np.ndarray,
