@@ -15,9 +15,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/linewatch demo --out demo-out
 
+# The tests run every store test on SQLite and on a private PostgreSQL + PostGIS server that
+# scripts/postgres.sh installs (Debian packages) and starts on 127.0.0.1 when it is not running.
 test: $(STAMP)
 	scripts/system-deps.sh
-	$(BIN)/python -m pytest -q
+	LINEWATCH_TEST_PG="$$(scripts/postgres.sh start | tail -n 1)" LINEWATCH_REQUIRE_PG=1 \
+		$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_classify.py

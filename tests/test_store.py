@@ -1,11 +1,11 @@
-"""The SQLite store: migrations, idempotent ingest, quarantine, R*Tree, crash consistency."""
+"""Both stores (SQLite, PostgreSQL + PostGIS): migrations, idempotent ingest, quarantine, the
+spatial index, crash consistency, and several ingest processes writing at once."""
 
 from __future__ import annotations
 
 import json
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -16,7 +16,7 @@ import pytest
 from linewatch.errors import StoreError
 from linewatch.service import ingest_file, stored_reports
 from linewatch.store import open_store
-from linewatch.store.migrations import MIGRATIONS, pending
+from linewatch.store.migrations import MIGRATIONS, PG_MIGRATIONS, pending
 
 
 def _record(i: int, **extra) -> dict:
@@ -47,16 +47,35 @@ def write_jsonl(path: Path, n: int, *, bad_every: int = 0) -> tuple[int, int]:
     return good, bad
 
 
-def test_migrations_apply_once_and_record_their_names(tmp_path):
-    db = tmp_path / "s.sqlite"
-    with open_store(db) as s:
+def test_migrations_apply_once_and_record_their_names(store_url, store_kind):
+    with open_store(store_url) as s:
         assert pending(s.conn) == []
-        names = [r[0] for r in s.conn.execute("SELECT name FROM _migrations")]
+        names = [r[0] for r in s.conn.execute("SELECT name FROM _migrations ORDER BY name")]
         assert names == [name for name, _ in MIGRATIONS]
-        assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert s.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    with open_store(f"sqlite:///{db}") as s:  # reopening applies nothing new
+        assert set(PG_MIGRATIONS) == set(names)           # one text per dialect, same names
+        if store_kind == "sqlite":
+            assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert s.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        else:
+            assert s.conn.execute("SELECT postgis_lib_version()").fetchone()[0]
+    with open_store(store_url) as s:  # reopening applies nothing new
         assert pending(s.conn) == []
+
+
+def _columns(s, table: str) -> list[str]:
+    return [d[0] for d in s.conn.execute(f"SELECT * FROM {table} LIMIT 0").description]
+
+
+def test_both_dialects_hold_the_same_tables_and_columns(tmp_path, new_pg_url):
+    """The PostgreSQL migrations make what the SQLite ones make (plus PostGIS's own columns)."""
+    extra = {"records": {"rowid", "extent"}, "allegations": {"rowid"}, "networks": {"rowid"}}
+    with open_store(tmp_path / "ref.sqlite") as ref, open_store(new_pg_url()) as pg:
+        tables = [r[0] for r in ref.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'records_rtree%' "
+            "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        assert len(tables) >= 20
+        for table in tables:
+            assert set(_columns(pg, table)) - extra.get(table, set()) == set(_columns(ref, table)), table
 
 
 def test_unsupported_url_and_unusable_file(tmp_path):
@@ -68,10 +87,18 @@ def test_unsupported_url_and_unusable_file(tmp_path):
         open_store(junk)
 
 
-def test_ingest_is_idempotent_and_quarantines_bad_rows(tmp_path):
+def _index_size(s) -> int:
+    """Entries of the spatial index: R*Tree boxes (SQLite), PostGIS extents (PostgreSQL)."""
+    if s.dialect == "sqlite":
+        return s.conn.execute("SELECT count(*) FROM records_rtree").fetchone()[0]
+    return s.conn.execute("SELECT count(*) FROM records WHERE ST_IsValid(extent) AND "
+                          "ST_Contains(extent, geom)").fetchone()[0]
+
+
+def test_ingest_is_idempotent_and_quarantines_bad_rows(tmp_path, store_url):
     src = tmp_path / "in.jsonl"
     good, bad = write_jsonl(src, 300, bad_every=50)
-    with open_store(tmp_path / "s.sqlite") as s:
+    with open_store(store_url) as s:
         first = ingest_file(s, src, chunk_size=37)
         assert (first.added, first.duplicate, first.quarantined) == (good, 0, bad)
         second = ingest_file(s, src, chunk_size=37)
@@ -81,15 +108,15 @@ def test_ingest_is_idempotent_and_quarantines_bad_rows(tmp_path):
         rows = s.quarantine_rows()
         assert all(r.file == str(src) and r.line and r.reason for r in rows)
         assert any("time zone" in r.reason for r in rows)
-        # the R*Tree holds exactly one box per record
-        assert s.conn.execute("SELECT count(*) FROM records_rtree").fetchone()[0] == good
+        # the spatial index holds exactly one box per record, around its point
+        assert _index_size(s) == good
 
 
-def test_same_id_with_different_content_is_a_conflict(tmp_path):
+def test_same_id_with_different_content_is_a_conflict(tmp_path, store_url):
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     a.write_text(json.dumps(_record(1)) + "\n")
     b.write_text(json.dumps(_record(1, radius_m=900)) + "\n")
-    with open_store(tmp_path / "s.sqlite") as s:
+    with open_store(store_url) as s:
         ingest_file(s, a)
         res = ingest_file(s, b)
         assert (res.added, res.quarantined) == (0, 1)
@@ -97,10 +124,10 @@ def test_same_id_with_different_content_is_a_conflict(tmp_path):
         assert stored_reports(s)[0].location.semi_major_m == 500  # the first stays
 
 
-def test_time_and_bbox_queries(tmp_path):
+def test_time_and_bbox_queries(tmp_path, store_url):
     src = tmp_path / "in.jsonl"
     write_jsonl(src, 300)
-    with open_store(tmp_path / "s.sqlite") as s:
+    with open_store(store_url) as s:
         ingest_file(s, src)
         t0 = datetime(2025, 6, 1, 1, tzinfo=timezone.utc)
         t1 = datetime(2025, 6, 1, 2, tzinfo=timezone.utc)
@@ -123,30 +150,71 @@ with open_store(sys.argv[1]) as s:
 
 
 @pytest.mark.slow
-def test_a_killed_ingest_leaves_a_consistent_store_and_a_rerun_completes_it_once(tmp_path):
+def test_a_killed_ingest_leaves_a_consistent_store_and_a_rerun_completes_it_once(tmp_path, store_url):
     src = tmp_path / "big.jsonl"
     good, bad = write_jsonl(src, 6000, bad_every=97)  # about 1.5 s of ingest on a laptop
-    db = tmp_path / "s.sqlite"
     rng = random.Random(1234)
     seen = []
     # the first kill comes early (a few hundred records in), the others at random moments
     for delay in [0.3] + [rng.uniform(0.05, 1.0) for _ in range(5)]:
-        proc = subprocess.run([sys.executable, "-c", WORKER, str(db), str(src), "40", str(delay)])
-        conn = sqlite3.connect(db)
-        try:
-            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            n = conn.execute("SELECT count(*) FROM records").fetchone()[0]
-            # every committed record has exactly its R*Tree box: no half-written chunk
-            assert conn.execute("SELECT count(*) FROM records_rtree").fetchone()[0] == n
+        proc = subprocess.run([sys.executable, "-c", WORKER, store_url, str(src), "40", str(delay)])
+        with open_store(store_url) as s:
+            if s.dialect == "sqlite":
+                assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            n = s.count_records()
+            # every committed record has exactly its index entry: no half-written chunk
+            assert _index_size(s) == n
             assert n <= good
-        finally:
-            conn.close()
         seen.append((proc.returncode, n))
     killed_midway = [n for code, n in seen if code == -signal.SIGKILL and n < good]
     assert killed_midway, f"no kill landed in the middle of an ingest: {seen}"
-    subprocess.run([sys.executable, "-c", WORKER, str(db), str(src), "40", "0"], check=True)
-    with open_store(db) as s:
+    subprocess.run([sys.executable, "-c", WORKER, store_url, str(src), "40", "0"], check=True)
+    with open_store(store_url) as s:
         assert s.count_records() == good
         assert s.count_quarantine() == bad
         ids = [r[0] for r in s.conn.execute("SELECT id FROM records")]
         assert len(ids) == len(set(ids)) == good
+
+
+WRITER = """
+import sys
+from linewatch.service import ingest_file
+from linewatch.store import open_store
+with open_store(sys.argv[1]) as s:
+    for path in sys.argv[3:]:
+        ingest_file(s, path, chunk_size=int(sys.argv[2]))
+"""
+
+
+@pytest.mark.slow
+def test_concurrent_ingest_writers_lose_and_duplicate_nothing(tmp_path, store_url):
+    """Four processes ingest at once: files of their own, and files all four ingest (the same
+    records, and the same bad lines). Counting afterwards: every record once, every bad line
+    quarantined once, every record once in the audit log, and the log verifies."""
+    from linewatch.audit import AuditLog
+    shared = tmp_path / "shared.jsonl"
+    n_shared, bad_shared = write_jsonl(shared, 400, bad_every=40)
+    own, total, bad_total = [], n_shared, bad_shared
+    for w in range(4):
+        path = tmp_path / f"own-{w}.jsonl"
+        with path.open("w", encoding="utf-8") as fh:
+            for i in range(300):
+                fh.write(json.dumps(_record(10_000 + 1000 * w + i)) + "\n")
+            fh.write(BAD_LINES[0].replace('"x', f'"own{w}-') + "\n")
+        own.append(path)
+        total, bad_total = total + 300, bad_total + 1
+    with open_store(store_url):
+        pass                                   # migrate once, before the race
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, store_url, str(7 + 4 * w),
+                               *(map(str, [own[w], shared] if w % 2 else [shared, own[w]]))])
+             for w in range(4)]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0, 0, 0]
+    with open_store(store_url) as s:
+        ids = [r[0] for r in s.conn.execute("SELECT id FROM records")]
+        assert len(ids) == len(set(ids)) == total
+        assert s.count_quarantine() == bad_total
+        assert _index_size(s) == total
+        logged = s.conn.execute("SELECT count(*), count(DISTINCT subject_id) FROM audit_log "
+                                "WHERE entry_type = 'record'").fetchone()
+        assert tuple(logged) == (total, total)
+        assert AuditLog(s).verify().ok

@@ -310,9 +310,9 @@ def stored_reports(store: Store, *, start: datetime | None = None,
     out = []
     for data in store.record_rows(start=start, end=end):
         try:
-            out.append(record_from_dict(data, name=store.path.name))
+            out.append(record_from_dict(data, name=store.where))
         except RecordError as exc:  # the store only holds records that parsed
-            raise InputError(f"{store.path}: stored record {data.get('id')!r} no longer "
+            raise InputError(f"{store.where}: stored record {data.get('id')!r} no longer "
                              f"parses: {exc}") from exc
     return out
 
