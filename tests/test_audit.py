@@ -1,4 +1,5 @@
-"""The audit log: append-only storage, signatures, proofs, tamper detection, bundles and the CLI."""
+"""The audit log: append-only storage, signatures, proofs, tamper detection, bundles and the CLI,
+on both stores (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -72,10 +73,10 @@ def _add_allegation(store, aid: str, supersedes: str | None = None) -> None:
                   (aid, supersedes, text, T0.isoformat()))
 
 
-def _build(path: Path, key, *, n_records: int = 12) -> None:
+def _build(path: Path | str, key, *, n_records: int = 12, src: Path | None = None) -> None:
     """A store with ingested records and allegations, verdicts, a correction and published heads."""
     from linewatch.service import ingest_file
-    src = path.with_suffix(".jsonl")
+    src = src or Path(path).with_suffix(".jsonl")
     src.write_text("".join(json.dumps(_record(i)) + "\n" for i in range(n_records)), encoding="utf-8")
     with open_store(path) as store:
         ingest_file(store, src)
@@ -99,16 +100,45 @@ def template(tmp_path_factory, key):
 
 
 @pytest.fixture
-def db(template, tmp_path):
-    path = tmp_path / "audit.sqlite"
-    shutil.copy(template, path)
-    return path
+def db(template, tmp_path, store_kind, new_store_url, key):
+    """The built store: a copy of the template (SQLite), or built anew (PostgreSQL)."""
+    if store_kind == "sqlite":
+        path = tmp_path / "audit.sqlite"
+        shutil.copy(template, path)
+        return str(path)
+    url = new_store_url("audit")
+    _build(url, key, src=tmp_path / "audit.jsonl")
+    return url
 
 
-def _unlock(conn: sqlite3.Connection) -> None:
-    """What a tamperer with the database file does first."""
-    conn.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
-    conn.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
+@pytest.fixture(scope="module")
+def pg_template(key, tmp_path_factory):
+    """One built PostgreSQL store for the tamper properties, each of which rolls back."""
+    from conftest import PG_URL, REQUIRE_PG, _store_factory
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("LINEWATCH_TEST_PG is not set")
+        pytest.skip("no PostgreSQL server (set LINEWATCH_TEST_PG; make test starts one)")
+    d = tmp_path_factory.mktemp("pgtpl")
+    make, drop = _store_factory("postgresql", d)
+    url = make("audit")
+    _build(url, key, src=d / "audit.jsonl")
+    yield url
+    drop()
+
+
+def _unlock(conn, dialect: str = "sqlite") -> None:
+    """What a tamperer with the database does first."""
+    if dialect == "sqlite":
+        conn.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+        conn.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
+    else:
+        conn.execute("DROP TRIGGER IF EXISTS audit_log_no_change ON audit_log")
+
+
+def _append_only_error():
+    import psycopg
+    return (sqlite3.IntegrityError, psycopg.errors.IntegrityError)
 
 
 # -- keys -----------------------------------------------------------------------------------------
@@ -139,8 +169,8 @@ def test_bad_key_files_are_named(tmp_path, keydir):
 
 # -- appending ----------------------------------------------------------------------------------
 
-def test_entries_are_leaves_of_canonical_json(tmp_path, key, pub):
-    with open_store(tmp_path / "s.sqlite") as store:
+def test_entries_are_leaves_of_canonical_json(store_url, key, pub):
+    with open_store(store_url) as store:
         log = AuditLog(store, key=key, clock=Clock())
         r = log.append("record", "R1", {"b": 1, "a": "é"})
         v = log.append("verdict", "V1", b"\x00raw bytes")
@@ -157,8 +187,8 @@ def test_entries_are_leaves_of_canonical_json(tmp_path, key, pub):
         assert r.appended_at.tzinfo is not None
 
 
-def test_bad_appends_are_refused(tmp_path):
-    with open_store(tmp_path / "s.sqlite") as store:
+def test_bad_appends_are_refused(store_url):
+    with open_store(store_url) as store:
         log = AuditLog(store)
         log.append("record", "R1", {})
         with pytest.raises(ValueError, match="entry type 'Record!'"):
@@ -177,14 +207,14 @@ def test_bad_appends_are_refused(tmp_path):
 
 def test_rows_cannot_be_updated_or_deleted(db):
     with open_store(db) as store:
-        for sql in ("UPDATE audit_log SET payload = x'00' WHERE idx = 0", "DELETE FROM audit_log WHERE idx = 0",
-                    "DELETE FROM audit_log"):
-            with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        for sql in ("UPDATE audit_log SET subject_id = 'x' WHERE idx = 0",
+                    "DELETE FROM audit_log WHERE idx = 0", "DELETE FROM audit_log"):
+            with pytest.raises(_append_only_error(), match="append-only"):
                 store.conn.execute(sql)
 
 
-def test_append_joins_the_callers_transaction(tmp_path):
-    with open_store(tmp_path / "s.sqlite") as store:
+def test_append_joins_the_callers_transaction(store_url):
+    with open_store(store_url) as store:
         log = AuditLog(store)
         with pytest.raises(RuntimeError):
             with store.transaction():
@@ -227,30 +257,94 @@ def test_wrong_key_and_missing_signature_are_named(db, tmp_path, pub):
         assert log.verify().ok  # without keys, signatures are not checked
 
 
+class _Tamper:
+    """A tamperer's raw access to a built store: a copy of the SQLite template, or the PostgreSQL
+    template inside a transaction that is rolled back afterwards."""
+
+    def __init__(self, kind: str, template: Path, tmp_path: Path, pg_url: str | None, n: int) -> None:
+        self.kind = kind
+        if kind == "sqlite":
+            self.path = tmp_path / f"t{n}.sqlite"
+            shutil.copy(template, self.path)
+            self.conn = sqlite3.connect(self.path, isolation_level=None)
+            self.store = None
+        else:
+            self.store = open_store(pg_url)
+            self.conn = self.store.conn
+            self.conn.execute("BEGIN")
+
+    def bytes_of(self, table: str, column: str, where: str, arg) -> bytes | None:
+        text = column not in ("payload", "leaf_hash")
+        expr = (f"CAST({column} AS BLOB)" if self.kind == "sqlite" else f"convert_to({column}, 'UTF8')") \
+            if text else column
+        got = self.conn.execute(f"SELECT {expr} FROM {table} WHERE {where} = ?", (arg,)).fetchone()[0]
+        return None if got is None else bytes(got)
+
+    def set_bytes(self, table: str, column: str, where: str, arg, value: bytes) -> None:
+        if column in ("payload", "leaf_hash"):
+            expr = "?"
+        elif self.kind == "sqlite":
+            expr = "CAST(? AS TEXT)"
+        else:
+            try:                    # PostgreSQL's text is UTF-8: a tamperer cannot store other bytes
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                self.close()
+                reject()
+            expr = "convert_from(?, 'UTF8')"
+        self.conn.execute(f"UPDATE {table} SET {column} = {expr} WHERE {where} = ?", (value, arg))
+
+    def verify(self, pub):
+        if self.kind == "sqlite":
+            self.conn.close()
+            with open_store(self.path) as store:
+                return AuditLog(store).verify(pub)
+        try:
+            return AuditLog(self.store).verify(pub)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.store is not None:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            self.store.close()
+            self.store = None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def tamper(request, template, tmp_path):
+    """``tamper(n)``: a :class:`_Tamper` of the built store, on each store."""
+    pg_url = request.getfixturevalue("pg_template") if request.param == "postgresql" else None
+    made: list[_Tamper] = []
+
+    def make(n: int) -> _Tamper:
+        made.append(_Tamper(request.param, template, tmp_path, pg_url, n))
+        return made[-1]
+    yield make
+    for t in made:
+        t.close()
+
+
 @SETTINGS
 @given(data=st.data())
-def test_any_changed_byte_of_any_entry_is_detected_and_located(template, tmp_path, pub, data):
-    path = tmp_path / f"t{data.draw(st.integers(0, 10**9))}.sqlite"
-    shutil.copy(template, path)
-    conn = sqlite3.connect(path, isolation_level=None)
-    n = conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+def test_any_changed_byte_of_any_entry_is_detected_and_located(tamper, pub, data):
+    t = tamper(data.draw(st.integers(0, 10**9)))
+    n = t.conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
     idx = data.draw(st.integers(0, n - 1), label="entry")
     column = data.draw(st.sampled_from(["payload", "leaf_hash", "subject_id", "appended_at", "signature"]),
                        label="column")
-    value = conn.execute(f"SELECT CAST({column} AS BLOB) FROM audit_log WHERE idx = ?", (idx,)).fetchone()[0]
+    value = t.bytes_of("audit_log", column, "idx", idx)
     if value is None:  # an unsigned entry: change its payload instead
         column = "payload"
-        value = conn.execute("SELECT payload FROM audit_log WHERE idx = ?", (idx,)).fetchone()[0]
+        value = t.bytes_of("audit_log", column, "idx", idx)
     pos = data.draw(st.integers(0, len(value) - 1), label="byte")
     bit = data.draw(st.integers(0, 7), label="bit")
     changed = bytearray(value)
     changed[pos] ^= 1 << bit
-    _unlock(conn)
-    cast = "?" if column in ("payload", "leaf_hash") else "CAST(? AS TEXT)"
-    conn.execute(f"UPDATE audit_log SET {column} = {cast} WHERE idx = ?", (bytes(changed), idx))
-    conn.close()
-    with open_store(path) as store:
-        r = AuditLog(store).verify(pub)
+    _unlock(t.conn, t.kind)
+    t.set_bytes("audit_log", column, "idx", idx, bytes(changed))
+    r = t.verify(pub)
     assert not r.ok
     assert r.first.index == idx, (column, pos, str(r.first))
     assert r.first.where.startswith(f"entry {idx} ")
@@ -258,21 +352,17 @@ def test_any_changed_byte_of_any_entry_is_detected_and_located(template, tmp_pat
 
 @SETTINGS
 @given(data=st.data())
-def test_any_changed_byte_of_a_stored_record_is_detected_and_located(template, tmp_path, pub, data):
-    path = tmp_path / f"r{data.draw(st.integers(0, 10**9))}.sqlite"
-    shutil.copy(template, path)
-    conn = sqlite3.connect(path, isolation_level=None)
+def test_any_changed_byte_of_a_stored_record_is_detected_and_located(tamper, pub, data):
+    t = tamper(data.draw(st.integers(0, 10**9)))
     table = data.draw(st.sampled_from(["records", "allegations"]))
-    ids = [r[0] for r in conn.execute(f"SELECT id FROM {table} ORDER BY id")]
+    ids = [r[0] for r in t.conn.execute(f"SELECT id FROM {table} ORDER BY id")]
     rid = data.draw(st.sampled_from(ids), label="id")
-    value = conn.execute(f"SELECT CAST(data AS BLOB) FROM {table} WHERE id = ?", (rid,)).fetchone()[0]
+    value = t.bytes_of(table, "data", "id", rid)
     pos = data.draw(st.integers(0, len(value) - 1), label="byte")
     changed = bytearray(value)
     changed[pos] ^= 1 << data.draw(st.integers(0, 7), label="bit")
-    conn.execute(f"UPDATE {table} SET data = CAST(? AS TEXT) WHERE id = ?", (bytes(changed), rid))
-    conn.close()
-    with open_store(path) as store:
-        r = AuditLog(store).verify(pub)
+    t.set_bytes(table, "data", "id", rid, bytes(changed))
+    r = t.verify(pub)
     assert not r.ok and r.n_problems == 1
     assert r.first.subject_id == rid and r.first.where == f"{table} row {rid!r}"
     assert "differs from its logged version" in r.first.what
@@ -286,7 +376,7 @@ def test_rewritten_leaf_hashes_are_caught_by_the_signed_heads(db, pub):
         e = log.entry(3)
         forged = AuditEntry(3, e.entry_type, e.subject_id, hashlib.sha256(b'{"forged":true}').hexdigest(),
                             e.supersedes, e.appended_at)
-        _unlock(store.conn)
+        _unlock(store.conn, store.dialect)
         store.conn.execute("UPDATE audit_log SET payload = ?, leaf_hash = ? WHERE idx = 3",
                            (b'{"forged":true}', forged.leaf_hash))
         r = log.verify(pub, heads=[held], check_tables=False)
@@ -299,7 +389,7 @@ def test_rewritten_leaf_hashes_are_caught_by_the_signed_heads(db, pub):
 def test_removed_entries_are_named(db, pub):
     with open_store(db) as store:
         head = AuditLog(store).published_heads()[-1]
-        _unlock(store.conn)
+        _unlock(store.conn, store.dialect)
         store.conn.execute("DELETE FROM audit_log WHERE idx = 5")
         r = AuditLog(store).verify(pub, heads=[head], check_tables=False)
         assert not r.ok and r.first.where == "entries 5..5" and r.first.what == "missing from the log"
@@ -310,7 +400,9 @@ def test_removed_entries_are_named(db, pub):
 
 def test_deleted_and_unlogged_records_are_named(db):
     with open_store(db) as store:
-        store.conn.execute("DELETE FROM records_rtree WHERE id = (SELECT rowid FROM records WHERE id = 'rec-004')")
+        if store.dialect == "sqlite":
+            store.conn.execute("DELETE FROM records_rtree WHERE id = (SELECT rowid FROM records "
+                               "WHERE id = 'rec-004')")
         store.conn.execute("DELETE FROM records WHERE id = 'rec-004'")
         _add_allegation(store, "AL-3")
         r = AuditLog(store).verify()
@@ -412,8 +504,8 @@ def test_a_bundle_verifies_with_the_public_key_alone(bundle, pub):
     assert r.entry.index == 5 and r.tree_head.tree_size == 6
 
 
-def test_a_report_published_again_supersedes_the_first(tmp_path, key, pub):
-    with open_store(tmp_path / "s.sqlite") as store:
+def test_a_report_published_again_supersedes_the_first(store_url, key, pub):
+    with open_store(store_url) as store:
         log = AuditLog(store, clock=Clock())
         first = verify_bundle(make_bundle(FILES, log, key, report_id="2026-06-15"), pub)
         again = verify_bundle(make_bundle(dict(FILES, **{"report.json": b"{}"}), log, key,
@@ -488,8 +580,8 @@ def test_bundle_signatures_fields_and_files_are_named(bundle, pub):
     assert verify_bundle(b"PK\x03\x04", pub).first.what.startswith("not a UTF-8 JSON document")
 
 
-def test_bundle_file_names_must_be_safe(tmp_path, key):
-    with open_store(tmp_path / "s.sqlite") as store:
+def test_bundle_file_names_must_be_safe(store_url, key):
+    with open_store(store_url) as store:
         for name in ("../etc/passwd", "/abs", "a//b", "a\\b", ""):
             with pytest.raises(ValueError, match="report file name"):
                 make_bundle({name: b""}, AuditLog(store), key, report_id="d")
@@ -565,11 +657,10 @@ def test_cli_consistency(cli, db, keydir, tmp_path):
 
 
 def test_cli_verify_names_the_first_tampered_entry(cli, db):
-    conn = sqlite3.connect(db, isolation_level=None)
-    _unlock(conn)
-    conn.execute("UPDATE audit_log SET payload = CAST('{\"verdict\":\"compliant\"}' AS BLOB) "
-                 "WHERE subject_id = 'V2'")
-    conn.close()
+    with open_store(db) as store:
+        _unlock(store.conn, store.dialect)
+        store.conn.execute("UPDATE audit_log SET payload = ? WHERE subject_id = 'V2'",
+                           (b'{"verdict":"compliant"}',))
     r = cli("audit", "verify", "--db", db)
     assert r.exit_code == EXIT_VERIFICATION_FAILED
     assert r.output.startswith("FAILED: entry 17 (verdict 'V2'): its fields or payload were changed")
@@ -591,8 +682,8 @@ def test_cli_verify_report(cli, bundle, keydir, tmp_path):
     assert not (tmp_path / "y").exists()
 
 
-def test_cli_sync_and_unsigned_head(cli, tmp_path):
-    db = tmp_path / "s.sqlite"
+def test_cli_sync_and_unsigned_head(cli, store_url):
+    db = store_url
     with open_store(db) as store:
         _add_allegation(store, "AL-1")  # stored behind the log's back
         _add_allegation(store, "AL-2", supersedes="AL-1")
