@@ -266,6 +266,41 @@ MIGRATIONS: list[tuple[str, str]] = [
             PRIMARY KEY (batch_id, by_run)
         );
     """),
+    ("0006_stream", """
+        CREATE TABLE stream_progress (
+            name TEXT PRIMARY KEY,
+            owner TEXT,
+            fence INTEGER NOT NULL DEFAULT 0,
+            lease_until_s REAL,
+            committed_s REAL,
+            floor_s REAL,
+            batch_id INTEGER REFERENCES ingest_batches(id),
+            engine TEXT,
+            params TEXT,
+            n_detections INTEGER NOT NULL DEFAULT 0,
+            n_incidents INTEGER NOT NULL DEFAULT 0,
+            updated_s REAL
+        );
+        CREATE TABLE stream_claims (
+            stream TEXT NOT NULL,
+            detection_id TEXT NOT NULL REFERENCES detections(id),
+            time_s REAL NOT NULL,
+            enqueued_s REAL NOT NULL,
+            claimed_s REAL NOT NULL,
+            PRIMARY KEY (stream, detection_id)
+        );
+        CREATE INDEX stream_claims_time ON stream_claims(stream, time_s);
+        CREATE TABLE stream_latency (
+            record_id TEXT PRIMARY KEY,
+            stream TEXT NOT NULL,
+            last_detection_s REAL NOT NULL,
+            last_enqueued_s REAL NOT NULL,
+            stream_time_s REAL NOT NULL,
+            trigger_enqueued_s REAL NOT NULL,
+            committed_s REAL NOT NULL
+        );
+        CREATE INDEX stream_latency_committed ON stream_latency(stream, committed_s);
+    """),
 ]
 
 PG_MIGRATIONS: dict[str, str] = {
@@ -519,6 +554,41 @@ PG_MIGRATIONS: dict[str, str] = {
             by_run BIGINT NOT NULL REFERENCES fusion_runs(id),
             PRIMARY KEY (batch_id, by_run)
         );
+    """,
+    "0006_stream": """
+        CREATE TABLE stream_progress (
+            name TEXT PRIMARY KEY,
+            owner TEXT,
+            fence BIGINT NOT NULL DEFAULT 0,
+            lease_until_s DOUBLE PRECISION,
+            committed_s DOUBLE PRECISION,
+            floor_s DOUBLE PRECISION,
+            batch_id BIGINT REFERENCES ingest_batches(id),
+            engine TEXT,
+            params TEXT,
+            n_detections BIGINT NOT NULL DEFAULT 0,
+            n_incidents BIGINT NOT NULL DEFAULT 0,
+            updated_s DOUBLE PRECISION
+        );
+        CREATE TABLE stream_claims (
+            stream TEXT NOT NULL,
+            detection_id TEXT NOT NULL REFERENCES detections(id),
+            time_s DOUBLE PRECISION NOT NULL,
+            enqueued_s DOUBLE PRECISION NOT NULL,
+            claimed_s DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (stream, detection_id)
+        );
+        CREATE INDEX stream_claims_time ON stream_claims(stream, time_s);
+        CREATE TABLE stream_latency (
+            record_id TEXT PRIMARY KEY,
+            stream TEXT NOT NULL,
+            last_detection_s DOUBLE PRECISION NOT NULL,
+            last_enqueued_s DOUBLE PRECISION NOT NULL,
+            stream_time_s DOUBLE PRECISION NOT NULL,
+            trigger_enqueued_s DOUBLE PRECISION NOT NULL,
+            committed_s DOUBLE PRECISION NOT NULL
+        );
+        CREATE INDEX stream_latency_committed ON stream_latency(stream, committed_s);
     """,
 }
 
