@@ -218,3 +218,15 @@ def test_concurrent_ingest_writers_lose_and_duplicate_nothing(tmp_path, store_ur
                                 "WHERE entry_type = 'record'").fetchone()
         assert tuple(logged) == (total, total)
         assert AuditLog(s).verify().ok
+
+
+def test_one_chunk_holding_an_id_twice(tmp_path, store_url):
+    """The second copy of an id in the same chunk meets the first: a duplicate if the same, a
+    conflict if not (the batched insert keeps the order)."""
+    path = tmp_path / "twice.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in
+                            [_record(1), _record(2), _record(1), _record(2, radius_m=900), _record(3)]))
+    with open_store(store_url) as s:
+        res = ingest_file(s, path, chunk_size=100)
+        assert (res.added, res.duplicate, res.quarantined) == (3, 1, 1)
+        assert {r.id: r.location.semi_major_m for r in stored_reports(s)}["rec-00002"] == 500

@@ -102,6 +102,10 @@ class Store(ServiceTables, DetectionTables, QueueTables):
         """Insert one record row unless its id is stored; its new row id, else None."""
         raise NotImplementedError
 
+    def _insert_records(self, c, items: Sequence[tuple[tuple, Any]]) -> list[bool]:
+        """Insert ``(row, location)`` items in order; whether each was new."""
+        return [self._insert_record(c, row, loc) is not None for row, loc in items]
+
     # -- ingest -------------------------------------------------------------------------------
     def begin_batch(self, file: str, file_sha256: str, fmt: str, *,
                     submitted_by: str | None = None) -> int:
@@ -131,21 +135,25 @@ class Store(ServiceTables, DetectionTables, QueueTables):
         now = _now()
         with self.transaction() as c:
             self._lock(c, "records", shared=True)
+            items = []
             for rec in records:
                 r = rec.report
                 loc = r.location
-                row = (r.id, r.kind.value, r.time.isoformat(), r.time.timestamp(), loc.lon, loc.lat,
-                       r.provenance.source_kind.value, r.provenance.source_id, rec.content_hash,
-                       json.dumps(rec.data, sort_keys=True, separators=(",", ":")),
-                       rec.file, rec.line, batch_id, now)
-                if self._insert_record(c, row, loc) is not None:
+                items.append(((r.id, r.kind.value, r.time.isoformat(), r.time.timestamp(), loc.lon,
+                               loc.lat, r.provenance.source_kind.value, r.provenance.source_id,
+                               rec.content_hash,
+                               json.dumps(rec.data, sort_keys=True, separators=(",", ":")),
+                               rec.file, rec.line, batch_id, now), loc))
+            for rec, inserted in zip(records, self._insert_records(c, items)):
+                if inserted:
                     added += 1
                     continue
-                got = c.execute("SELECT content_hash FROM records WHERE id = ?", (r.id,)).fetchone()
+                got = c.execute("SELECT content_hash FROM records WHERE id = ?",
+                                (rec.report.id,)).fetchone()
                 if got[0] == rec.content_hash:
                     dup += 1
                 else:
-                    conflicts.append((rec, f"record id {r.id!r} is already stored with "
+                    conflicts.append((rec, f"record id {rec.report.id!r} is already stored with "
                                            "different content"))
             for rej in list(rejected) + [(rec.file, rec.line, "id", why, json.dumps(rec.data))
                                          for rec, why in conflicts]:
