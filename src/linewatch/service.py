@@ -500,11 +500,13 @@ class FuseSummary:
 def fuse_files(store: Store, sensors_path: Path, detections_path: Path, out_path: Path, *,
                loaded: LoadedAgreement | None = None,
                temperature_c: float | None = None, workers: int = 1,
-               progress: Progress | None = None, chunk_size: int = 200_000) -> FuseSummary:
+               progress: Progress | None = None, chunk_size: int = 200_000,
+               keep_detections: bool = True) -> FuseSummary:
     """Read sensors, then stream the detections in chunks through fusion (bad rows, and rows
     too far out of time order, to the quarantine); store the incidents an hour at a time and
     write them as GeoJSON to ``out_path`` (in full or not at all). ``workers`` > 1 spreads the
-    tiles over that many processes. Memory holds about an hour of detections."""
+    tiles over that many processes. Memory holds about an hour of detections.
+    ``keep_detections`` stores the raw detections too (``linewatch reprocess`` reads them)."""
     from concurrent.futures import ProcessPoolExecutor
 
     from linewatch.formats.sensors import iter_detection_chunks, read_sensors
@@ -533,6 +535,8 @@ def fuse_files(store: Store, sensors_path: Path, detections_path: Path, out_path
                                                    chunk_size=chunk_size):
             quarantine(Path(detections_path), [(r.file, r.line, r.field, r.reason, r.raw)
                                                for r in rejected])
+            if keep_detections:
+                store.add_detections(det, sensors, batch_id=batch)
             yield det
 
     tmp = Path(out_path).with_name(Path(out_path).name + ".part")

@@ -106,6 +106,11 @@ class Store(ServiceTables, DetectionTables, QueueTables):
         """Insert ``(row, location)`` items in order; whether each was new."""
         return [self._insert_record(c, row, loc) is not None for row, loc in items]
 
+    def _insert_many(self, c, sql: str, rows: Sequence[Sequence[Any]]) -> list[bool]:
+        """Run ``INSERT ... ON CONFLICT DO NOTHING RETURNING ...`` for each row, in order;
+        whether each inserted a row."""
+        return [c.execute(sql, row).fetchone() is not None for row in rows]
+
     # -- ingest -------------------------------------------------------------------------------
     def begin_batch(self, file: str, file_sha256: str, fmt: str, *,
                     submitted_by: str | None = None) -> int:

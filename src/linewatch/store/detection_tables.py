@@ -68,15 +68,12 @@ class DetectionTables:
         detection whose id is stored already is skipped. ``enqueue`` also puts the new ones on
         the fusion queue. Returns how many were added."""
         from linewatch.store.service_tables import _now
-        now, added = _now(), []
+        now = _now()
         with self.transaction() as c:
-            for row in detection_rows(det, sensors):
-                got = c.execute(
-                    f"INSERT INTO detections ({', '.join(_COLUMNS)}, batch_id, ingested_at) VALUES "
-                    f"({', '.join('?' * (len(_COLUMNS) + 2))}) ON CONFLICT (id) DO NOTHING RETURNING id",
-                    (*row, batch_id, now)).fetchone()
-                if got is not None:
-                    added.append(row[0])
+            rows = [(*row, batch_id, now) for row in detection_rows(det, sensors)]
+            sql = (f"INSERT INTO detections ({', '.join(_COLUMNS)}, batch_id, ingested_at) VALUES "
+                   f"({', '.join('?' * (len(_COLUMNS) + 2))}) ON CONFLICT (id) DO NOTHING RETURNING id")
+            added = [row[0] for row, new in zip(rows, self._insert_many(c, sql, rows)) if new]
             if enqueue and added:
                 t = time.time()
                 c.executemany("INSERT INTO fusion_queue (detection_id, enqueued_s) VALUES (?, ?)",

@@ -133,14 +133,16 @@ class PostgresStore(Store):
         return None if got is None else int(got[0])
 
     def _insert_records(self, c, items) -> list[bool]:
-        """All in one pipelined ``executemany``, in order (a second copy of an id in the same
-        chunk finds the first)."""
-        if not items:
+        return self._insert_many(c, self._INSERT_RECORD,
+                                 [[*row, loc.lon, loc.lat, *_envelope(loc)] for row, loc in items])
+
+    def _insert_many(self, c, sql: str, rows) -> list[bool]:
+        """All in one pipelined ``executemany``, in order (a second copy of a key in the same
+        call finds the first)."""
+        if not rows:
             return []
         cur = c.raw.cursor()
-        cur.executemany(_pg_sql(self._INSERT_RECORD),
-                        [[*row, loc.lon, loc.lat, *_envelope(loc)] for row, loc in items],
-                        returning=True)
+        cur.executemany(_pg_sql(sql), [list(r) for r in rows], returning=True)
         out = []
         while True:
             out.append(cur.fetchone() is not None)
