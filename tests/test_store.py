@@ -81,6 +81,10 @@ def test_both_dialects_hold_the_same_tables_and_columns(tmp_path, new_pg_url):
 def test_unsupported_url_and_unusable_file(tmp_path):
     with pytest.raises(StoreError, match="unsupported scheme"):
         open_store("mysql://x/y")
+    # no server there: the error names the store, and never prints the password
+    with pytest.raises(StoreError, match=r"postgresql://ana:\*\*\*@127.0.0.1:9/m: cannot connect") as e:
+        open_store("postgresql://ana:s3cret@127.0.0.1:9/m")
+    assert "s3cret" not in str(e.value)
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="junk.sqlite"):

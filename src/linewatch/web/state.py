@@ -1,5 +1,6 @@
-"""What the web service holds while it runs: the store (one SQLite connection per worker
-thread, one writer at a time), the agreement and network in use, and the signing key."""
+"""What the web service holds while it runs: the store (one connection per worker thread:
+SQLite, one writer at a time, or PostgreSQL), the agreement and network in use, and the
+signing key."""
 
 from __future__ import annotations
 
