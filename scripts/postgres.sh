@@ -6,13 +6,29 @@
 #   scripts/postgres.sh url      # print the URL of the running server
 #   scripts/postgres.sh stop
 #
-# The cluster lives in $LINEWATCH_PG_DIR (default: .pg/ in the project, owned by the postgres
-# system user when run as root, since PostgreSQL refuses to run as root) and listens on
-# $LINEWATCH_PG_PORT (default 54329) with trust authentication for local connections only.
+# The cluster lives in $LINEWATCH_PG_DIR (default: .pg/ in the project; when run as root, a
+# folder of this checkout's own under /tmp, owned by the postgres system user, since PostgreSQL
+# refuses to run as root and the checkout may sit in a folder only root can enter) and listens
+# on $LINEWATCH_PG_PORT (default 54329, or the next free port if another server has it; the
+# port is kept in the cluster folder) with trust authentication for local connections only.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DIR="${LINEWATCH_PG_DIR:-$ROOT/.pg}"
-PORT="${LINEWATCH_PG_PORT:-54329}"
+if [[ $(id -u) -eq 0 ]]; then
+    DIR="${LINEWATCH_PG_DIR:-/tmp/linewatch-pg-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)}"
+else
+    DIR="${LINEWATCH_PG_DIR:-$ROOT/.pg}"
+fi
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+if [[ -n "${LINEWATCH_PG_PORT:-}" ]]; then
+    PORT="$LINEWATCH_PG_PORT"
+elif [[ -f "$DIR/port" ]]; then
+    PORT="$(cat "$DIR/port")"
+else
+    PORT=54329
+    while port_busy "$PORT"; do PORT=$((PORT + 1)); done
+fi
 URL="postgresql://linewatch@127.0.0.1:${PORT}/linewatch"
 
 pg_bin() {
@@ -49,6 +65,7 @@ init_and_start() {
     local bin="$1"
     mkdir -p "$DIR"
     if [[ $(id -u) -eq 0 ]]; then chown postgres: "$DIR"; fi
+    echo "$PORT" > "$DIR/port"
     if [[ ! -f "$DIR/data/PG_VERSION" ]]; then
         as_owner "$bin/initdb" -D "$DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
         printf '%s\n' "listen_addresses = '127.0.0.1'" "port = $PORT" \
