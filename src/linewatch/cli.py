@@ -40,6 +40,7 @@ def _mount_shell_commands() -> None:
     from linewatch.cli_audit import audit_app, keys_app
     from linewatch.cli_coverage import coverage
     from linewatch.cli_plan import plan
+    from linewatch.cli_stream import stream_app
     from linewatch.cli_web import serve, user_app
     app.add_typer(keys_app, name="keys")
     app.add_typer(audit_app, name="audit")
@@ -47,6 +48,7 @@ def _mount_shell_commands() -> None:
     app.command("serve")(serve)
     app.command("plan")(plan)
     app.add_typer(user_app, name="user")
+    app.add_typer(stream_app, name="stream")
 
 
 _mount_shell_commands()
