@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator
 
 from linewatch.allegations import Allegation, AllegationKind, AllegedPlace
 from linewatch.errors import NotFound
 from linewatch.formats.jsonl import json_objects
 from linewatch.formats.records import (Lat, Lon, Metres, RecordId, Rejected, Text, _reason, _Strict,
-                                       canonical_json, format_time, parse_time, text_lines)
+                                       canonical_json, format_time, no_nul, parse_time, text_lines)
 
 __all__ = ["ParsedAllegation", "allegation_from_dict", "allegation_from_stored",
            "allegation_to_dict", "is_allegation_header", "is_allegation_object",
@@ -47,8 +47,8 @@ class ParsedAllegation:
 
 class _In(_Strict):
     id: RecordId | None = None
-    alleging_party: Annotated[str, Field(min_length=1, max_length=100)]
-    accused_party: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    alleging_party: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(no_nul)]
+    accused_party: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(no_nul)] | None = None
     kind: AllegationKind
     start: datetime | None = None
     end: datetime | None = None

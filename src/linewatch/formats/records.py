@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo,
+                      field_validator, model_validator)
 
 from linewatch.errors import InputError, RecordError
 from linewatch.geo import location_from_observer
@@ -59,7 +60,17 @@ Lat = Annotated[float, Field(ge=-90.0, le=90.0)]
 Metres = Annotated[float, Field(ge=0.0)]
 Degrees = Annotated[float, Field(ge=0.0, lt=360.0)]
 Count = Annotated[int, Field(ge=0)]
-Text = Annotated[str, Field(min_length=1, max_length=10_000)]
+
+
+def no_nul(value: str) -> str:
+    """Refuse a NUL character: it is nobody's text, and PostgreSQL's text columns cannot hold it
+    (so the record is quarantined on either store, not refused by one of them)."""
+    if "\x00" in value:
+        raise ValueError("a NUL character is not allowed")
+    return value
+
+
+Text = Annotated[str, Field(min_length=1, max_length=10_000), AfterValidator(no_nul)]
 RecordId = Annotated[str, Field(pattern=r"^[^\s\x00-\x1f](?:[^\x00-\x1f]*[^\s\x00-\x1f])?$",
                                 max_length=200)]
 

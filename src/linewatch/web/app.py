@@ -71,8 +71,9 @@ class DailyReportInfo(BaseModel):
 
 
 class UserIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100, pattern=r"^\S+$")
-    role: str = Field(description="admin, analyst, monitor, public or party:<party id>")
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[^\s\x00-\x1f]+$")
+    role: str = Field(max_length=200, pattern=r"^[^\x00-\x1f]+$",
+                      description="admin, analyst, monitor, public or party:<party id>")
 
 
 class UserOut(BaseModel):
@@ -195,6 +196,21 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
     async def _linewatch_error(request: Request, exc: LinewatchError) -> JSONResponse:
         status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
         return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.middleware("http")
+    async def _no_nul_characters(request: Request, call_next):
+        """A NUL character in the path or the query names nothing the store holds (no id,
+        kind or name may contain one, and PostgreSQL's text cannot): 422, on either store."""
+        where = None
+        if "\x00" in request.url.path:
+            where = ["path"]
+        else:
+            where = next((["query", k] for k, v in request.query_params.multi_items()
+                          if "\x00" in k or "\x00" in v), None)
+        if where is not None:
+            return JSONResponse({"detail": [{"loc": where, "msg": "a NUL character is not allowed",
+                                             "type": "value_error"}]}, status_code=422)
+        return await call_next(request)
 
     # -- who is asking -------------------------------------------------------------------------
     tokens: dict[str, tuple[Principal, float]] = {}   # token hash -> (who, valid until)
