@@ -10,6 +10,7 @@ records: each must be stored exactly once. Then measures the ceiling: requests p
 
     .venv/bin/python bench/bench_service.py                       # 1,000 reports/s, batches of 10
     .venv/bin/python bench/bench_service.py --rate 1000 --batch 1 # one report per request
+    .venv/bin/python bench/bench_service.py --db postgresql://USER@HOST:PORT/DB   # an empty store
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import asyncio
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -39,7 +39,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(db: Path, port: int, *, cpu: int | None) -> subprocess.Popen:
+def start_server(db: str, port: int, *, cpu: int | None) -> subprocess.Popen:
     cmd = [str(BIN / "linewatch"), "serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(port)]
     if cpu is not None and hasattr(os, "sched_setaffinity"):
         cmd = ["taskset", "-c", str(cpu)] + cmd
@@ -196,9 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--concurrency", type=int, default=32, help="requests in flight for the ceiling")
     ap.add_argument("--ceiling-s", type=float, default=10.0, help="seconds of the ceiling measurement")
     ap.add_argument("--server-cpu", type=int, default=0, help="pin the server to this CPU (-1: no pin)")
+    ap.add_argument("--db", help="an empty store's URL (sqlite:///PATH or postgresql://...); "
+                    "default: a new SQLite file in a temporary directory")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="lw-bench-service-") as tmp:
-        db = Path(tmp) / "load.sqlite"
+        db = args.db or str(Path(tmp) / "load.sqlite")
         token = subprocess.run([str(BIN / "linewatch"), "user", "add", "loader", "--role", "monitor",
                                 "--db", str(db)], capture_output=True, text=True, check=True).stdout.strip()
         port = free_port()
@@ -211,9 +213,11 @@ def main(argv: list[str] | None = None) -> int:
             lat, added, failed, wall = asyncio.run(offered_load(
                 base, token, rate=args.rate, batch=args.batch, duration_s=args.duration))
             offered = int(args.rate * args.duration / args.batch) * args.batch
-            with sqlite3.connect(db) as conn:
-                stored = conn.execute("SELECT count(*), count(DISTINCT id) FROM records").fetchone()
-                logged = conn.execute("SELECT count(*) FROM audit_log WHERE entry_type = 'record'").fetchone()[0]
+            from linewatch.store import open_store
+            with open_store(db) as store:
+                stored = store.conn.execute("SELECT count(*), count(DISTINCT id) FROM records").fetchone()
+                logged = store.conn.execute(
+                    "SELECT count(*) FROM audit_log WHERE entry_type = 'record'").fetchone()[0]
             print(f"ingest: {args.rate:,.0f} reports/s offered in requests of {args.batch} for "
                   f"{args.duration:.0f} s: {added / wall:,.0f} reports/s stored; {pct(lat)}; "
                   f"{failed} failed requests")

@@ -1,5 +1,6 @@
 """A small store for the web-service tests: one agreement, two days of generated records,
-a handful of allegations, verified, with one daily report built and released."""
+a handful of allegations, verified, with one daily report built and released. The store is
+the one at the URL the test gives (conftest's ``new_store_url``: SQLite, then PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ def allegation(i: int, by: str, against: str, hour: int, lon: float, lat: float)
             "received_time": f"{DAY.isoformat()}T12:00:00Z"}
 
 
-def build_store(tmp: Path, *, report: bool = True) -> tuple[Path, dict[str, str]]:
-    """The store and a token for each role (user names: the role with ':' as '-')."""
-    db = tmp / "api.sqlite"
+def build_store(tmp: Path, url: str, *, report: bool = True) -> tuple[str, dict[str, str]]:
+    """The store at ``url`` (new and empty), with its input files under ``tmp``; and a token
+    for each role (user names: the role with ':' as '-')."""
     loaded = load_agreement_file(AGREEMENT)
     records = []
     for d in (date(2026, 6, 14), DAY):
@@ -40,7 +41,7 @@ def build_store(tmp: Path, *, report: bool = True) -> tuple[Path, dict[str, str]
     apath = tmp / "allegations.jsonl"
     apath.write_text("".join(json.dumps(c) + "\n" for c in claims), encoding="utf-8")
     tokens = {}
-    with open_store(db) as store:
+    with open_store(url) as store:
         ingest_file(store, path)
         verify_store(store, loaded, start=datetime(2026, 6, 14, tzinfo=timezone.utc),
                      end=datetime(2026, 6, 16, tzinfo=timezone.utc))
@@ -53,4 +54,4 @@ def build_store(tmp: Path, *, report: bool = True) -> tuple[Path, dict[str, str]
             from linewatch.submissions import build_daily_report, release_daily_report
             build_daily_report(store, loaded, DAY, built_by="analyst")
             release_daily_report(store, DAY, released_by="analyst")
-    return db, tokens
+    return url, tokens

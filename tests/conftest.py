@@ -85,3 +85,25 @@ def new_pg_url(tmp_path):
 def store_url(new_store_url) -> str:
     """The URL of a new, empty store: a SQLite file, then a PostgreSQL schema."""
     return new_store_url()
+
+
+# -- the same for module-scoped fixtures (a store built once and served to a module's tests) ------
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_store_kind(request) -> str:
+    """``store_kind`` at module scope: the module's tests run once per kind of store."""
+    if request.param == "postgresql" and not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("LINEWATCH_TEST_PG is not set: run `make test`, or start a server with "
+                        "scripts/postgres.sh start and export its URL")
+        pytest.skip("no PostgreSQL server (set LINEWATCH_TEST_PG; make test starts one)")
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def module_new_store_url(module_store_kind, tmp_path_factory):
+    """``new_store_url`` at module scope: its stores (SQLite files, PostgreSQL schemas) live
+    until the module's last test of that kind has run."""
+    make, drop = _store_factory(module_store_kind, tmp_path_factory.mktemp(module_store_kind))
+    yield make
+    drop()

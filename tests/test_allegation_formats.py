@@ -1,4 +1,5 @@
-"""Allegation files: reading, errors with file/line/field, ingest, corrections, verify."""
+"""Allegation files: reading, errors with file/line/field, ingest, corrections, verify (the
+commands that open a store run on both stores: conftest's ``store_url``)."""
 
 from __future__ import annotations
 
@@ -129,8 +130,8 @@ def invoke(*args):
     return result
 
 
-def test_ingest_recognises_allegations_and_verify_gives_verdicts(ws):
-    db = ws / "lw.sqlite"
+def test_ingest_recognises_allegations_and_verify_gives_verdicts(ws, store_url):
+    db = store_url
     assert invoke("agreement", "check", ws / "ag.yaml").exit_code == 0
     r = invoke("verify", "--db", db, "--agreement", ws / "ag.yaml")      # stores the agreement
     assert r.exit_code == 0, r.output
@@ -153,8 +154,8 @@ def test_ingest_recognises_allegations_and_verify_gives_verdicts(ws):
     assert r.exit_code == 0 and "3 allegations" in r.output
 
 
-def test_a_correction_supersedes_and_a_changed_id_is_quarantined(ws):
-    db = ws / "lw.sqlite"
+def test_a_correction_supersedes_and_a_changed_id_is_quarantined(ws, store_url):
+    db = store_url
     invoke("verify", "--db", db, "--agreement", ws / "ag.yaml")
     invoke("ingest", "--db", db, ws / "records.jsonl", ws / "allegations.jsonl")
     fix = ws / "fix.jsonl"
@@ -167,8 +168,8 @@ def test_a_correction_supersedes_and_a_changed_id_is_quarantined(ws):
     assert "al5" in ids and "al1" not in ids
 
 
-def test_signed_verdicts_and_a_published_report_verify_and_tampering_is_caught(ws):
-    db, keys, out = ws / "lw.sqlite", ws / "keys", ws / "reports"
+def test_signed_verdicts_and_a_published_report_verify_and_tampering_is_caught(ws, store_url):
+    db, keys, out = store_url, ws / "keys", ws / "reports"
     assert invoke("keys", "generate", "--dir", keys).exit_code == 0
     private = next(p for p in keys.iterdir() if not p.name.endswith(".pub.pem"))
     public = next(p for p in keys.iterdir() if p.name.endswith(".pub.pem"))

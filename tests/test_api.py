@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from fastapi.routing import APIRoute
@@ -15,9 +16,10 @@ API = "/api/v1"
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tmp_path_factory, module_new_store_url):
+    """The service over one store per kind (SQLite, then PostgreSQL): every test runs on both."""
     tmp = tmp_path_factory.mktemp("api")
-    db, tokens = build_store(tmp)
+    db, tokens = build_store(tmp, module_new_store_url("api"))
     app = create_app(ServiceConfig(str(db), poll_s=0.05))
     with TestClient(app) as client:
         yield client, tokens, db
@@ -335,11 +337,31 @@ def test_users_tokens_are_stored_hashed_and_revocable(served):
     made = client.post(f"{API}/users", json={"name": "liaison-2", "role": "party:ua"}, headers=h).json()
     token = made["token"]
     assert client.get(f"{API}/me", headers={"Authorization": f"Bearer {token}"}).json()["party"] == "ua"
-    assert token not in db.read_bytes().decode("latin-1")
+    from linewatch.store import open_store
+    with open_store(db) as store:  # what the users table holds: the hash, not the token
+        users = [tuple(r) for r in store.conn.execute("SELECT * FROM users").fetchall()]
+    assert "liaison-2" in repr(users) and token not in repr(users)
+    if db.startswith("sqlite:///"):  # nor anywhere else in the file
+        assert token not in Path(db[len("sqlite:///"):]).read_bytes().decode("latin-1")
     assert client.post(f"{API}/users", json={"name": "liaison-2", "role": "public"}, headers=h).status_code == 409
     assert client.post(f"{API}/users", json={"name": "x", "role": "king"}, headers=h).status_code == 400
     assert client.delete(f"{API}/users/liaison-2", headers=h).status_code == 204
     assert client.get(f"{API}/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_nul_characters_are_refused_alike_on_both_stores(served):
+    """PostgreSQL's text cannot hold a NUL: the service refuses one (422) before the store sees
+    it, on SQLite as well, rather than answer 500 on one store and store it on the other."""
+    client, tokens, _ = served
+    h = auth(tokens, "admin")
+    assert client.get(f"{API}/reports?kind=%00", headers=h).status_code == 422
+    assert client.get(f"{API}/reports/a%00b", headers=h).status_code == 422
+    assert client.post(f"{API}/users", json={"name": "nul\u0000", "role": "public"}, headers=h).status_code == 422
+    assert client.post(f"{API}/users", json={"name": "nul", "role": "party:\u0000"}, headers=h).status_code == 422
+    r = client.post(f"{API}/reports", json=record(500, source_id="OP\u0000"), headers=auth(tokens, "monitor"))
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "source_id"]
+    claim = {**allegation(80, "ua", "ru", 6, 37.7, 48.3), "accused_party": "r\u0000u"}
+    assert client.post(f"{API}/allegations", json=claim, headers=h).status_code == 422
 
 
 # -- the live feed ---------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ from linewatch.web import ServiceConfig, create_app
 SKIP = {("GET", "/api/v1/events"), ("POST", "/api/v1/daily-reports/{day}")}
 
 
-def test_no_server_errors(tmp_path):
-    db, tokens = build_store(tmp_path, report=False)
+def test_no_server_errors(tmp_path, store_url):
+    db, tokens = build_store(tmp_path, store_url, report=False)
     app = create_app(ServiceConfig(str(db), poll_s=0.05))
     headers = {"Authorization": f"Bearer {tokens['admin']}"}
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)

@@ -1,6 +1,7 @@
 """The map dashboard end to end in a real browser (Chromium, headless, driven by Selenium).
 
-A day of the project's own generated reports is ingested and verified into a fresh store,
+A day of the project's own generated reports is ingested and verified into a fresh store (a
+SQLite file, then a PostgreSQL schema: the module runs once per kind of store),
 ``linewatch serve`` runs it in a subprocess, and Chromium logs in with an analyst's token,
 waits for the markers, narrows the time window (the visible count must equal what the API
 returns for the new window), opens a report's detail (its findings must be the API's), sees
@@ -64,7 +65,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _build_store(db: Path, work: Path) -> None:
+def _build_store(db: str, work: Path) -> None:
     from linewatch.scenario import generate_day
     from linewatch.service import day_window, ingest_file, load_agreement_file, verify_store
     from linewatch.store import open_store
@@ -79,7 +80,7 @@ def _build_store(db: Path, work: Path) -> None:
 
 
 class Server:
-    def __init__(self, base: str, token: str, db: Path) -> None:
+    def __init__(self, base: str, token: str, db: str) -> None:
         self.base, self.token, self.db = base, token, db
         import httpx
         self.http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
@@ -99,10 +100,10 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, module_new_store_url):
     _need_browser()
     work = tmp_path_factory.mktemp("browser")
-    db = work / "store.sqlite"
+    db = module_new_store_url("store")
     _build_store(db, work)
     proc = subprocess.run([sys.executable, "-m", "linewatch", "user", "add", "ana", "--role", "analyst",
                            "--db", db, "--json"], capture_output=True, text=True, timeout=60)

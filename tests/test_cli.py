@@ -1,4 +1,6 @@
-"""The command line, end to end in subprocesses: outputs, bad input and exit codes."""
+"""The command line, end to end in subprocesses: outputs, bad input and exit codes. Every
+command that opens a store runs on both stores (``--db`` a SQLite file, then a PostgreSQL
+schema: conftest's ``new_store_url``)."""
 
 from __future__ import annotations
 
@@ -82,8 +84,8 @@ def test_agreement_show_draws_a_png(ws):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_ingest_is_idempotent_and_quarantines_with_reasons(ws):
-    db = ws / "s.sqlite"
+def test_ingest_is_idempotent_and_quarantines_with_reasons(ws, store_url):
+    db = store_url
     first = run("ingest", ws / "good.jsonl", ws / "mixed.jsonl", "--db", db, check_code=0)
     assert "3 added" in first.stdout and "1 added, 0 already stored, 3 quarantined" in first.stdout
     again = run("ingest", ws / "good.jsonl", "--db", db, check_code=0)
@@ -100,22 +102,34 @@ def test_ingest_is_idempotent_and_quarantines_with_reasons(ws):
     (b"\xff\xfe\x00binary\x00junk", "junk.jsonl"),
     (b"<xml>not a format</xml>", "data.xml"),
 ])
-def test_ingest_rejects_unreadable_files(ws, content, name):
+def test_ingest_rejects_unreadable_files(ws, content, name, store_url):
     path = ws / name
     path.write_bytes(content)
-    proc = run("ingest", path, "--db", ws / "s.sqlite", check_code=4)
+    proc = run("ingest", path, "--db", store_url, check_code=4)
     assert name in proc.stderr
 
 
-def test_ingest_missing_file_and_bad_store(ws):
-    assert "no such file" in run("ingest", ws / "nope.jsonl", "--db", ws / "s.sqlite", check_code=4).stderr
+def test_ingest_missing_file(ws, store_url):
+    assert "no such file" in run("ingest", ws / "nope.jsonl", "--db", store_url, check_code=4).stderr
+
+
+def test_ingest_into_a_file_that_is_not_a_database(ws):
+    # SQLite only: a junk file in the store's place is a SQLite matter (a PostgreSQL store that
+    # cannot be opened is tested below)
     junk = ws / "junk.sqlite"
     junk.write_bytes(b"not a database at all" * 50)
     assert "junk.sqlite" in run("ingest", ws / "good.jsonl", "--db", junk, check_code=5).stderr
 
 
-def test_verify_needs_an_agreement_then_remembers_it(ws):
-    db = ws / "s.sqlite"
+def test_ingest_into_a_postgresql_store_that_cannot_be_reached(ws):
+    # nothing listens on port 1: the store error names the store (without a password)
+    url = "postgresql://linewatch:secret@127.0.0.1:1/linewatch"
+    err = run("ingest", ws / "good.jsonl", "--db", url, check_code=5).stderr
+    assert "127.0.0.1:1" in err and "secret" not in err
+
+
+def test_verify_needs_an_agreement_then_remembers_it(ws, store_url):
+    db = store_url
     run("ingest", ws / "good.jsonl", "--db", db, check_code=0)
     assert "agreement" in run("verify", "--db", db, check_code=6).stderr
     out = json.loads(run("verify", "--db", db, "--agreement", ws / "ag.yaml", "--json", check_code=0).stdout)
@@ -129,21 +143,21 @@ def test_verify_needs_an_agreement_then_remembers_it(ws):
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "geojson", "acled"])
-def test_export_writes_what_ingest_reads(ws, fmt):
-    db = ws / "s.sqlite"
+def test_export_writes_what_ingest_reads(ws, fmt, new_store_url):
+    db = new_store_url("s")
     run("ingest", ws / "good.jsonl", "--db", db, check_code=0)
     ext = {"jsonl": "jsonl", "csv": "csv", "geojson": "geojson", "acled": "csv"}[fmt]
     out = ws / f"export.{ext}"
     run("export", "--format", fmt, "--out", out, "--db", db, check_code=0)
     assert out.stat().st_size > 0
-    db2 = ws / "s2.sqlite"
+    db2 = new_store_url("s2")
     proc = run("ingest", out, "--db", db2, check_code=0)
     expected = 1 if fmt == "acled" else 3  # ACLED has no weapon sightings: only the explosion
     assert f"{expected} added" in proc.stdout
 
 
-def test_export_and_report_usage_errors(ws):
-    db = ws / "s.sqlite"
+def test_export_and_report_usage_errors(ws, store_url):
+    db = store_url
     run("export", "--format", "xml", "--db", db, check_code=2)
     run("report", "--date", "15/06/2026", "--db", db, "--agreement", ws / "ag.yaml", check_code=2)
     assert "store is empty" in run("report", "--date", "2025-06-01", "--db", db,
@@ -152,6 +166,7 @@ def test_export_and_report_usage_errors(ws):
 
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path):
+    # SQLite only: the demo makes its own store, a SQLite file in its output directory
     proc = run("demo", "--out", tmp_path / "demo", check_code=0)
     report_dir = tmp_path / "demo" / "report"
     html = sorted(report_dir.glob("report-*.html"))
@@ -182,14 +197,25 @@ def test_demo_end_to_end(tmp_path):
         tmp_path / "demo" / "keys" / "linewatch-signing-key.pub.pem", check_code=0)
 
 
-def test_sim_then_fuse_end_to_end(tmp_path):
-    sim_dir = tmp_path / "sim"
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    """One simulated quiet night, for the fuse tests on both stores (simulated once)."""
+    sim_dir = tmp_path_factory.mktemp("sim") / "sim"
     proc = run("sim", "--scenario", "quiet", "--seed", "2", "--out", sim_dir, check_code=0)
-    assert "detections" in proc.stdout
+    return sim_dir, proc.stdout
+
+
+def test_sim_writes_its_files(simulated):
+    sim_dir, stdout = simulated
+    assert "detections" in stdout
     for name in ("sensors.csv", "detections.jsonl", "truth_events.csv", "truth_detections.csv",
                  "scenario.json"):
         assert (sim_dir / name).is_file(), name
-    db, out = tmp_path / "s.sqlite", tmp_path / "incidents.geojson"
+
+
+def test_sim_then_fuse_end_to_end(tmp_path, simulated, new_store_url):
+    sim_dir, _ = simulated
+    db, out = new_store_url("s"), tmp_path / "incidents.geojson"
     proc = run("fuse", "--sensors", sim_dir / "sensors.csv", "--detections", sim_dir / "detections.jsonl",
                "--out", out, "--agreement", EXAMPLES / "line-of-contact.yaml", "--db", db, check_code=0)
     fc = json.loads(out.read_text())
@@ -208,18 +234,18 @@ def test_sim_then_fuse_end_to_end(tmp_path):
     # two worker processes: the same incidents
     out2 = tmp_path / "incidents-2.geojson"
     run("fuse", "--sensors", sim_dir / "sensors.csv", "--detections", sim_dir / "detections.jsonl",
-        "--out", out2, "--agreement", EXAMPLES / "line-of-contact.yaml", "--db", tmp_path / "s2.sqlite",
+        "--out", out2, "--agreement", EXAMPLES / "line-of-contact.yaml", "--db", new_store_url("s2"),
         "--workers", "2", check_code=0)
     assert json.loads(out2.read_text()) == fc
 
 
-def test_fuse_bad_input(tmp_path):
+def test_fuse_bad_input(tmp_path, store_url):
     sensors = tmp_path / "sensors.csv"
     sensors.write_text("sensor_id,lon,lat,elevation_m,kind\nM1,36.0,48.0,0,microphone\n")
     det = tmp_path / "det.jsonl"
     det.write_text('{"id": "a", "sensor_id": "NOPE", "time": 1.7e9, "time_sd_s": 0.02}\n'
                    '{"id": "b", "time": 1.7e9}\n{"id": "c", "sensor_id": "M1", "time": "yesterday", "time_sd_s": 0.02}\n')
-    db = tmp_path / "s.sqlite"
+    db = store_url
     proc = run("fuse", "--sensors", sensors, "--detections", det, "--db", db,
                "--out", tmp_path / "o.geojson", check_code=0)
     assert "3 rows quarantined" in proc.stdout
