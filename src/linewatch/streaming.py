@@ -87,10 +87,13 @@ class StreamSummary:
     n_stored: int
     n_late: int
     latencies: tuple[IncidentLatency, ...] = ()
+    #: incidents released by the drain (the input ended), not by the stream's time advancing
+    drained_ids: frozenset[str] = frozenset()
     stats: dict = field(default_factory=dict)
 
-    def latency(self) -> dict:
-        return summarize(self.latencies)
+    def latency(self, *, streamed_only: bool = False) -> dict:
+        return summarize([r for r in self.latencies
+                          if not (streamed_only and r.record_id in self.drained_ids)])
 
 
 class _Stop(Exception):
@@ -186,6 +189,8 @@ class StreamWorker:
         self.n_claimed = self.n_replayed = self.n_hours = self.n_incidents = self.n_stored = 0
         self.n_late = 0
         self.latencies: list[IncidentLatency] = []
+        self.drained_ids: set[str] = set()
+        self._draining = False
         self._set(committed_s=mark)
 
         def guard():
@@ -250,6 +255,7 @@ class StreamWorker:
                         yield det
                     continue
                 if until_idle_s is not None and self.clock() - idle_since >= until_idle_s:
+                    self._draining = True
                     self._set(state="draining")
                     return
                 self.stop.wait(self.poll_s)
@@ -286,6 +292,8 @@ class StreamWorker:
                                      now=now)
             mark = hour.start_s
             self.latencies += rows
+            if self._draining:
+                self.drained_ids |= {r.record_id for r in rows}
             self.n_hours += 1
             self.n_incidents += len(hour.incidents)
             self.n_stored += res.added
@@ -317,7 +325,8 @@ class StreamWorker:
         g = lambda k: getattr(self, k, 0)  # noqa: E731
         return StreamSummary(self.name, self.owner, acquired, drained, g("n_claimed"),
                              g("n_replayed"), g("n_hours"), g("n_incidents"), g("n_stored"),
-                             g("n_late"), tuple(getattr(self, "latencies", ())))
+                             g("n_late"), tuple(getattr(self, "latencies", ())),
+                             frozenset(getattr(self, "drained_ids", ())))
 
 
 class _Heartbeat(threading.Thread):
