@@ -241,6 +241,15 @@ class StreamWorker:
             while True:
                 if self.stop.is_set():
                     raise _Stop
+                if not store.queue_waiting():      # a read; the heartbeat keeps the lease
+                    if beat.lost is not None:
+                        raise beat.lost
+                    if until_idle_s is not None and self.clock() - idle_since >= until_idle_s:
+                        self._draining = True
+                        self._set(state="draining")
+                        return
+                    self.stop.wait(self.poll_s)
+                    continue
                 with store.transaction():
                     guard()
                     got, old = store.stream_claim(self.name, limit=self.batch, floor_s=floor,

@@ -48,6 +48,10 @@ class QueueTables:
         n, oldest = self.conn.execute("SELECT count(*), min(enqueued_s) FROM fusion_queue").fetchone()
         return int(n), (None if oldest is None else float(oldest))
 
+    def queue_waiting(self) -> bool:
+        """Whether anything is queued (a read: no write lock taken)."""
+        return self.conn.execute("SELECT seq FROM fusion_queue LIMIT 1").fetchone() is not None
+
     def enqueue_stored(self, ids: Iterable[str], *, now: float | None = None) -> int:
         """Queue detections that are stored already (e.g. stored without ``enqueue``); ids not
         stored are left out. Returns how many were queued."""
