@@ -70,7 +70,8 @@ def _same_as_fuse(url, ref):
 def _worker(url, sensors, ag, **kw):
     kw.setdefault("lease_s", 5.0)
     kw.setdefault("poll_s", 0.02)
-    return StreamWorker(url, sensors, agreement=ag, params=PARAMS, audit=False, **kw)
+    kw.setdefault("params", PARAMS)
+    return StreamWorker(url, sensors, agreement=ag, audit=False, **kw)
 
 
 def test_streamed_incidents_are_fuses_with_their_latency(scenario, new_store_url):
@@ -118,11 +119,17 @@ class _Crash(Exception):
     pass
 
 
-def test_killed_consumer_restarts_without_loss_or_duplicates(scenario, new_store_url):
-    """A consumer dies (no clean stop, its lease left to run out) right after its second hour
-    is committed, with detections claimed but not yet fused; the next one replays the claims
-    and the result is fuse()'s, every record and latency once."""
+@pytest.mark.parametrize("hour_s,replay_hours,crash_at", [(1200.0, 3.0, 2), (600.0, 1.0, 4)])
+def test_killed_consumer_restarts_without_loss_or_duplicates(scenario, new_store_url, hour_s,
+                                                             replay_hours, crash_at):
+    """A consumer dies (no clean stop, its lease left to run out) right after an hour is
+    committed, with detections claimed but not yet fused; the next one replays the claims
+    (all of them; or, with 10-minute engine hours, only from one hour before the mark) and the
+    result is fuse()'s, every record and latency once."""
     ag, sim, ref = scenario
+    params = replace(PARAMS, wind_block_s=hour_s)
+    if hour_s != PARAMS.wind_block_s:
+        ref = fuse(sim.sensors, sim.detections, agreement=ag, params=params)
     url = new_store_url("crash")
     first, rest = _parts(sim.detections, [2700.0])
     with open_store(url) as store:
@@ -131,20 +138,25 @@ def test_killed_consumer_restarts_without_loss_or_duplicates(scenario, new_store
 
     def crash(hour_s):
         commits.append(hour_s)
-        if len(commits) == 2:
+        if len(commits) == crash_at:
             raise _Crash
 
-    with pytest.raises(_Crash):
-        _worker(url, sim.sensors, ag, owner="a", lease_s=0.3, on_commit=crash).run(until_idle_s=5)
+    with pytest.raises(_Crash):       # while streaming: long before it would drain
+        _worker(url, sim.sensors, ag, owner="a", lease_s=0.3, on_commit=crash, params=params,
+                replay_hours=replay_hours).run(until_idle_s=30)
     with open_store(url) as store:
         prog = store.stream_progress("default")
-        assert prog["committed_s"] == commits[-1] and prog["owner"] == "a"
-        assert store.count_stream_claims("default") > 0         # the durable buffer
+        assert prog["committed_s"] == commits[-1] and prog["owner"] == "a" and prog["floor_s"] is None
+        claims = store.count_stream_claims("default")          # the durable buffer
+        assert claims > 0
         stored_before = store.count_records()
         feed_detections(store, sim.sensors, [rest])
     time.sleep(0.35)                                          # a's lease runs out
-    summary = _worker(url, sim.sensors, ag, owner="b").run(until_idle_s=0.3)
-    assert summary.n_replayed > 0 and summary.n_stored == len(ref.incidents) - stored_before
+    summary = _worker(url, sim.sensors, ag, owner="b", params=params,
+                      replay_hours=replay_hours).run(until_idle_s=0.3)
+    assert summary.n_replayed == claims and summary.n_stored == len(ref.incidents) - stored_before
+    if replay_hours == 1.0:       # the claims before the window were dropped as hours passed
+        assert claims < len(first)
     _same_as_fuse(url, ref)
     with open_store(url) as store:
         assert len(store.stream_latencies("default")) == len(ref.incidents)
