@@ -13,6 +13,7 @@ detections against the truth (the stream's result equals ``fuse()``'s: tests/tes
     scripts/postgres.sh start
     .venv/bin/python bench/bench_streaming.py --pg "$(scripts/postgres.sh url)"
     .venv/bin/python bench/bench_streaming.py --hours 3 --speedup 240 --hours-s 3600 1200 600
+    .venv/bin/python bench/bench_streaming.py --no-stream --score-seeds 1 2 3 4   # accuracy, pooled
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from linewatch.fusion import FusionParams, fuse
-from linewatch.fusion_metrics import score_incidents
+from linewatch.fusion_metrics import pool_scores, score_incidents
 from linewatch.latency import summarize
 from linewatch.service import load_agreement_file
 from linewatch.simulate import SCENARIOS, simulate
@@ -97,6 +98,9 @@ def main() -> None:
                     help="engine hours (FusionParams.wind_block_s) to compare")
     ap.add_argument("--pg", default=None, help="PostgreSQL URL (scripts/postgres.sh url)")
     ap.add_argument("--no-score", action="store_true")
+    ap.add_argument("--no-stream", action="store_true", help="only score fuse() per engine hour")
+    ap.add_argument("--score-seeds", type=int, nargs="+", default=None,
+                    help="also score fuse() over these seeds, pooled (fusion_metrics.pool_scores)")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = ap.parse_args()
 
@@ -125,7 +129,7 @@ def main() -> None:
                      "precision": s.association.precision, "recall": s.association.recall,
                      "rho": s.localization.rho, "coverage95": s.localization.coverage95,
                      "median_error_m": s.localization.median_error_m, "fuse_s": secs}
-        stores = [("sqlite", None)] + ([("postgresql", args.pg)] if args.pg else [])
+        stores = [] if args.no_stream else [("sqlite", None)] + ([("postgresql", args.pg)] if args.pg else [])
         for kind, base in stores:
             if kind == "sqlite":
                 tmp = tempfile.TemporaryDirectory()
@@ -153,6 +157,28 @@ def main() -> None:
                   f"{score['f1']:.3f} (P {score['precision']:.3f}, R {score['recall']:.3f}), rho "
                   f"{score['rho']:.2f}, 95 % coverage {score['coverage95']:.3f}, median error "
                   f"{score['median_error_m']:.0f} m", flush=True)
+    if args.score_seeds:
+        sims = [sim if seed == args.seed else simulate(ag, scenario, seed=seed) for seed in args.score_seeds]
+        noise = FusionParams(temperature_c=scenario.temperature_c,
+                             celerity_jitter=scenario.celerity_jitter, wind_allowance_m_s=0.0)
+        for hour_s in args.hours_s:
+            params = FusionParams(wind_block_s=hour_s, temperature_c=scenario.temperature_c,
+                                  celerity_jitter=scenario.celerity_jitter)
+            runs = []
+            for sm in sims:
+                t = time.perf_counter()
+                res = fuse(sm.sensors, sm.detections, agreement=ag, params=params)
+                runs.append(score_incidents("linewatch", res.incidents, sm.truth, sm.sensors,
+                                            sm.detections, frame=res.frame, c_m_s=res.c_m_s,
+                                            noise=noise, min_detections=4,
+                                            seconds=time.perf_counter() - t))
+            p = pool_scores(runs)
+            a, loc = p.association, p.localization
+            print(f"hour {hour_s:>6g} s  seeds {' '.join(map(str, args.score_seeds))} pooled: "
+                  f"{a.n_events} events, F1 {a.f1:.3f} (P {a.precision:.3f}, R {a.recall:.3f}), "
+                  f"ghosts {a.ghosts}, rho {loc.rho:.2f}, 95 % coverage {loc.coverage95:.3f} "
+                  f"({loc.n_coverage}), {p.detections_per_s:.0f} detections/s", flush=True)
+            out.append({"hour_s": hour_s, "seeds": args.score_seeds, "pooled": p.as_row()})
     if args.json:
         args.json.write_text(json.dumps(out, indent=1, default=float))
 
