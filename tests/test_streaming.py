@@ -204,21 +204,30 @@ def test_standby_takes_over_and_no_event_is_split(scenario, new_pg_url):
     _same_as_fuse(url, ref)
 
 
-def test_late_detections_after_a_drain_are_quarantined(scenario, new_store_url):
+def test_after_a_drain_late_detections_are_quarantined_and_a_new_epoch_fused(scenario,
+                                                                               new_store_url):
+    """Drained after 30 minutes, the stream's floor is the end of the last hour fused: later
+    detections before it are quarantined as late, those after it are fused afresh, exactly as
+    fuse() of them alone."""
     ag, sim, ref = scenario
     url = new_store_url("late")
+    first, rest = _parts(sim.detections, [1800.0])
     with open_store(url) as store:
-        feed_detections(store, sim.sensors, [sim.detections.take(np.arange(len(sim.detections) - 5))])
+        feed_detections(store, sim.sensors, [first])
     _worker(url, sim.sensors, ag).run(until_idle_s=0.2)
     with open_store(url) as store:
         floor = store.stream_progress("default")["floor_s"]
-        tail = sim.detections.take(np.arange(len(sim.detections) - 5, len(sim.detections)))
-        assert floor == drain_floor(float(sim.detections.time_s[:-5].max()), PARAMS.wind_block_s)
-        feed_detections(store, sim.sensors, [tail])
+        assert floor == drain_floor(float(first.time_s.max()), PARAMS.wind_block_s)
+        before = set(_records(url)[0])
+        feed_detections(store, sim.sensors, [rest])
     s = _worker(url, sim.sensors, ag).run(until_idle_s=0.2)
+    after = rest.take(np.flatnonzero(rest.time_s >= floor))
+    again = fuse(sim.sensors, after, agreement=ag, params=PARAMS)
+    got, n = _records(url)
     with open_store(url) as store:
-        n_late = int((tail.time_s < floor).sum())
-        assert s.n_late == n_late and store.count_quarantine() == n_late
+        assert s.n_late == len(rest) - len(after) == store.count_quarantine() > 0
+    assert n == len(got) and set(got) - before == {i.id for i in again.incidents}
+    assert s.n_stored == len(again.incidents) > 0
 
 
 def test_latency_figures():

@@ -161,7 +161,9 @@ def fuse(sensors: SensorsOpt,
                       f"last latency {s.last_latency_s:.2f} s", highlight=False)
         seen.update(hours=s.hours, state=s.state)
 
-    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    # the tiles' processes leave SIGINT to this one (a Ctrl-C reaches the whole process group)
+    pool = (ProcessPoolExecutor(workers, initializer=signal.signal,
+                                initargs=(signal.SIGINT, signal.SIG_IGN)) if workers > 1 else None)
     try:
         if live is not None:
             live.start()

@@ -183,6 +183,8 @@ class StreamWorker:
         store.stream_configure(self.name, engine=self.engine, params=params_text, batch_id=batch)
         mark = prog.get("committed_s")
         floor = prog.get("floor_s")
+        if floor is not None and mark is not None and mark <= floor:
+            mark = None       # the mark is the drained epoch's: nothing of this one committed
         wb = self.params.wind_block_s
         self.seen: dict[str, tuple[float, float]] = {}   # id -> (time_s, enqueued_s)
         self.t_fed, self.trigger = -math.inf, math.nan
