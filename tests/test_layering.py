@@ -11,12 +11,13 @@ PKG = Path(__file__).resolve().parents[1] / "src" / "linewatch"
 CORE = ["errors", "model", "geo", "schema", "agreement", "rules", "verify", "places", "reporting",
         "scenario", "detections", "estimation", "association", "pairing", "fusion", "simulate",
         "fusion_metrics", "allegations", "allegation_sim", "merkle", "coverage", "terrain", "plan_check",
-        "planning", "latency"]
+        "planning", "latency", "reprocess"]
 SHELL_MODULES = {"linewatch.formats", "linewatch.store", "linewatch.render", "linewatch.resources",
                  "linewatch.cli", "linewatch.service", "linewatch.demo", "linewatch.audit",
                  "linewatch.cli_audit", "linewatch.cli_coverage", "linewatch.cli_web",
                  "linewatch.web", "linewatch.submissions", "linewatch.cli_plan",
-                 "linewatch.streaming", "linewatch.cli_stream"}
+                 "linewatch.streaming", "linewatch.cli_stream", "linewatch.distributed",
+                 "linewatch.cli_reprocess"}
 SHELL_LIBRARIES = {"sqlite3", "typer", "rich", "matplotlib", "jinja2", "weasyprint", "os", "time",
                    "subprocess", "socket", "logging", "pathlib", "random", "uvicorn", "fastapi",
                    "starlette", "threading"}

@@ -40,6 +40,8 @@ def _mount_shell_commands() -> None:
     from linewatch.cli_audit import audit_app, keys_app
     from linewatch.cli_coverage import coverage
     from linewatch.cli_plan import plan
+    from linewatch.cli_reprocess import reprocess
+    app.command("reprocess")(reprocess)
     from linewatch.cli_stream import stream_app
     from linewatch.cli_web import serve, user_app
     app.add_typer(keys_app, name="keys")

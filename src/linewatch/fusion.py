@@ -89,7 +89,7 @@ def fuse(sensors: Sensors, detections: Detections, *, agreement=None,
         n_used += hour.n_used
         c = hour.c_m_s if c is None and hour.c_m_s == hour.c_m_s else c
         _merge_stats(stats, hour.stats)
-        if hour.n_detections or hour.n_used:
+        if (hour.n_detections or hour.n_used) and hour.c_m_s == hour.c_m_s:
             stats.setdefault("wind_m_s", {})[int(hour.start_s // params.wind_block_s)] = hour.wind_m_s
             if hour.region_wind_m_s:
                 stats.setdefault("region_wind_m_s", {})[int(hour.start_s // params.wind_block_s)] = \
