@@ -326,3 +326,13 @@ def test_fuse_keeps_the_raw_detections_for_reprocessing(tmp_path, store_url):
         assert list(back.ids) == list(read.ids)
         np.testing.assert_array_equal(back.time_s, read.time_s)
         np.testing.assert_array_equal(back.bearing_deg, read.bearing_deg)
+
+
+def test_a_nul_character_in_a_bad_line_is_quarantined_alike_on_both_stores(tmp_path, store_url):
+    """PostgreSQL's text cannot hold NUL: the quarantine keeps it as U+2400 in both stores."""
+    path = tmp_path / "nul.jsonl"
+    path.write_bytes((json.dumps(_record(1)) + "\n" + "nonsense\x00here\n").encode())
+    with open_store(store_url) as s:
+        res = ingest_file(s, path)
+        assert (res.added, res.quarantined) == (1, 1)
+        assert s.quarantine_rows()[0].raw == "nonsense\u2400here"

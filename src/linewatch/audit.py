@@ -789,7 +789,7 @@ class AuditLog:
         packed = b"".join(r[0] for r in self.conn.execute(
             "SELECT leaf_hash FROM audit_log WHERE idx < ? ORDER BY idx", (n,)))
         if len(packed) != n * merkle.HASH_SIZE:
-            raise StoreError(f"{self.store.path}: audit_log has {len(packed) // merkle.HASH_SIZE} leaves "
+            raise StoreError(f"{self.store.where}: audit_log has {len(packed) // merkle.HASH_SIZE} leaves "
                              f"below index {n}, expected {n} (run linewatch audit verify)")
         return packed
 

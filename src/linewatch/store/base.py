@@ -160,13 +160,21 @@ class Store(ServiceTables, DetectionTables, QueueTables):
                 else:
                     conflicts.append((rec, f"record id {rec.report.id!r} is already stored with "
                                            "different content"))
-            for rej in list(rejected) + [(rec.file, rec.line, "id", why, json.dumps(rec.data))
-                                         for rec, why in conflicts]:
-                file, line, field, reason, raw = rej
-                c.execute("INSERT INTO quarantine (file, file_sha256, line, field, reason, raw, batch_id, "
-                          "quarantined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                          (file, file_sha256, line, field, reason, raw, batch_id, now))
+            self._quarantine(c, list(rejected) + [(rec.file, rec.line, "id", why, json.dumps(rec.data))
+                                                  for rec, why in conflicts],
+                             file_sha256=file_sha256, batch_id=batch_id, now=now)
         return AddResult(added, dup, tuple(conflicts))
+
+    @staticmethod
+    def _quarantine(c, rows: Iterable[tuple], *, file_sha256: str, batch_id: int | None,
+                    now: str) -> None:
+        """Quarantine rows ``(file, line, field, reason, raw)``, each once. A NUL character in
+        the text read (which PostgreSQL's text cannot hold) is kept as U+2400 ␀ in both stores."""
+        nul = lambda v: v.replace("\x00", "\u2400") if isinstance(v, str) else v  # noqa: E731
+        for file, line, field, reason, raw in rows:
+            c.execute("INSERT INTO quarantine (file, file_sha256, line, field, reason, raw, batch_id, "
+                      "quarantined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                      (nul(file), file_sha256, line, nul(field), nul(reason), nul(raw), batch_id, now))
 
     # -- reading ------------------------------------------------------------------------------
     def count_records(self) -> int:
@@ -307,10 +315,8 @@ class Store(ServiceTables, DetectionTables, QueueTables):
                                        "already stored with different content; a correction "
                                        "needs a new id and 'supersedes'",
                                        json.dumps(data, sort_keys=True)), None))
-            for file, line, field, reason, raw in list(rejected) + [q for q, _ in conflicts]:
-                c.execute("INSERT INTO quarantine (file, file_sha256, line, field, reason, raw, batch_id, "
-                          "quarantined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                          (file, file_sha256, line, field, reason, raw, batch_id, now))
+            self._quarantine(c, list(rejected) + [q for q, _ in conflicts],
+                             file_sha256=file_sha256, batch_id=batch_id, now=now)
         return AddResult(added, dup, tuple(conflicts))
 
     def allegation_rows(self, *, start: datetime | None = None,

@@ -50,11 +50,16 @@ class PgConnection:
         return self.raw.info.transaction_status != TransactionStatus.IDLE
 
     def execute(self, sql: str, args: Sequence[Any] | None = None):
+        import psycopg
         cur = self.raw.cursor()
-        if args:
-            cur.execute(_pg_sql(sql), list(args))
-        else:
-            cur.execute(sql)
+        try:
+            if args:
+                cur.execute(_pg_sql(sql), list(args))
+            else:
+                cur.execute(sql)
+        except psycopg.DataError as exc:   # a value the column cannot hold: say which statement
+            raise StoreError(f"PostgreSQL refused a value: {str(exc).strip()} (in: "
+                             f"{sql.split('(')[0].strip()[:60]})") from exc
         return cur
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]):
