@@ -121,8 +121,9 @@ class _Crash(Exception):
 @pytest.mark.parametrize("hour_s,replay_hours,crash_at", [(1200.0, 3.0, 2), (600.0, 1.0, 4)])
 def test_killed_consumer_restarts_without_loss_or_duplicates(scenario, new_store_url, hour_s,
                                                              replay_hours, crash_at):
-    """A consumer dies (no clean stop, its lease left to run out) right after an hour is
-    committed, with detections claimed but not yet fused; the next one replays the claims
+    """A consumer fails right after an hour is committed, with detections claimed but not yet
+    fused (a SIGKILL, leaving the lease to run out, is the CLI test's); the next one replays
+    the claims
     (all of them; or, with 10-minute engine hours, only from one hour before the mark) and the
     result is fuse()'s, every record and latency once."""
     ag, sim, ref = scenario
@@ -150,7 +151,6 @@ def test_killed_consumer_restarts_without_loss_or_duplicates(scenario, new_store
         assert claims > 0
         stored_before = store.count_records()
         feed_detections(store, sim.sensors, [rest])
-    time.sleep(0.35)                                          # a's lease runs out
     summary = _worker(url, sim.sensors, ag, owner="b", params=params,
                       replay_hours=replay_hours).run(until_idle_s=0.3)
     assert summary.n_replayed == claims and summary.n_stored == len(ref.incidents) - stored_before
@@ -173,6 +173,21 @@ def test_stale_consumer_is_fenced_off(new_store_url):
             store.stream_check("s", "a", 1, lease_s=10.0, now=119.0)
         store.stream_release("s", "b", 2)
         assert store.stream_acquire("s", "a", lease_s=10.0, now=120.0) == 3        # at once
+
+
+def test_other_engine_parameters_wait_for_a_drain(scenario, new_store_url):
+    ag, sim, ref = scenario
+    url = new_store_url("params")
+    with open_store(url) as store:
+        feed_detections(store, sim.sensors, [sim.detections])
+    stop = threading.Event()
+    _worker(url, sim.sensors, ag, stop=stop, on_commit=lambda h: stop.set()).run()
+    other = replace(PARAMS, wind_block_s=600.0)
+    with pytest.raises(Conflict, match="other parameters"):
+        _worker(url, sim.sensors, ag, params=other).run(until_idle_s=0.1)
+    _worker(url, sim.sensors, ag).run(until_idle_s=0.1)             # drained with its own
+    assert _worker(url, sim.sensors, ag, params=other).run(until_idle_s=0.1).acquired
+    _same_as_fuse(url, ref)
 
 
 def test_standby_takes_over_and_no_event_is_split(scenario, new_pg_url):

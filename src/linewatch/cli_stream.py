@@ -147,9 +147,10 @@ def fuse(sensors: SensorsOpt,
     seen = {"hours": 0, "state": None}
 
     def status(s) -> None:
+        last = "-" if s.last_latency_s != s.last_latency_s else f"{s.last_latency_s:.2f} s"
         text = (f"[{s.state}] stream {s.name}: claimed {s.claimed:,}, stream time "
-                f"{_iso(s.stream_time_s)}, committed hour {_iso(s.committed_s)}, "
-                f"{s.incidents:,} incidents, last latency {s.last_latency_s:.2f} s")
+                f"{_iso(s.stream_time_s)}, engine hour {_iso(s.committed_s)} done, "
+                f"{s.incidents:,} incidents, last latency {last}")
         if s.state == "standby":
             text = f"[standby] stream {s.name} is held by {s.holder}; waiting"
         if live is not None:
@@ -157,8 +158,8 @@ def fuse(sensors: SensorsOpt,
         if s.state != seen["state"] and s.state in ("standby", "streaming", "draining"):
             err.print(f"{s.state}: stream {s.name!r} on {where} ({s.owner})", highlight=False)
         if s.hours != seen["hours"] and not as_json:
-            out.print(f"hour {_iso(s.committed_s)} committed: {s.incidents:,} incidents so far, "
-                      f"last latency {s.last_latency_s:.2f} s", highlight=False)
+            out.print(f"engine hour from {_iso(s.committed_s)} fused: {s.incidents:,} incidents "
+                      f"stored so far, last latency {last}", highlight=False)
         seen.update(hours=s.hours, state=s.state)
 
     # the tiles' processes leave SIGINT to this one (a Ctrl-C reaches the whole process group)

@@ -141,19 +141,16 @@ class StreamWorker:
                 return self._summary(False, False)
             beat = _Heartbeat(self.url, self.name, self.owner, fence, self.lease_s)
             beat.start()
-            clean = False
             try:
                 drained = self._run_owned(store, fence, until_idle_s, beat)
-                clean = True
             except _Stop:
-                drained, clean = False, True
+                drained = False
             finally:
                 beat.stop()
-                if clean:
-                    try:
-                        store.stream_release(self.name, self.owner, fence)
-                    except LinewatchError:
-                        pass
+                try:       # a no-op when another consumer took the stream over meanwhile
+                    store.stream_release(self.name, self.owner, fence)
+                except Exception:  # noqa: BLE001 - the store may be what failed
+                    pass
             self._set(state="stopped")
             return self._summary(True, drained)
         finally:
