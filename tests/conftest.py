@@ -29,13 +29,19 @@ def pg_schema_url(schema: str) -> str:
     return f"{PG_URL}{sep}options=-csearch_path%3D{schema},public"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_kind(request) -> str:
-    if request.param == "postgresql" and not PG_URL:
+def need_pg() -> None:
+    """Skip without a PostgreSQL server, or fail where one is required (``make test``)."""
+    if not PG_URL:
         if REQUIRE_PG:
             pytest.fail("LINEWATCH_TEST_PG is not set: run `make test`, or start a server with "
                         "scripts/postgres.sh start and export its URL")
         pytest.skip("no PostgreSQL server (set LINEWATCH_TEST_PG; make test starts one)")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_kind(request) -> str:
+    if request.param == "postgresql":
+        need_pg()
     return request.param
 
 
@@ -72,10 +78,7 @@ def new_store_url(store_kind, tmp_path):
 @pytest.fixture
 def new_pg_url(tmp_path):
     """``new_pg_url(name)``: a new, empty PostgreSQL store (for tests of PostgreSQL alone)."""
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("LINEWATCH_TEST_PG is not set")
-        pytest.skip("no PostgreSQL server (set LINEWATCH_TEST_PG; make test starts one)")
+    need_pg()
     make, drop = _store_factory("postgresql", tmp_path)
     yield make
     drop()
@@ -92,11 +95,8 @@ def store_url(new_store_url) -> str:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def module_store_kind(request) -> str:
     """``store_kind`` at module scope: the module's tests run once per kind of store."""
-    if request.param == "postgresql" and not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("LINEWATCH_TEST_PG is not set: run `make test`, or start a server with "
-                        "scripts/postgres.sh start and export its URL")
-        pytest.skip("no PostgreSQL server (set LINEWATCH_TEST_PG; make test starts one)")
+    if request.param == "postgresql":
+        need_pg()
     return request.param
 
 

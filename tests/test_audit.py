@@ -114,11 +114,8 @@ def db(template, tmp_path, store_kind, new_store_url, key):
 @pytest.fixture(scope="module")
 def pg_template(key, tmp_path_factory):
     """One built PostgreSQL store for the tamper properties, each of which rolls back."""
-    from conftest import PG_URL, REQUIRE_PG, _store_factory
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("LINEWATCH_TEST_PG is not set")
-        pytest.skip("no PostgreSQL server (set LINEWATCH_TEST_PG; make test starts one)")
+    from conftest import _store_factory, need_pg
+    need_pg()
     d = tmp_path_factory.mktemp("pgtpl")
     make, drop = _store_factory("postgresql", d)
     url = make("audit")

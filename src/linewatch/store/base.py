@@ -18,11 +18,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from linewatch.errors import StoreError
 from linewatch.model import Report
 from linewatch.store.detection_tables import DetectionTables
 from linewatch.store.queue_tables import QueueTables
@@ -85,10 +86,32 @@ class Store(ServiceTables, DetectionTables, QueueTables):
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def transaction(self) -> AbstractContextManager[Any]:   # pragma: no cover - per dialect
+    #: how a write transaction starts
+    _BEGIN = "BEGIN"
+
+    def _errors(self) -> tuple[type[BaseException], ...]:   # pragma: no cover - per dialect
+        """The database driver's error classes."""
+        raise NotImplementedError
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
         """A write transaction (``COMMIT`` at the end, ``ROLLBACK`` on an exception). Inside an
         open transaction it joins that one: the outermost commits, or rolls everything back."""
-        raise NotImplementedError
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        try:
+            self.conn.execute(self._BEGIN)
+        except self._errors() as exc:
+            raise StoreError(f"{self.where}: cannot start a write: {exc}") from exc
+        try:
+            yield self.conn
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
 
     def _lock(self, c, name: str, *, shared: bool = False) -> None:
         """Hold the named lock until the transaction ends (SQLite's single writer already does)."""

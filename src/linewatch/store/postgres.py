@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -47,7 +46,8 @@ class PgConnection:
     @property
     def in_transaction(self) -> bool:
         from psycopg.pq import TransactionStatus
-        return self.raw.info.transaction_status != TransactionStatus.IDLE
+        return (not self.raw.closed
+                and self.raw.info.transaction_status != TransactionStatus.IDLE)
 
     def execute(self, sql: str, args: Sequence[Any] | None = None):
         import psycopg
@@ -104,24 +104,9 @@ class PostgresStore(Store):
             raw.close()
             raise
 
-    @contextmanager
-    def transaction(self) -> Iterator[PgConnection]:
-        if self.conn.in_transaction:
-            yield self.conn
-            return
+    def _errors(self) -> tuple[type[BaseException], ...]:
         import psycopg
-        try:
-            self.conn.execute("BEGIN")
-        except psycopg.Error as exc:
-            raise StoreError(f"{self.where}: cannot start a write: {exc}") from exc
-        try:
-            yield self.conn
-        except BaseException:
-            if not self.conn.raw.closed:
-                self.conn.execute("ROLLBACK")
-            raise
-        else:
-            self.conn.execute("COMMIT")
+        return (psycopg.Error,)
 
     def _lock(self, c, name: str, *, shared: bool = False) -> None:
         fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
