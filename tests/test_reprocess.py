@@ -161,7 +161,7 @@ def test_cli_end_to_end(scenario, tmp_path):
                                  ("--to", "2025-06-14")])
 def test_bad_times_are_input_errors(tmp_path, bad):
     sensors_csv = tmp_path / "s.csv"
-    sensors_csv.write_text("id,kind,lon,lat\nMIC-1,microphone,37.0,48.0\n")
+    sensors_csv.write_text("sensor_id,kind,lon,lat\nMIC-1,microphone,37.0,48.0\n")
     opts = {"--from": "2025-06-15", "--to": "2025-06-16"}
     opts[bad[0]] = bad[1]
     args = ["reprocess", "--sensors", str(sensors_csv), "--db", str(tmp_path / "x.sqlite")]
@@ -169,6 +169,7 @@ def test_bad_times_are_input_errors(tmp_path, bad):
         args += [k, v]
     res = CliRunner().invoke(app, args)
     assert isinstance(res.exception, InputError) and res.exception.exit_code == 4
+    assert bad[1] in str(res.exception) and "sensors" not in str(res.exception)
 
 
 def test_window_plan_is_whole_hours():
@@ -181,3 +182,15 @@ def test_window_plan_is_whole_hours():
 def test_empty_detections_in_a_partition():
     """A region with no detections in a window hands on no state and takes none."""
     assert Detections.from_columns([], [], [], []).time_s.size == 0
+
+
+def test_a_range_without_stored_detections_is_refused_and_supersedes_nothing(tmp_path):
+    """Reprocessing nothing would hide the range's fused records behind an empty run."""
+    sensors_csv = tmp_path / "s.csv"
+    sensors_csv.write_text("sensor_id,kind,lon,lat\nMIC-1,microphone,37.0,48.0\n")
+    db = tmp_path / "x.sqlite"
+    res = CliRunner().invoke(app, ["reprocess", "--sensors", str(sensors_csv), "--db", str(db),
+                                   "--from", "2025-06-15", "--to", "2025-06-16"])
+    assert isinstance(res.exception, InputError) and "no stored detections" in str(res.exception)
+    with open_store(db) as store:
+        assert store.fusion_runs() == []

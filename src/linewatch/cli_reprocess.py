@@ -70,6 +70,9 @@ def reprocess(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as bar:
         n_in = store.count_detections(start_s=start_s, end_s=end_s)
+        if n_in == 0:   # a run of nothing would supersede the fused records of the range
+            raise InputError(f"no stored detections in [{start}, {end}): nothing to reprocess "
+                             "(linewatch fuse and linewatch stream feed store them)")
         tasks: dict[str, object] = {}
 
         def progress(phase: str, done: int, total: int) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -68,7 +69,7 @@ def ellipse_box(lon: float, lat: float, semi_major_m: float) -> tuple[float, flo
     return lon - dlon, lon + dlon, lat - dlat, lat + dlat
 
 
-class Store(ServiceTables, DetectionTables, QueueTables):
+class Store(ServiceTables, DetectionTables, QueueTables, ABC):
     """The store interface. Open one with :func:`linewatch.store.open_store`."""
 
     #: ``"sqlite"`` or ``"postgresql"``
@@ -89,9 +90,9 @@ class Store(ServiceTables, DetectionTables, QueueTables):
     #: how a write transaction starts
     _BEGIN = "BEGIN"
 
-    def _errors(self) -> tuple[type[BaseException], ...]:   # pragma: no cover - per dialect
+    @abstractmethod
+    def _errors(self) -> tuple[type[BaseException], ...]:
         """The database driver's error classes."""
-        raise NotImplementedError
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -121,9 +122,9 @@ class Store(ServiceTables, DetectionTables, QueueTables):
         records lock exclusively now, before any write takes it shared (PostgreSQL)."""
         self._lock(c, "records")
 
-    def _insert_record(self, c, row: tuple, loc) -> int | None:   # pragma: no cover - per dialect
+    @abstractmethod
+    def _insert_record(self, c, row: tuple, loc) -> int | None:
         """Insert one record row unless its id is stored; its new row id, else None."""
-        raise NotImplementedError
 
     def _insert_records(self, c, items: Sequence[tuple[tuple, Any]]) -> list[bool]:
         """Insert ``(row, location)`` items in order; whether each was new."""
