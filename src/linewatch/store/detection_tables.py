@@ -22,6 +22,7 @@ import numpy as np
 
 from linewatch.detections import Detections, Sensors
 from linewatch.errors import InputError, NotFound
+from linewatch.store.service_tables import in_parts
 
 _COLUMNS = ("id", "sensor_id", "time_s", "time_sd_s", "bearing_deg", "bearing_sd_deg", "range_m",
             "range_sd_m", "lon", "lat", "position_sd_m", "kind", "temperature_c")
@@ -92,10 +93,9 @@ class DetectionTables:
         """The stored detections with these ids (those of sensors not in ``sensors`` left out)."""
         ids = list(ids)
         rows: list[tuple] = []
-        for k in range(0, len(ids), 500):
-            part = ids[k:k + 500]
+        for marks, part in in_parts(ids):
             rows += self.conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM detections WHERE id IN "
-                                      f"({', '.join('?' * len(part))})", part).fetchall()
+                                      f"({marks})", part).fetchall()
         return detections_from_rows(rows, sensors)[0]
 
     def iter_detections(self, sensors: Sensors, *, start_s: float | None = None,

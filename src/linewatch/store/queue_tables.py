@@ -31,6 +31,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 from linewatch.errors import Conflict
+from linewatch.store.service_tables import in_parts
 
 _PROGRESS = ("name", "owner", "fence", "lease_until_s", "committed_s", "floor_s", "batch_id",
              "engine", "params", "n_detections", "n_incidents", "updated_s")
@@ -59,11 +60,9 @@ class QueueTables:
         t = time.time() if now is None else now
         n = 0
         with self.transaction() as c:
-            for k in range(0, len(ids), 500):
-                part = ids[k:k + 500]
+            for marks, part in in_parts(ids):
                 got = [r[0] for r in c.execute(
-                    f"SELECT id FROM detections WHERE id IN ({', '.join('?' * len(part))})",
-                    part).fetchall()]
+                    f"SELECT id FROM detections WHERE id IN ({marks})", part).fetchall()]
                 c.executemany("INSERT INTO fusion_queue (detection_id, enqueued_s) VALUES (?, ?)",
                               [(i, t) for i in got])
                 n += len(got)
@@ -146,11 +145,10 @@ class QueueTables:
             seqs = [r[0] for r in rows]
             ids = list(dict.fromkeys(r[1] for r in rows))
             known: set[str] = set()
-            for k in range(0, len(ids), 500):
-                part = ids[k:k + 500]
+            for marks, part in in_parts(ids):
                 known |= {r[0] for r in c.execute(
                     f"SELECT detection_id FROM stream_claims WHERE stream = ? AND detection_id IN "
-                    f"({', '.join('?' * len(part))})", [name, *part]).fetchall()}
+                    f"({marks})", [name, *part]).fetchall()}
             claimed, late, seen = [], [], set(known)
             for _, det_id, t, enq in rows:
                 if det_id in seen:
@@ -161,9 +159,8 @@ class QueueTables:
             c.executemany("INSERT INTO stream_claims (stream, detection_id, time_s, enqueued_s, "
                           "claimed_s) VALUES (?, ?, ?, ?, ?)",
                           [(name, i, t, e, now) for i, t, e in claimed])
-            for k in range(0, len(seqs), 500):
-                part = seqs[k:k + 500]
-                c.execute(f"DELETE FROM fusion_queue WHERE seq IN ({', '.join('?' * len(part))})", part)
+            for marks, part in in_parts(seqs):
+                c.execute(f"DELETE FROM fusion_queue WHERE seq IN ({marks})", part)
         return claimed, late
 
     def stream_claims(self, name: str, *, since_s: float | None = None
@@ -183,10 +180,9 @@ class QueueTables:
 
     def stream_drop_claims(self, name: str, ids: Sequence[str]) -> None:
         with self.transaction() as c:
-            for k in range(0, len(ids), 500):
-                part = list(ids[k:k + 500])
+            for marks, part in in_parts(ids):
                 c.execute(f"DELETE FROM stream_claims WHERE stream = ? AND detection_id IN "
-                          f"({', '.join('?' * len(part))})", [name, *part])
+                          f"({marks})", [name, *part])
 
     # -- progress and latency -----------------------------------------------------------------
     def stream_advance(self, name: str, *, committed_s: float, retain_from_s: float | None,

@@ -47,6 +47,15 @@ class RecordRow:
     lat: float
 
 
+def in_parts(values: Sequence, size: int = 500) -> Iterator[tuple[str, list]]:
+    """``(placeholders, part)`` for ``IN (...)`` over ``values`` in parts of ``size`` (bound
+    parameters per statement stay few, in both stores)."""
+    values = list(values)
+    for k in range(0, len(values), size):
+        part = values[k:k + size]
+        yield ", ".join("?" * len(part)), part
+
+
 def check_role(role: str) -> str:
     if role in ROLES or (role.startswith("party:") and len(role) > len("party:")):
         return role
