@@ -1,7 +1,7 @@
 """Allegation verdicts on a simulated scenario: precision and recall of each verdict class.
 
 Simulate (seeded), fuse the raw detections into incidents, script allegations from the ground
-truth (:mod:`linewatch.allegation_sim`: true ones, ones naming the wrong perpetrator, false
+truth (:mod:`linewatch.sim.allegations`: true ones, ones naming the wrong perpetrator, false
 ones where nothing happened, and ones where no sensor could hear), adjudicate them against the
 fused incidents with the network's coverage, and compare each verdict with the one the
 allegation deserves.
@@ -16,15 +16,13 @@ import argparse
 import time
 from collections import Counter
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 
-from linewatch.allegation_sim import simulate_allegations
-from linewatch.allegations import AllegationVerdict, adjudicate, network_coverage
-from linewatch.coverage import network_from_simulation, place_coverage
+from linewatch.coverage import place_coverage
 from linewatch.fusion import fuse
-from linewatch.service import incidents_to_reports, load_agreement_file
-from linewatch.simulate import SCENARIOS, simulate
+from linewatch.services.pipeline import incidents_to_reports, load_agreement_file
+from linewatch.sim import SCENARIOS, network_from_simulation, simulate, simulate_allegations
+from linewatch.verification import AllegationVerdict, adjudicate, network_coverage
 
 ROOT = Path(__file__).resolve().parents[1]
 AGREEMENT = ROOT / "examples" / "agreements" / "line-of-contact.yaml"

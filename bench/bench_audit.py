@@ -2,9 +2,13 @@
 
     .venv/bin/python bench/bench_audit.py 100000
 """
-import json, sys, tempfile, time
+import json
+import sys
+import tempfile
+import time
 from pathlib import Path
-from linewatch.audit import AuditLog, generate_keys, load_private_key, load_public_key, check_inclusion
+
+from linewatch.services.audit import AuditLog, check_inclusion, generate_keys, load_private_key, load_public_key
 from linewatch.store import open_store
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000

@@ -5,7 +5,7 @@ them, arrival times with 20 ms noise on most sensors, bearings (2°) on about ha
 now and then a range or a position fix, a third of the problems with a known wind, and a
 start some hundred metres off the source (fusion starts from a coarse search). Each function
 runs on every problem through the implementation before the speed-up (frozen below, so the
-comparison stays reproducible) and through :mod:`linewatch.estimation`; the script prints
+comparison stays reproducible) and through :mod:`linewatch.fusion.estimation`; the script prints
 calls per second of each and their ratio, then the largest differences between the two, and
 exits non-zero if they disagree beyond round-off.
 
@@ -29,8 +29,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from linewatch import estimation  # noqa: E402
-from linewatch.estimation import Measurements  # noqa: E402
+from linewatch.fusion import Measurements  # noqa: E402
+from linewatch.fusion import estimation as estimation  # noqa: E402
 
 C_M_S = 343.0
 TOA_SD_S = 0.02
@@ -57,12 +57,16 @@ LIMITS = {
 }
 
 
-# -- the implementation before the speed-up (linewatch.estimation at eb3bf42), kept once, in the
+# -- the implementation before the speed-up (linewatch.fusion.estimation at eb3bf42), kept once, in the
 # test that checks the two agree
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from test_estimation_fast import (ref_fisher_information, ref_gauss_newton,  # noqa: E402
-                                  ref_per_detection_chi2, ref_residuals, ref_travel_time)
-
+from test_estimation_fast import (  # noqa: E402
+    ref_fisher_information,
+    ref_gauss_newton,
+    ref_per_detection_chi2,
+    ref_residuals,
+    ref_travel_time,
+)
 
 # -- problems ---------------------------------------------------------------------------------
 

@@ -1,10 +1,10 @@
 """Benchmark fusion against the ground truth, the oracle association and PyOcto, side by side.
 
-For each scenario: simulate (seeded), run :func:`linewatch.fusion.fuse` (timed; peak traced
+For each scenario: simulate (seeded), run :func:`linewatch.fusion.engine.fuse` (timed; peak traced
 memory in a second, untimed run), locate the true detection groups with
-:func:`linewatch.fusion.locate_groups` (the oracle association, located with the wind each
+:func:`linewatch.fusion.engine.locate_groups` (the oracle association, located with the wind each
 hour's groups share: the floor for ρ), run PyOcto on the same detections
-(``bench/pyocto_peer.py``), and score all three with :mod:`linewatch.fusion_metrics`.
+(``bench/pyocto_peer.py``), and score all three with :mod:`linewatch.fusion.metrics`.
 Metric definitions: the docstring of ``fusion_metrics``.
 
     .venv/bin/python bench/bench_fusion.py                       # quiet, active, barrage
@@ -33,14 +33,21 @@ from pathlib import Path
 
 import numpy as np
 
-from linewatch.detections import Detections, Sensors, Truth
-from linewatch.fusion import FusionParams, fuse, locate_groups
-from linewatch.fusion_metrics import Scores, pool_scores, score_incidents, truth_detection_sets
-from linewatch.service import load_agreement_file
-from linewatch.simulate import SCENARIOS, ScenarioParams, simulate
+from linewatch.fusion import (
+    FusionParams,
+    Scores,
+    fuse,
+    locate_groups,
+    pool_scores,
+    score_incidents,
+    truth_detection_sets,
+)
+from linewatch.model import Detections, Sensors, Truth
+from linewatch.services.pipeline import load_agreement_file
+from linewatch.sim import SCENARIOS, ScenarioParams, simulate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pyocto_peer import PyOctoSettings, run_pyocto  # noqa: E402
+from pyocto_peer import PyOctoSettings, run_pyocto
 
 ROOT = Path(__file__).resolve().parents[1]
 AGREEMENT = ROOT / "examples" / "agreements" / "line-of-contact.yaml"

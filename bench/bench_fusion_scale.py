@@ -20,8 +20,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from linewatch.fusion import FusionParams, fuse_chunks
-from linewatch.service import load_agreement_file
-from linewatch.simulate import SCENARIOS, simulate_chunks
+from linewatch.services.pipeline import load_agreement_file
+from linewatch.sim import SCENARIOS, simulate_chunks
 
 ROOT = Path(__file__).resolve().parents[1]
 AGREEMENT = ROOT / "examples" / "agreements" / "line-of-contact.yaml"

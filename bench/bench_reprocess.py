@@ -44,10 +44,10 @@ def main() -> None:
     args = ap.parse_args()
 
     from linewatch.agreement import parse_agreement
-    from linewatch.distributed import reprocess, write_run
     from linewatch.formats.sensors import read_sensors, write_sensors
     from linewatch.fusion import FusionParams
-    from linewatch.simulate import SCENARIOS, simulate_chunks
+    from linewatch.services.distributed import reprocess, write_run
+    from linewatch.sim import SCENARIOS, simulate_chunks
     from linewatch.store import open_store
 
     ag = parse_agreement((ROOT / "examples" / "agreements" / "line-of-contact.yaml").read_text())

@@ -1,7 +1,7 @@
 """Streaming latency: simulated detections replayed through the store's queue at an accelerated
-clock into the streaming worker (linewatch.streaming), on SQLite and PostgreSQL.
+clock into the streaming worker (linewatch.services.streaming), on SQLite and PostgreSQL.
 
-Per incident (linewatch.latency): ``hold_s``, how far the stream's detection time ran past its
+Per incident (linewatch.fusion.latency): ``hold_s``, how far the stream's detection time ran past its
 last contributing detection before the engine released it (the hour, the look-ahead and
 pairing's next hour; in simulated seconds, which are wall seconds at real-time pace);
 ``processing_s``, wall clock from the enqueue of the claim that released it to its commit;
@@ -27,13 +27,11 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
-from linewatch.fusion import FusionParams, fuse
-from linewatch.fusion_metrics import pool_scores, score_incidents
-from linewatch.latency import summarize
-from linewatch.service import load_agreement_file
-from linewatch.simulate import SCENARIOS, simulate
+from linewatch.fusion import FusionParams, fuse, pool_scores, score_incidents, summarize
+from linewatch.services.pipeline import load_agreement_file
+from linewatch.services.streaming import StreamWorker, feed_detections
+from linewatch.sim import SCENARIOS, simulate
 from linewatch.store import open_store
-from linewatch.streaming import StreamWorker, feed_detections
 
 ROOT = Path(__file__).resolve().parents[1]
 AGREEMENT = ROOT / "examples" / "agreements" / "line-of-contact.yaml"

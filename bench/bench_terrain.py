@@ -26,7 +26,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 from pyproj import Transformer  # noqa: E402
 
-from linewatch.terrain import Terrain  # noqa: E402
+from linewatch.geo import Terrain  # noqa: E402
 
 CELL_M = 30.0
 X0, Y0 = 350_000.0, 5_380_000.0          # UTM 37N, north-west corner near 37.0° E 48.55° N

@@ -4,8 +4,8 @@ Configured for sound as fusion.md §5.3 suggests: one 0-D velocity model at the 
 (km/s), P picks only, stations in a local km frame (the fusion's :class:`WorkingFrame`), sources
 between 0 and 0.5 km "depth". Only arrival-time sensors (microphones and arrays) are given to it:
 PyOcto knows neither bearings, ranges nor position fixes. Its events come back as
-:class:`~linewatch.detections.Incident` objects (detection ids and location; no covariance, so no
-ellipse coverage) so that :mod:`linewatch.fusion_metrics` scores both engines the same way.
+:class:`~linewatch.model.detections.Incident` objects (detection ids and location; no covariance, so no
+ellipse coverage) so that :mod:`linewatch.fusion.metrics` scores both engines the same way.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from linewatch.detections import Detections, Incident, Sensors
 from linewatch.geo import WorkingFrame
+from linewatch.model import Detections, Incident, Sensors
 
 NAN_COV = ((math.nan, math.nan), (math.nan, math.nan))
 

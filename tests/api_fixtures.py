@@ -5,13 +5,13 @@ the one at the URL the test gives (conftest's ``new_store_url``: SQLite, then Po
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from linewatch.scenario import generate_day
-from linewatch.service import ingest_file, load_agreement_file, verify_store
+from linewatch.services.accounts import new_token, token_sha256
+from linewatch.services.pipeline import ingest_file, load_agreement_file, verify_store
+from linewatch.sim import generate_day
 from linewatch.store import open_store
-from linewatch.web.auth import new_token, token_sha256
 
 ROOT = Path(__file__).resolve().parents[1]
 AGREEMENT = ROOT / "examples" / "agreements" / "line-of-contact.yaml"
@@ -43,15 +43,15 @@ def build_store(tmp: Path, url: str, *, report: bool = True) -> tuple[str, dict[
     tokens = {}
     with open_store(url) as store:
         ingest_file(store, path)
-        verify_store(store, loaded, start=datetime(2026, 6, 14, tzinfo=timezone.utc),
-                     end=datetime(2026, 6, 16, tzinfo=timezone.utc))
+        verify_store(store, loaded, start=datetime(2026, 6, 14, tzinfo=UTC),
+                     end=datetime(2026, 6, 16, tzinfo=UTC))
         ingest_file(store, apath)
         for role in ROLES:
             token = new_token()
             store.add_user(role.replace(":", "-"), role, token_sha256(token))
             tokens[role] = token
         if report:
-            from linewatch.submissions import build_daily_report, release_daily_report
+            from linewatch.services.submissions import build_daily_report, release_daily_report
             build_daily_report(store, loaded, DAY, built_by="analyst")
             release_daily_report(store, DAY, released_by="analyst")
     return url, tokens

@@ -9,12 +9,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from linewatch.allegations import AllegationKind
-from linewatch.cli import app
+from linewatch.cli.main import app
 from linewatch.errors import NotFound
-from linewatch.formats.allegations import (ParsedAllegation, allegation_from_stored,
-                                           allegation_to_dict, read_allegations)
+from linewatch.formats.allegations import ParsedAllegation, allegation_from_stored, allegation_to_dict, read_allegations
 from linewatch.formats.records import Rejected
+from linewatch.verification import AllegationKind
 
 AGREEMENT = """
 id: allegation-cli

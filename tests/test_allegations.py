@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linewatch.agreement import parse_agreement
-from linewatch.allegations import (AdjudicationParams, Allegation, AllegationKind,
-                                   AllegationVerdict, AllegedPlace, CoverageAnswer, adjudicate,
-                                   mirror_allegation, verdict_counts)
 from linewatch.model import ExplosionType, Kind, Location, Provenance, Report, SourceKind
+from linewatch.verification import (
+    AdjudicationParams,
+    Allegation,
+    AllegationKind,
+    AllegationVerdict,
+    AllegedPlace,
+    CoverageAnswer,
+    adjudicate,
+    mirror_allegation,
+    verdict_counts,
+)
 
 LON0 = 36.0
-T0 = datetime(2025, 6, 1, 12, tzinfo=timezone.utc)
+T0 = datetime(2025, 6, 1, 12, tzinfo=UTC)
 KM_LON = 1 / 74.6      # degrees of longitude per km near 48° N (about)
 KM_LAT = 1 / 111.2
 
@@ -272,12 +280,11 @@ def test_scripted_allegations_on_a_simulated_scenario_get_the_verdicts_they_dese
     from dataclasses import replace as dc_replace
     from pathlib import Path
 
-    from linewatch.allegation_sim import simulate_allegations
-    from linewatch.allegations import network_coverage
-    from linewatch.coverage import network_from_simulation, place_coverage
+    from linewatch.coverage import place_coverage
     from linewatch.fusion import fuse
-    from linewatch.service import incidents_to_reports, load_agreement_file
-    from linewatch.simulate import SCENARIOS, simulate
+    from linewatch.services.pipeline import incidents_to_reports, load_agreement_file
+    from linewatch.sim import SCENARIOS, network_from_simulation, simulate, simulate_allegations
+    from linewatch.verification import network_coverage
 
     ag = load_agreement_file(Path(__file__).resolve().parents[1] / "examples" / "agreements"
                              / "line-of-contact.yaml").agreement

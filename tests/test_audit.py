@@ -8,7 +8,7 @@ import hashlib
 import json
 import shutil
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,16 +17,32 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from linewatch import merkle
-from linewatch.audit import (PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, AuditEntry, AuditLog, ConsistencyProof,
-                             InclusionProof, TreeHead, canonical_json, check_consistency, check_inclusion,
-                             generate_keys, key_id, load_private_key, load_public_key, make_bundle,
-                             read_proof, verify_bundle)
-from linewatch.cli_audit import EXIT_VERIFICATION_FAILED, audit_app, keys_app
+from linewatch.audit import merkle as merkle
+from linewatch.cli.audit import EXIT_VERIFICATION_FAILED, audit_app, keys_app
 from linewatch.errors import InputError, NotFound
+from linewatch.model.time import utc_iso
+from linewatch.services.audit import (
+    PRIVATE_KEY_NAME,
+    PUBLIC_KEY_NAME,
+    AuditEntry,
+    AuditLog,
+    ConsistencyProof,
+    InclusionProof,
+    TreeHead,
+    canonical_json,
+    check_consistency,
+    check_inclusion,
+    generate_keys,
+    key_id,
+    load_private_key,
+    load_public_key,
+    make_bundle,
+    read_proof,
+    verify_bundle,
+)
 from linewatch.store import open_store
 
-T0 = datetime(2026, 6, 15, 6, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 6, 15, 6, 0, tzinfo=UTC)
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -75,7 +91,7 @@ def _add_allegation(store, aid: str, supersedes: str | None = None) -> None:
 
 def _build(path: Path | str, key, *, n_records: int = 12, src: Path | None = None) -> None:
     """A store with ingested records and allegations, verdicts, a correction and published heads."""
-    from linewatch.service import ingest_file
+    from linewatch.services.pipeline import ingest_file
     src = src or Path(path).with_suffix(".jsonl")
     src.write_text("".join(json.dumps(_record(i)) + "\n" for i in range(n_records)), encoding="utf-8")
     with open_store(path) as store:
@@ -213,10 +229,9 @@ def test_rows_cannot_be_updated_or_deleted(db):
 def test_append_joins_the_callers_transaction(store_url):
     with open_store(store_url) as store:
         log = AuditLog(store)
-        with pytest.raises(RuntimeError):
-            with store.transaction():
-                log.append("record", "R1", {})
-                raise RuntimeError("the ingest failed")
+        with pytest.raises(RuntimeError), store.transaction():
+            log.append("record", "R1", {})
+            raise RuntimeError("the ingest failed")
         assert log.size() == 0
 
 
@@ -623,7 +638,7 @@ def test_cli_verify_prove_and_check(cli, db, keydir, tmp_path):
     assert r.exit_code == 0 and "record 'rec-007'" in r.output and "is in the log of 21 entries" in r.output
     d = json.loads(proof.read_text())
     at = datetime.fromisoformat(d["entry"]["appended_at"]) + timedelta(seconds=1)
-    d["entry"]["appended_at"] = at.isoformat(timespec="microseconds")
+    d["entry"]["appended_at"] = utc_iso(at, timespec="microseconds")
     proof.write_text(json.dumps(d))
     r = cli("audit", "check-proof", proof, "--tree-head", head)
     assert r.exit_code == EXIT_VERIFICATION_FAILED and "entry 7 (record 'rec-007')" in r.output

@@ -23,7 +23,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -66,8 +66,8 @@ def _free_port() -> int:
 
 
 def _build_store(db: str, work: Path) -> None:
-    from linewatch.scenario import generate_day
-    from linewatch.service import day_window, ingest_file, load_agreement_file, verify_store
+    from linewatch.services.pipeline import day_window, ingest_file, load_agreement_file, verify_store
+    from linewatch.sim import generate_day
     from linewatch.store import open_store
     loaded = load_agreement_file(AGREEMENT)
     records = generate_day(loaded.agreement, DAY, seed=20251)
@@ -325,7 +325,7 @@ def test_dashboard_end_to_end(server, browser, tmp_path):
     new_id = "browser-live-1"
     r = server.http.post("/api/v1/reports", json={
         "id": new_id, "kind": "explosion", "explosion_type": "impact",
-        "time": when.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "time": when.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "lon": lon, "lat": lat, "radius_m": 300, "source_kind": "patrol", "source_id": "PATROL-LIVE",
         "description": "<b>posted by the browser test</b>"})
     assert r.status_code in (200, 201), r.text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from dataclasses import replace
@@ -17,9 +16,8 @@ from hypothesis import strategies as st
 from scipy.special import expit, logit
 from typer.testing import CliRunner
 
-from linewatch import coverage as cv
 from linewatch.agreement import parse_agreement
-from linewatch.cli_coverage import coverage as coverage_cmd
+from linewatch.cli.coverage import coverage as coverage_cmd
 from linewatch.coverage import (
     DETECTABILITY,
     CameraView,
@@ -32,15 +30,22 @@ from linewatch.coverage import (
     detection_probability,
     hourly_line_coverage,
     line_coverage,
-    network_from_simulation,
     place_coverage,
     window_probability,
 )
-from linewatch.detections import Sensors
+from linewatch.coverage import model as cv
 from linewatch.errors import InputError
 from linewatch.formats.network import parse_network, read_network, write_network, write_sim_network
 from linewatch.geo import GEOD
-from linewatch.simulate import SCENARIOS, ScenarioParams, simulate, simulated_network
+from linewatch.model import Sensors
+from linewatch.sim import (
+    SCENARIOS,
+    ScenarioParams,
+    detectability_from_params,
+    network_from_simulation,
+    simulate,
+    simulated_network,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_749_945_600.0                      # 2025-06-15T00:00:00Z
@@ -499,7 +504,13 @@ def test_hourly_share_figure_and_layer(agreement):
 
 
 def test_coverage_module_stays_pure():
-    spec = importlib.util.spec_from_file_location("layering", ROOT / "tests" / "test_layering.py")
-    layering = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(layering)
-    layering.test_core_module_stays_pure("coverage")
+    from test_layering import PKG, check_tree
+    found = [v for v in check_tree(PKG) if v.path.startswith("coverage/")]
+    assert not found, found
+
+
+def test_the_simulators_defaults_are_the_coverage_models_curves():
+    """The simulator takes its detection defaults from the coverage model (the one source)."""
+    from linewatch.sim import ScenarioParams
+    own = detectability_from_params(ScenarioParams("defaults", 3600.0, 0.0, 0.0))
+    assert own == dict(DETECTABILITY)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from linewatch import rules, schema
+from linewatch.agreement import rules as rules
+from linewatch.agreement import schema as schema
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "agreement-format.md"
 

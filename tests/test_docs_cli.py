@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer.main
 
-from linewatch.cli import app
+from linewatch.cli.main import app
 
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from linewatch.detections import sound_speed_m_s
-from linewatch.estimation import Measurements, chan_ho, crlb_position, gauss_newton
+from linewatch.fusion import Measurements, chan_ho, crlb_position, gauss_newton
+from linewatch.model import sound_speed_m_s
 
 C = 343.0
 

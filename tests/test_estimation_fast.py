@@ -1,6 +1,6 @@
 """The fast locator against the straightforward implementation it replaced.
 
-The reference below is :mod:`linewatch.estimation` as it was before the speed-up (eb3bf42).
+The reference below is :mod:`linewatch.fusion.estimation` as it was before the speed-up (eb3bf42).
 Both compute the same things with arithmetic that differs by round-off; near a flat minimum
 Levenberg–Marquardt accepts or rejects its last, tiny steps on cost differences of that size,
 so the two estimates may stop a hair apart (in standard errors) with the same cost.
@@ -13,8 +13,15 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from linewatch.estimation import (Measurements, fisher_information, gauss_newton, jacobian_rows,
-                                  per_detection_chi2, residuals, travel_time)
+from linewatch.fusion import (
+    Measurements,
+    fisher_information,
+    gauss_newton,
+    jacobian_rows,
+    per_detection_chi2,
+    residuals,
+    travel_time,
+)
 
 C = 343.0
 

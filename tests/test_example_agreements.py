@@ -9,7 +9,7 @@ the distance walked; every test asserts that measured distance before it asserts
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +18,8 @@ import shapely
 from pyproj import Geod
 
 from linewatch.agreement import Agreement, parse_agreement
-from linewatch.model import (ExplosionType, Kind, Location, Provenance, Report, SourceKind,
-                             TimePrecision, Verdict)
-from linewatch.verify import verify
+from linewatch.model import ExplosionType, Kind, Location, Provenance, Report, SourceKind, TimePrecision, Verdict
+from linewatch.verification import verify
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "agreements"
 GEOD = Geod(ellps="WGS84")
@@ -49,7 +48,7 @@ def korea() -> Agreement:
 
 
 def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def report(kind: Kind, lon: float, lat: float, *, radius_m: float = 200.0,
@@ -126,7 +125,7 @@ def test_line_of_contact_summary(loc):
     rules = {r.id: r for r in loc.rules}
     w = rules["dfs-repair-window"]
     assert w.end - w.start == timedelta(hours=10)
-    assert w.start == datetime(2025, 6, 10, 5, tzinfo=timezone.utc)
+    assert w.start == datetime(2025, 6, 10, 5, tzinfo=UTC)
 
 
 def test_energy_and_korea_summaries(energy, korea):
@@ -149,7 +148,7 @@ def test_energy_and_korea_summaries(energy, korea):
     west, east = k["sectors"]
     assert west["to_km"] == east["from_km"] == pytest.approx(k["line_length_km"] * 646 / 1292, abs=0.1)
     nofly = {r.id: r for r in korea.rules}["cma-2018-no-fly"]
-    assert nofly.start == datetime(2018, 10, 31, 15, tzinfo=timezone.utc)
+    assert nofly.start == datetime(2018, 10, 31, 15, tzinfo=UTC)
 
 
 # -- sides ------------------------------------------------------------------------------------

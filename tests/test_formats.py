@@ -6,7 +6,7 @@ import io
 import json
 import random
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,19 +29,10 @@ from linewatch.formats import (
 )
 from linewatch.formats.acled import GEO_PRECISION_RADIUS_M, SUB_EVENT_KINDS
 from linewatch.geo import location_from_observer
-from linewatch.model import (
-    ExplosionType,
-    Kind,
-    Location,
-    ObserverFix,
-    Provenance,
-    Report,
-    SourceKind,
-    TimePrecision,
-)
+from linewatch.model import ExplosionType, Kind, Location, ObserverFix, Provenance, Report, SourceKind, TimePrecision
 
 DATA = Path(__file__).parent / "data" / "formats"
-UTC = timezone.utc
+UTC = UTC
 
 BASE = {"kind": "explosion", "time": "2021-06-23T08:05:00Z", "lon": 37.95, "lat": 48.05,
         "source_kind": "patrol", "source_id": "p1"}

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linewatch.agreement import parse_agreement
-from linewatch.detections import Detections, Sensors, sound_speed_m_s
 from linewatch.fusion import FusionParams, fuse, locate_group
+from linewatch.model import Detections, Sensors, sound_speed_m_s
 
 LON0 = 36.0
 AGREEMENT = parse_agreement(f"""
@@ -126,8 +126,7 @@ def test_adding_a_consistent_detection_never_widens_the_ellipse(n, seed):
                      params=FusionParams(), c_m_s=C)
     # Fisher information only adds: the new covariance is below the old in the Loewner order
     # (compared at the same point, so the test is about the information, not the estimate)
-    from linewatch.estimation import crlb_position
-    from linewatch.fusion import measurements_for
+    from linewatch.fusion import crlb_position, measurements_for
     x, y = PAIR[0][0], PAIR[0][1]
     ca = crlb_position(x, y, measurements_for(sensors, det, base, frame=FRAME, c_m_s=C, x_m=x, y_m=y), C)
     cb = crlb_position(x, y, measurements_for(sensors, det, np.sort(np.concatenate([base, extra])),

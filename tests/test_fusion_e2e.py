@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from linewatch.agreement import parse_agreement
-from linewatch.fusion import fuse
-from linewatch.fusion_metrics import score_incidents
-from linewatch.simulate import SCENARIOS, simulate
+from linewatch.fusion import fuse, score_incidents
+from linewatch.sim import SCENARIOS, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 

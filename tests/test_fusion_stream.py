@@ -11,7 +11,7 @@ import pytest
 
 from linewatch.agreement import parse_agreement
 from linewatch.fusion import FusionParams, fuse, fuse_chunks
-from linewatch.simulate import SCENARIOS, simulate, simulate_chunks
+from linewatch.sim import SCENARIOS, simulate, simulate_chunks
 
 ROOT = Path(__file__).resolve().parents[1]
 AGREEMENT = parse_agreement((ROOT / "examples" / "agreements" / "line-of-contact.yaml").read_text())
@@ -91,8 +91,8 @@ def test_parameters_that_would_break_the_partition_are_refused():
 
 
 def test_a_launch_pairs_with_an_impact_of_the_next_hour():
-    from linewatch.detections import Incident
-    from linewatch.pairing import Pairer
+    from linewatch.fusion import Pairer
+    from linewatch.model import Incident
     frame = AGREEMENT.frame
     cov = ((100.0, 0.0), (0.0, 100.0))
 

@@ -9,8 +9,16 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
-from linewatch.geo import (GEOD, LineIndex, WorkingFrame, densify_geodesic, location_from_observer,
-                           prob_in_band, prob_in_polygon, prob_within_radius)
+from linewatch.geo import (
+    GEOD,
+    LineIndex,
+    WorkingFrame,
+    densify_geodesic,
+    location_from_observer,
+    prob_in_band,
+    prob_in_polygon,
+    prob_within_radius,
+)
 from linewatch.model import ObserverFix, ellipse_to_covariance
 
 # a wiggly notional line spanning UTM zones 36 and 37 (the boundary is 36°E)

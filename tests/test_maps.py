@@ -9,9 +9,9 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 from linewatch.agreement import parse_agreement
-from linewatch.places import Gazetteer
+from linewatch.formats.resources import load_boundaries
+from linewatch.geo import Gazetteer
 from linewatch.render.maps import LINE, PARTY_COLORS, PointLayer, agreement_figure, save_figure
-from linewatch.resources import load_boundaries
 
 FULL = """
 id: test-map

@@ -8,9 +8,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linewatch import merkle
-from linewatch.merkle import (EMPTY_ROOT, MerkleFrontier, MerkleTree, consistency_proof, inclusion_proof,
-                              leaf_hash, node_hash, prefix_roots, root, verify_consistency, verify_inclusion)
+from linewatch.audit import (
+    EMPTY_ROOT,
+    MerkleFrontier,
+    MerkleTree,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    prefix_roots,
+    root,
+    verify_consistency,
+    verify_inclusion,
+)
+from linewatch.audit import merkle as merkle
 
 # The reference tree of Certificate Transparency's and Trillian's tests (transparency-dev/merkle,
 # proof/verify_test.go): eight leaves, the head of every prefix, and some proofs.

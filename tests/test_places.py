@@ -11,9 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linewatch.errors import LinewatchError, NotFound
-from linewatch.geo import GEOD
-from linewatch.places import COMPASS_8, IN_SETTLEMENT_M, Gazetteer, compass_8, fold_name
-from linewatch.resources import load_boundaries, load_gazetteer
+from linewatch.formats.resources import load_boundaries, load_gazetteer
+from linewatch.geo import COMPASS_8, GEOD, IN_SETTLEMENT_M, Gazetteer, compass_8, fold_name
 
 # A few settlements near the 2015-2022 line of contact (GeoNames positions).
 TOWNS = [

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from linewatch.agreement import parse_agreement
-from linewatch.detections import Detections
-from linewatch.plan_check import check_layout, stretch_bins_km
-from linewatch.simulate import (
+from linewatch.model import Detections
+from linewatch.planning import check_layout, stretch_bins_km
+from linewatch.sim import (
     SCENARIOS,
     Layout,
     concat_detections,

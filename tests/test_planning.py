@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linewatch import planning as P
-from linewatch.estimation import Measurements, crlb_position
-from linewatch.service import load_agreement_file
+from linewatch.fusion import Measurements, crlb_position
+from linewatch.planning import milp as P
+from linewatch.services.pipeline import load_agreement_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,7 +81,7 @@ def test_infeasible_targets_name_the_stretch(agreement):
     msg = str(err.value)
     assert "km 4" in msg and "cannot be met" in msg
     stretch = err.value.stretches[0]
-    assert 425 <= stretch["from_km"] and stretch["to_km"] <= 460
+    assert stretch["from_km"] >= 425 and stretch["to_km"] <= 460
     assert stretch["max_probability"] < 0.8
 
 

@@ -9,11 +9,10 @@ import zlib
 import pytest
 
 from linewatch.agreement import parse_agreement
+from linewatch.formats.resources import load_boundaries
 from linewatch.render import report as render_report
 from linewatch.render.plots import trend_figure
 from linewatch.render.report import map_layers, render_html, write_report
-from linewatch.resources import load_boundaries
-
 from test_reporting import agreement_yaml, build, day_records
 
 NAMES = ("report-2025-06-02.json", "report-2025-06-02.html", "report-2025-06-02.pdf",

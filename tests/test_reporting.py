@@ -6,21 +6,21 @@ import ast
 import json
 import os
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from linewatch import reporting
 from linewatch.agreement import parse_agreement
+from linewatch.geo import Gazetteer
 from linewatch.model import ExplosionType, Kind, Location, Provenance, Report, SourceKind
-from linewatch.places import Gazetteer
-from linewatch.verify import verify
+from linewatch.reporting import daily as reporting
+from linewatch.verification import verify
 
 LON0 = 36.0  # the line runs due north along this meridian; party a holds the west (left) side
 DAY = date(2025, 6, 2)
 GOLDEN = Path(__file__).parent / "golden" / "daily_report.json"
-GENERATED = datetime(2025, 6, 3, 6, 0, tzinfo=timezone.utc)
+GENERATED = datetime(2025, 6, 3, 6, 0, tzinfo=UTC)
 SWAP = {"a": "b", "b": "a", None: None}
 
 
@@ -66,7 +66,7 @@ def _rep(rid: str, kind: Kind, hhmm: str, lon: float, lat: float, source: str, *
     h, m = map(int, hhmm.split(":"))
     kind_of = {"OP": SourceKind.OBSERVATION_POST, "CAM": SourceKind.FIXED_CAMERA,
                "PATROL": SourceKind.PATROL, "UAV": SourceKind.UAV}
-    return Report(id=rid, kind=kind, time=datetime(day.year, day.month, day.day, h, m, tzinfo=timezone.utc),
+    return Report(id=rid, kind=kind, time=datetime(day.year, day.month, day.day, h, m, tzinfo=UTC),
                   location=Location.point(lon, lat, radius),
                   provenance=Provenance(kind_of[source.split("-")[0]], source), **kw)
 
@@ -380,17 +380,17 @@ def test_reporting_is_pure():
     imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     modules = {(n.module or "") for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not imported & {"matplotlib", "jinja2", "weasyprint", "os", "pathlib", "io", "sqlite3"}
-    assert not any(m.startswith(("linewatch.render", "linewatch.service", "linewatch.cli",
-                                 "linewatch.store", "linewatch.resources")) for m in modules)
+    assert not any(m.startswith(("linewatch.render", "linewatch.services.pipeline", "linewatch.cli.main",
+                                 "linewatch.store", "linewatch.formats.resources")) for m in modules)
     names = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
     assert not names & {"now", "utcnow", "today", "environ", "open"}
 
 
 def test_the_sensor_network_section_counts_fused_incidents():
-    from linewatch.detections import Incident
-    from linewatch.service import incidents_to_reports
+    from linewatch.model import Incident
+    from linewatch.services.pipeline import incidents_to_reports
     ag = parse_agreement(agreement_yaml(), name="report-test.yaml")
-    t = datetime(2025, 6, 2, 3, 0, tzinfo=timezone.utc).timestamp()
+    t = datetime(2025, 6, 2, 3, 0, tzinfo=UTC).timestamp()
     cov = ((400.0, 0.0), (0.0, 100.0))
     launch = Incident("inc-l", t, 35.9, 48.1, "launch", ("d1", "d2", "d3"), 49.0, 24.5, 90.0, cov,
                       pair_id="pair-1", side_probability={"a": 1.0, "b": 0.0}, side="a")

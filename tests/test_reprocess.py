@@ -11,14 +11,22 @@ import pytest
 from typer.testing import CliRunner
 
 from linewatch.agreement import parse_agreement
-from linewatch.cli import app
-from linewatch.detections import Detections
-from linewatch.distributed import ReprocessRun, reprocess, write_run
+from linewatch.cli.main import app
 from linewatch.errors import InputError
-from linewatch.fusion import FusionParams, fuse, plan_regions
-from linewatch.reprocess import (assemble, plan_partitions, plan_windows, region_chunks,
-                                 run_partition, settle)
-from linewatch.simulate import SCENARIOS, simulate
+from linewatch.fusion import (
+    FusionParams,
+    assemble,
+    fuse,
+    plan_partitions,
+    plan_regions,
+    plan_windows,
+    region_chunks,
+    run_partition,
+    settle,
+)
+from linewatch.model import Detections
+from linewatch.services.distributed import ReprocessRun, reprocess, write_run
+from linewatch.sim import SCENARIOS, simulate
 from linewatch.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]

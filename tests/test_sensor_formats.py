@@ -13,10 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linewatch.agreement import parse_agreement
-from linewatch.detections import Detections, Sensors
 from linewatch.errors import InputError
 from linewatch.formats.sensors import (
-    format_times,
     iter_detection_chunks,
     read_detections,
     read_sensors,
@@ -26,7 +24,8 @@ from linewatch.formats.sensors import (
     write_sensors,
     write_truth,
 )
-from linewatch.simulate import SCENARIOS, simulate, simulate_chunks
+from linewatch.model import Detections, Sensors, utc_iso_array
+from linewatch.sim import SCENARIOS, simulate, simulate_chunks
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "fusion"
@@ -238,7 +237,7 @@ def test_empty_detections_file():
 def test_iso_and_epoch_times_agree(offsets):
     sensors, _ = _sensors()
     t = np.sort(T0 + np.round(np.array(offsets, dtype=float), 6))
-    iso = format_times(t)
+    iso = utc_iso_array(t)
     iso_lines = [json.dumps({"id": f"i{k}", "sensor_id": "MIC-1", "time": s, "time_sd_s": 0.02})
                  for k, s in enumerate(iso.tolist())]
     ep_lines = [json.dumps({"id": f"i{k}", "sensor_id": "MIC-1", "time": float(v), "time_sd_s": 0.02})

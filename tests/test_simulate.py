@@ -12,16 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linewatch.agreement import parse_agreement
-from linewatch.detections import Detections, sound_speed_m_s
 from linewatch.geo import GEOD
-from linewatch.simulate import (
-    SCENARIOS,
-    ScenarioParams,
-    concat_detections,
-    concat_truth,
-    simulate,
-    simulate_chunks,
-)
+from linewatch.model import Detections, sound_speed_m_s
+from linewatch.sim import SCENARIOS, ScenarioParams, concat_detections, concat_truth, simulate, simulate_chunks
 
 ROOT = Path(__file__).resolve().parents[1]
 

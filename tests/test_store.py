@@ -8,13 +8,13 @@ import random
 import signal
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from linewatch.errors import StoreError
-from linewatch.service import ingest_file, stored_reports
+from linewatch.services.pipeline import ingest_file, stored_reports
 from linewatch.store import open_store
 from linewatch.store.migrations import MIGRATIONS, PG_MIGRATIONS, pending
 
@@ -133,8 +133,8 @@ def test_time_and_bbox_queries(tmp_path, store_url):
     write_jsonl(src, 300)
     with open_store(store_url) as s:
         ingest_file(s, src)
-        t0 = datetime(2025, 6, 1, 1, tzinfo=timezone.utc)
-        t1 = datetime(2025, 6, 1, 2, tzinfo=timezone.utc)
+        t0 = datetime(2025, 6, 1, 1, tzinfo=UTC)
+        t1 = datetime(2025, 6, 1, 2, tzinfo=UTC)
         rows = list(s.record_rows(start=t0, end=t1))
         assert len(rows) == 60 and all(r["time"].startswith("2025-06-01T01:") for r in rows)
         box = list(s.record_rows(bbox=(37.0, 48.0, 37.05, 48.005)))
@@ -143,7 +143,7 @@ def test_time_and_bbox_queries(tmp_path, store_url):
 
 WORKER = """
 import os, signal, sys, threading
-from linewatch.service import ingest_file
+from linewatch.services.pipeline import ingest_file
 from linewatch.store import open_store
 delay = float(sys.argv[4])
 if delay > 0:  # SIGKILL ourselves at a random moment of the ingest: no cleanup of any kind runs
@@ -182,7 +182,7 @@ def test_a_killed_ingest_leaves_a_consistent_store_and_a_rerun_completes_it_once
 
 WRITER = """
 import sys
-from linewatch.service import ingest_file
+from linewatch.services.pipeline import ingest_file
 from linewatch.store import open_store
 with open_store(sys.argv[1]) as s:
     for path in sys.argv[3:]:
@@ -195,7 +195,7 @@ def test_concurrent_ingest_writers_lose_and_duplicate_nothing(tmp_path, store_ur
     """Four processes ingest at once: files of their own, and files all four ingest (the same
     records, and the same bad lines). Counting afterwards: every record once, every bad line
     quarantined once, every record once in the audit log, and the log verifies."""
-    from linewatch.audit import AuditLog
+    from linewatch.services.audit import AuditLog
     shared = tmp_path / "shared.jsonl"
     n_shared, bad_shared = write_jsonl(shared, 400, bad_every=40)
     own, total, bad_total = [], n_shared, bad_shared
@@ -241,7 +241,7 @@ def test_one_chunk_holding_an_id_twice(tmp_path, store_url):
 def _detections(n: int = 300):
     import numpy as np
 
-    from linewatch.detections import Detections, Sensors
+    from linewatch.model import Detections, Sensors
     sensors = Sensors.from_columns([f"S{i}" for i in range(5)], np.linspace(37, 37.4, 5),
                                    np.full(5, 48.0), ["microphone"] * 4 + ["array"],
                                    elevation_m=np.arange(5.0), clock_sd_s=np.full(5, 0.001))
@@ -282,7 +282,7 @@ def test_detections_round_trip_in_time_ordered_chunks(store_url):
 
 
 def test_a_fusion_run_supersedes_the_earlier_fusion_records_in_its_window(tmp_path, store_url):
-    from linewatch.service import store_reports
+    from linewatch.services.pipeline import store_reports
     src = tmp_path / "in.jsonl"
     write_jsonl(src, 120)                              # observer reports, 00:00 to 01:59
     with open_store(store_url) as s:
@@ -291,8 +291,8 @@ def test_a_fusion_run_supersedes_the_earlier_fusion_records_in_its_window(tmp_pa
         from dataclasses import replace as _r
         store_reports(s, [_r(r, id=r.id + ".v1") for r in first], source="fusion:first")
         assert s.count_records() == 210
-        t0 = datetime(2025, 6, 1, 0, 30, tzinfo=timezone.utc).timestamp()
-        t1 = datetime(2025, 6, 1, 1, 0, tzinfo=timezone.utc).timestamp()
+        t0 = datetime(2025, 6, 1, 0, 30, tzinfo=UTC).timestamp()
+        t1 = datetime(2025, 6, 1, 1, 0, tzinfo=UTC).timestamp()
         run, batch = s.begin_fusion_run("fusion-test", "{}", t0, t1)
         s.finish_fusion_run(run, n_detections=0, n_incidents=0)
         ids = {r["id"] for r in s.record_rows()}
@@ -308,7 +308,7 @@ def test_fuse_keeps_the_raw_detections_for_reprocessing(tmp_path, store_url):
     import numpy as np
 
     from linewatch.formats.sensors import read_detections, read_sensors, write_detections, write_sensors
-    from linewatch.service import fuse_files
+    from linewatch.services.pipeline import fuse_files
     sensors, det = _detections(120)
     with (tmp_path / "sensors.csv").open("w", encoding="utf-8", newline="") as f:
         write_sensors(sensors, f)

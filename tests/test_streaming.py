@@ -1,4 +1,4 @@
-"""Streaming fusion (linewatch.streaming, docs/streaming.md) on both stores: the streamed result
+"""Streaming fusion (linewatch.services.streaming, docs/streaming.md) on both stores: the streamed result
 is fuse()'s, a consumer killed mid-stream and restarted loses and duplicates nothing, a standby
 takes over from a stopped consumer (PostgreSQL), a stale consumer is fenced off, every incident
 has its latency; the CLI end to end with SIGKILL and SIGTERM."""
@@ -19,10 +19,9 @@ import numpy as np
 import pytest
 
 from linewatch.errors import Conflict
-from linewatch.fusion import FusionParams, fuse
-from linewatch.latency import IncidentLatency, drain_floor, percentiles, replay_from, summarize
+from linewatch.fusion import FusionParams, IncidentLatency, drain_floor, fuse, percentiles, replay_from, summarize
+from linewatch.services.streaming import StreamWorker, feed_detections, stream_report
 from linewatch.store import open_store
-from linewatch.streaming import StreamWorker, feed_detections, stream_report
 
 ROOT = Path(__file__).resolve().parents[1]
 AGREEMENT = ROOT / "examples" / "agreements" / "line-of-contact.yaml"
@@ -32,8 +31,8 @@ PARAMS = FusionParams(wind_block_s=1200)
 
 @pytest.fixture(scope="module")
 def scenario():
-    from linewatch.service import load_agreement_file
-    from linewatch.simulate import SCENARIOS, simulate
+    from linewatch.services.pipeline import load_agreement_file
+    from linewatch.sim import SCENARIOS, simulate
     ag = load_agreement_file(AGREEMENT).agreement
     sim = simulate(ag, replace(SCENARIOS["active"], duration_s=3600.0, line_from_km=400.0,
                                line_to_km=430.0), seed=1)
@@ -272,8 +271,8 @@ def _spawn(*args):
 
 
 def _fuse_files(d, ag):
-    from linewatch.detections import Detections
     from linewatch.formats.sensors import iter_detection_chunks, read_sensors
+    from linewatch.model import Detections
     with (d / "sensors.csv").open(encoding="utf-8") as fh:
         sensors, _ = read_sensors(fh, name="sensors.csv")
     with (d / "detections.jsonl").open(encoding="utf-8") as fh:
@@ -283,7 +282,7 @@ def _fuse_files(d, ag):
 
 def test_cli_sigkill_restart_and_sigterm(scenario, new_store_url, tmp_path):
     from linewatch.formats.sensors import write_scenario
-    from linewatch.simulate import SCENARIOS
+    from linewatch.sim import SCENARIOS
     ag, sim, ref = scenario
     write_scenario(sim, tmp_path, SCENARIOS["active"], 1)
     ref = _fuse_files(tmp_path, ag)                # the files' rounding moves a fix by cm

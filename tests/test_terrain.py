@@ -18,9 +18,8 @@ from scipy.ndimage import gaussian_filter
 
 from linewatch.errors import InputError
 from linewatch.formats.dem import read_dem, synthetic_elevation, write_synthetic_dem
-from linewatch.geo import GEOD
-from linewatch import terrain as terrain_module
-from linewatch.terrain import EARTH_RADIUS_M, REFRACTION_K, Terrain
+from linewatch.geo import EARTH_RADIUS_M, GEOD, REFRACTION_K, Terrain
+from linewatch.geo import terrain as terrain_module
 
 UTM37 = 32637
 TO_LONLAT = Transformer.from_crs(UTM37, 4326, always_xy=True)

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linewatch.agreement import parse_agreement
-from linewatch.model import (ExplosionType, Kind, Location, Provenance, Report, SourceKind,
-                             TimePrecision, Verdict)
-from linewatch.verify import verify
+from linewatch.model import ExplosionType, Kind, Location, Provenance, Report, SourceKind, TimePrecision, Verdict
+from linewatch.verification import verify
 
 LON0 = 36.0  # the line runs due north along this meridian: reflection about it is exact
-T0 = datetime(2025, 6, 1, 12, tzinfo=timezone.utc)
+T0 = datetime(2025, 6, 1, 12, tzinfo=UTC)
 
 
 def agreement_yaml(*, mirrored: bool = False) -> str:
@@ -188,10 +187,10 @@ def test_time_precision_spreads_the_probability_over_the_validity():
     ag = parse_agreement(text)
     day = _report(1, Kind.BURSTS_AND_SHOTS, 35.9, 48.0)
     week = Report(**{**{f: getattr(day, f) for f in day.__slots__}, "id": "r002",
-                     "time": datetime(2025, 5, 29, tzinfo=timezone.utc),
+                     "time": datetime(2025, 5, 29, tzinfo=UTC),
                      "time_precision": TimePrecision.WEEK})
     before = Report(**{**{f: getattr(day, f) for f in day.__slots__}, "id": "r003",
-                       "time": datetime(2025, 5, 30, tzinfo=timezone.utc)})
+                       "time": datetime(2025, 5, 30, tzinfo=UTC)})
     v = verify(ag, [day, week, before])
     assert _finding(v, "r001", "fire").probability == 1.0
     f = _finding(v, "r002", "fire")  # a week from 29 May: 1 of its 7 days in force
@@ -270,7 +269,7 @@ def test_a_month_precision_window_is_the_calendar_month():
         "end: '2025-02-01T00:00:00Z'}}")
     base = _report(1, Kind.BURSTS_AND_SHOTS, 35.9, 48.0)
     jan = Report(**{**{f: getattr(base, f) for f in base.__slots__},
-                    "time": datetime(2025, 1, 1, tzinfo=timezone.utc), "time_precision": TimePrecision.MONTH})
+                    "time": datetime(2025, 1, 1, tzinfo=UTC), "time_precision": TimePrecision.MONTH})
     assert jan.time_window_s == 31 * 86400
     f = _finding(verify(parse_agreement(text), [jan]), "r001", "fire")
     assert f.probability == pytest.approx(1 / 31, abs=1e-6)  # 31 January is in January

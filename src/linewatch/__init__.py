@@ -1,11 +1,28 @@
 """linewatch: monitoring and verification of a ceasefire along a demarcation line."""
 
 from linewatch.agreement import Agreement, parse_agreement
-from linewatch.errors import (AgreementError, InputError, LinewatchError, MigrationError, NotFound,
-                              RecordError, StoreError)
-from linewatch.model import (ExplosionType, Finding, Kind, Location, ObserverFix, Provenance, Report,
-                             SourceKind, TimePrecision, Verdict)
-from linewatch.verify import Verification, classify, verify
+from linewatch.errors import (
+                              AgreementError,
+                              InputError,
+                              LinewatchError,
+                              MigrationError,
+                              NotFound,
+                              RecordError,
+                              StoreError,
+)
+from linewatch.model import (
+                              ExplosionType,
+                              Finding,
+                              Kind,
+                              Location,
+                              ObserverFix,
+                              Provenance,
+                              Report,
+                              SourceKind,
+                              TimePrecision,
+                              Verdict,
+)
+from linewatch.verification import Verification, classify, verify
 
 __version__ = "0.1.0"
 

@@ -1,3 +1,3 @@
-from linewatch.cli import main
+from linewatch.cli.main import main
 
 main()

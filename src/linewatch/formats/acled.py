@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
 from linewatch.formats.csvfmt import cell, check_header, read_rows
-from linewatch.formats.records import Parsed, Rejected, format_time, parse_record
-from linewatch.model import ExplosionType, Kind, Report, TimePrecision
+from linewatch.formats.records import Parsed, Rejected, parse_record
+from linewatch.model import ExplosionType, Kind, Report, TimePrecision, utc_iso
 
 #: The columns of an ACLED export (2023 layout), in the order :func:`write_acled` writes them.
 ACLED_COLUMNS = (
@@ -111,7 +111,7 @@ def _date(text: str) -> date:
 def _start_time(day: date, precision: TimePrecision) -> datetime:
     """The start of the window ``[time, time + window)``: ACLED codes week-precision dates to
     the middle of the week and month-precision dates to the middle of the month."""
-    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     if precision is TimePrecision.WEEK:
         return start - timedelta(days=3)
     if precision is TimePrecision.MONTH:
@@ -138,7 +138,7 @@ def _to_record(values: dict[str, str]) -> dict[str, Any]:
     geo = _int(values, "geo_precision", DEFAULT_GEO_PRECISION, GEO_PRECISION_RADIUS_M)
     time = _start_time(_date(values["event_date"]), precision)
     data: dict[str, Any] = {
-        "id": ID_PREFIX + values["event_id_cnty"], "kind": kind.value, "time": format_time(time),
+        "id": ID_PREFIX + values["event_id_cnty"], "kind": kind.value, "time": utc_iso(time),
         "time_precision": precision.value, "lon": values["longitude"], "lat": values["latitude"],
         "radius_m": GEO_PRECISION_RADIUS_M[geo], "geo_precision": geo,
         "source_kind": "open_source", "source_id": values.get("source") or DEFAULT_SOURCE,
@@ -151,7 +151,7 @@ def _to_record(values: dict[str, str]) -> dict[str, Any]:
     if values.get("timestamp"):
         stamp = _int(values, "timestamp", 0)
         try:
-            data["received_time"] = format_time(datetime.fromtimestamp(stamp, timezone.utc))
+            data["received_time"] = utc_iso(datetime.fromtimestamp(stamp, UTC))
         except (OverflowError, OSError, ValueError):
             raise _Bad("timestamp", f"timestamp {stamp} is out of range") from None
     extra = {f"acled_{c}": values[c] for c in KEPT_COLUMNS if values.get(c)}
@@ -179,7 +179,7 @@ def acled_sub_event(report: Report) -> str | None:
 
 
 def _event_date(report: Report) -> tuple[date, int]:
-    day = report.time.astimezone(timezone.utc).date()
+    day = report.time.astimezone(UTC).date()
     if report.time_precision is TimePrecision.WEEK:
         return (report.time + timedelta(days=3)).date(), 2
     if report.time_precision is TimePrecision.MONTH:

@@ -20,11 +20,24 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationError, field_validator
 
-from linewatch.allegations import Allegation, AllegationKind, AllegedPlace
 from linewatch.errors import NotFound
 from linewatch.formats.jsonl import json_objects
-from linewatch.formats.records import (Lat, Lon, Metres, RecordId, Rejected, Text, _reason, _Strict,
-                                       canonical_json, format_time, no_nul, parse_time, text_lines)
+from linewatch.formats.records import (
+    Lat,
+    Lon,
+    Metres,
+    RecordId,
+    Rejected,
+    Text,
+    _reason,
+    _Strict,
+    canonical_json,
+    no_nul,
+    parse_time,
+    text_lines,
+)
+from linewatch.model import utc_iso
+from linewatch.verification import Allegation, AllegationKind, AllegedPlace
 
 __all__ = ["ParsedAllegation", "allegation_from_dict", "allegation_from_stored",
            "allegation_to_dict", "is_allegation_header", "is_allegation_object",
@@ -165,7 +178,7 @@ def allegation_from_dict(data: dict[str, Any], *, name: str, line: int | None,
         raise _Problem("start" if rec.start is None else "end",
                        "give time, or both start and end")
     if end < start:
-        raise _Problem("end", f"end {format_time(end)} is before start {format_time(start)}")
+        raise _Problem("end", f"end {utc_iso(end)} is before start {utc_iso(start)}")
     if rec.accused_party is not None and rec.accused_party == rec.alleging_party:
         raise _Problem("accused_party", f"the alleging party {rec.alleging_party!r} accuses itself")
     place, category = _place(rec, settlements, sites)
@@ -228,12 +241,12 @@ def allegation_to_dict(a: Allegation) -> dict[str, Any]:
     p = a.place
     out: dict[str, Any] = {
         "id": a.id, "alleging_party": a.alleging_party, "accused_party": a.accused_party,
-        "kind": str(a.kind), "start": format_time(a.start), "end": format_time(a.end),
+        "kind": str(a.kind), "start": utc_iso(a.start), "end": utc_iso(a.end),
         "lon": p.lon, "lat": p.lat, "radius_m": p.radius_m, "place_name": p.name,
         "area": None if p.area is None else {"type": "Polygon", "coordinates": [list(map(list, p.area))]},
         "site": a.site_id, "site_category": a.site_category, "source_kind": a.source_kind,
         "source_reference": a.source_reference or None,
-        "received_time": format_time(a.received_time), "description": a.description or None,
+        "received_time": utc_iso(a.received_time), "description": a.description or None,
         "supersedes": a.supersedes}
     return {k: v for k, v in out.items() if v is not None}
 

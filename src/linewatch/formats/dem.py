@@ -19,7 +19,7 @@ from pyproj import CRS, Transformer
 from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 
 from linewatch.errors import InputError
-from linewatch.terrain import Terrain
+from linewatch.geo import Terrain
 
 __all__ = ["read_dem", "synthetic_elevation", "write_synthetic_dem"]
 

@@ -28,23 +28,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from linewatch.coverage import (
-    ASSET_KINDS,
-    COVERAGE_KINDS,
-    CameraView,
-    Detectability,
-    Flight,
-    Network,
-    Outage,
-    Patrol,
-    network_from_simulation,
-)
+from linewatch.coverage import ASSET_KINDS, COVERAGE_KINDS, CameraView, Detectability, Flight, Network, Outage, Patrol
 from linewatch.errors import InputError
 from linewatch.formats.records import Rejected
-from linewatch.formats.sensors import format_times, open_text, read_sensors, write_sensors
-from linewatch.simulate import simulated_network
+from linewatch.formats.sensors import open_text, read_sensors, write_sensors
+from linewatch.model import utc_iso
+from linewatch.sim import network_from_simulation, simulated_network
 
 __all__ = ["NETWORK_FORMAT", "NETWORK_VERSION", "read_network", "parse_network",
            "network_to_dict", "write_network", "write_sim_network"]
@@ -237,26 +226,26 @@ def parse_network(text: str, *, name: str, base_dir: str | os.PathLike[str] = ".
     return net, rejected
 
 
-def _iso(t: float) -> str | None:
-    return None if not math.isfinite(t) else str(format_times(np.array([t]))[0])
+def _time_or_none(t: float) -> str | None:
+    return utc_iso(t, timespec="microseconds") if math.isfinite(t) else None
 
 
 def _track(track: tuple) -> list[dict]:
-    return [{"lon": round(lon, 7), "lat": round(lat, 7), "time": _iso(t)} for lon, lat, t in track]
+    return [{"lon": round(lon, 7), "lat": round(lat, 7), "time": _time_or_none(t)} for lon, lat, t in track]
 
 
 def network_to_dict(network: Network, *, sensors_file: str = "sensors.csv") -> dict[str, Any]:
     """The network file's document (times to the microsecond, positions to 1e-7°)."""
     doc: dict[str, Any] = {"format": NETWORK_FORMAT, "version": NETWORK_VERSION,
                            "sensors": sensors_file}
-    doc["outages"] = [{"sensor_id": o.sensor_id, "start": _iso(o.start_s), "end": _iso(o.end_s)}
+    doc["outages"] = [{"sensor_id": o.sensor_id, "start": _time_or_none(o.start_s), "end": _time_or_none(o.end_s)}
                       for o in network.outages]
     doc["camera_views"] = [{"sensor_id": v.sensor_id, "azimuth_deg": round(v.azimuth_deg, 4),
                             "half_fov_deg": v.half_fov_deg, "range_m": v.range_m}
                            for v in network.camera_views]
     flights = []
     for f in network.flights:
-        item: dict[str, Any] = {"sensor_id": f.sensor_id, "start": _iso(f.start_s), "end": _iso(f.end_s)}
+        item: dict[str, Any] = {"sensor_id": f.sensor_id, "start": _time_or_none(f.start_s), "end": _time_or_none(f.end_s)}
         if f.radius_m is not None:
             item["radius_m"] = f.radius_m
         if f.track:

@@ -1,7 +1,7 @@
 """The canonical record: one dict per report, as JSON Lines holds it and the store keeps it.
 
 :func:`record_from_dict` validates a dict (from JSON, a CSV row or GeoJSON properties) into a
-:class:`~linewatch.model.Report`; :func:`record_to_dict` is its inverse. Every problem becomes a
+:class:`~linewatch.model.records.Report`; :func:`record_to_dict` is its inverse. Every problem becomes a
 :class:`~linewatch.errors.RecordError` naming the field. ``docs/record-formats.md`` documents
 every key.
 """
@@ -13,11 +13,19 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo,
-                      field_validator, model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from linewatch.errors import InputError, RecordError
 from linewatch.geo import location_from_observer
@@ -30,6 +38,7 @@ from linewatch.model import (
     Report,
     SourceKind,
     TimePrecision,
+    utc_iso,
 )
 
 
@@ -165,14 +174,9 @@ def parse_time(value: Any, field: str) -> datetime:
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"{field} has no time zone (got {value!r}); add 'Z' or an offset like '+02:00'")
     try:
-        return dt.astimezone(timezone.utc)
+        return dt.astimezone(UTC)
     except OverflowError:
         raise ValueError(f"{field} {value!r} is out of range") from None
-
-
-def format_time(dt: datetime) -> str:
-    """ISO 8601 in UTC with a ``Z``: ``2021-06-24T17:30:00Z``."""
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 # -- compass directions ---------------------------------------------------------------------
@@ -390,7 +394,7 @@ def record_to_dict(report: Report) -> dict[str, Any]:
     was read from, not what was reported.
     """
     out: dict[str, Any] = {"id": report.id, "kind": report.kind.value,
-                           "time": format_time(report.time),
+                           "time": utc_iso(report.time),
                            "time_precision": report.time_precision.value}
     fix = report.location.observer
     if fix is not None:
@@ -404,7 +408,7 @@ def record_to_dict(report: Report) -> dict[str, Any]:
     out["source_kind"] = prov.source_kind.value
     out["source_id"] = prov.source_id
     if prov.received_time is not None:
-        out["received_time"] = format_time(prov.received_time)
+        out["received_time"] = utc_iso(prov.received_time)
     out["count"] = report.count
     out["live_fire_exercise"] = report.live_fire_exercise
     for name in _OPTIONAL:

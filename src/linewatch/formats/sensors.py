@@ -24,15 +24,15 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from linewatch.detections import DETECTION_KINDS, SENSOR_KINDS, Detections, Sensors, Truth
 from linewatch.errors import InputError, RecordError
 from linewatch.formats.jsonl import json_objects
 from linewatch.formats.records import Rejected, text_lines
+from linewatch.model import DETECTION_KINDS, SENSOR_KINDS, Detections, Sensors, Truth, utc_iso, utc_iso_array
 
 __all__ = [
     "SENSOR_FIELDS", "DETECTION_FIELDS", "read_sensors", "write_sensors", "read_detections",
     "iter_detection_chunks", "write_detections", "write_truth", "read_truth", "write_scenario",
-    "format_times", "open_text",
+    "open_text",
 ]
 
 SENSOR_FIELDS = ("sensor_id", "lon", "lat", "elevation_m", "kind", "clock_sd_s")
@@ -354,8 +354,8 @@ def _finish(state: _Reader, sensors: Sensors, pending: list[tuple[int, str, Any]
                                      f"{ids_here[did]})", raw))
         elif t < state.last_time[s]:
             rejected.append(Rejected(
-                name, number, "time", f"time {_iso(t)} is earlier than the previous detection of "
-                f"sensor {sensors.ids[s]!r} (line {state.last_line[s]}, {_iso(state.last_time[s])}): "
+                name, number, "time", f"time {utc_iso(t, timespec='microseconds')} is earlier than the previous detection of "
+                f"sensor {sensors.ids[s]!r} (line {state.last_line[s]}, {utc_iso(state.last_time[s], timespec='microseconds')}): "
                 "times out of order", raw))
         else:
             state.last_time[s] = t
@@ -367,10 +367,6 @@ def _finish(state: _Reader, sensors: Sensors, pending: list[tuple[int, str, Any]
         state.seen_hashes.append(np.sort(np.fromiter(map(hash, cols[0]), dtype=np.int64,
                                                      count=len(cols[0]))))
     return _to_detections(cols), rejected
-
-
-def _iso(t: float) -> str:
-    return str(format_times(np.array([t]))[0])
 
 
 def iter_detection_chunks(stream: Iterable[str], sensors: Sensors, *, name: str,
@@ -419,12 +415,6 @@ def _concat(parts: list[Detections]) -> Detections:
     return Detections.concat(parts)
 
 
-def format_times(time_s: np.ndarray) -> np.ndarray:
-    """Epoch seconds as ISO 8601 UTC strings with microseconds and a ``Z``."""
-    us = np.round(np.asarray(time_s, dtype=float) * 1e6).astype(np.int64)
-    return np.char.add(np.datetime_as_string(us.astype("datetime64[us]"), unit="us"), "Z")
-
-
 def _json_strings(values: np.ndarray) -> list[str]:
     vals = [str(v) for v in values.tolist()]
     if _JSON_UNSAFE.search("".join(vals)):
@@ -458,7 +448,7 @@ def _format_block(d: Detections, sensor_json: np.ndarray) -> str:
     n = len(d)
     ids = _json_strings(d.ids)
     sid = sensor_json[d.sensor].tolist()
-    times = format_times(d.time_s).tolist()
+    times = utc_iso_array(d.time_s).tolist()
     tsd = np.round(d.time_sd_s, 6).tolist()
     kinds = _json_strings(d.kind)
     has_b = np.isfinite(d.bearing_deg)
@@ -502,7 +492,7 @@ _DET_HEADER = "detection_id,event_id\n"
 
 
 def _write_truth_events(truth: Truth, stream: TextIO) -> None:
-    times = format_times(truth.time_s).tolist()
+    times = utc_iso_array(truth.time_s).tolist()
     lon = np.round(truth.lon, 7).tolist()
     lat = np.round(truth.lat, 7).tolist()
     stream.write("".join(
@@ -570,8 +560,8 @@ def write_scenario(result_or_chunks: Any, out_dir: str | os.PathLike[str], param
     """Write a simulated scenario to ``out_dir``, streaming chunk by chunk: ``sensors.csv``,
     ``detections.jsonl``, ``truth_events.csv``, ``truth_detections.csv`` and ``scenario.json``
     (the parameters, the seed and the counts). ``result_or_chunks`` is a
-    :class:`~linewatch.simulate.SimResult` or the ``(sensors, chunks)`` pair of
-    :func:`~linewatch.simulate.simulate_chunks`. Returns the summary written to scenario.json."""
+    :class:`~linewatch.sim.world.SimResult` or the ``(sensors, chunks)`` pair of
+    :func:`~linewatch.sim.world.simulate_chunks`. Returns the summary written to scenario.json."""
     if hasattr(result_or_chunks, "detections"):
         sensors = result_or_chunks.sensors
         chunks: Iterable = [(result_or_chunks.detections, result_or_chunks.truth)]
@@ -603,11 +593,11 @@ def write_scenario(result_or_chunks: Any, out_dir: str | os.PathLike[str], param
         "format": "linewatch-scenario/1",
         "scenario": p,
         "seed": int(seed),
-        "start": format_times(np.array([p.get("start_s", 0.0)]))[0] if "start_s" in p else None,
+        "start": utc_iso_array(np.array([p.get("start_s", 0.0)]))[0] if "start_s" in p else None,
         "counts": {"sensors": len(sensors), "detections": n_det, "clutter": n_clutter,
                    "events": n_ev},
-        "detection_times": ({"first": format_times(np.array([t_min]))[0],
-                             "last": format_times(np.array([t_max]))[0]} if n_det else None),
+        "detection_times": ({"first": utc_iso_array(np.array([t_min]))[0],
+                             "last": utc_iso_array(np.array([t_max]))[0]} if n_det else None),
         "files": ["sensors.csv", "detections.jsonl", TRUTH_EVENTS, TRUTH_DETECTIONS],
     }
     with open(j("scenario.json"), "w", encoding="utf-8") as f:

@@ -1,4 +1,4 @@
-"""Coverage maps and the share of the line covered each hour (``linewatch.coverage``).
+"""Coverage maps and the share of the line covered each hour (``linewatch.coverage.model``).
 
 :func:`coverage_figure` draws, for one event kind at one time, the probability that the
 network would have detected an event at each place (a raster), the threshold's contour, the
@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,8 +31,8 @@ from matplotlib.patches import Circle, Patch, Wedge
 
 from linewatch.agreement import Agreement
 from linewatch.coverage import Network, detection_probability, hourly_line_coverage
-from linewatch.geo import WorkingFrame
-from linewatch.places import Gazetteer
+from linewatch.geo import Gazetteer, WorkingFrame
+from linewatch.model import utc_minute
 from linewatch.render import maps
 
 __all__ = ["COVERAGE_CMAP", "SENSOR_STYLE", "coverage_figure", "draw_coverage_layer",
@@ -55,10 +55,6 @@ SENSOR_STYLE: dict[str, tuple[str, str, str, float]] = {
     "uav": ("UAV (orbit centre)", "P", "#5e3c99", 40.0),
     "patrol": ("Patrol", "*", "#b2182b", 70.0),
 }
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 # -- the raster -----------------------------------------------------------------------------
@@ -241,7 +237,7 @@ def coverage_figure(network: Network, time_s: float, kind: str, *,
 
     Drawn in the agreement's working frame (or the network's, without one). ``extent`` is
     ``(lon_min, lon_max, lat_min, lat_max)``; by default the network's assets padded by
-    ``pad_m``. ``boundaries`` as :func:`linewatch.resources.load_boundaries` returns them.
+    ``pad_m``. ``boundaries`` as :func:`linewatch.formats.resources.load_boundaries` returns them.
     """
     width_in, height_in = figsize
     left_in, right_in, bottom_in, top_in, legend_in = 0.75, 0.2, 0.5, 1.0, 2.9
@@ -282,7 +278,7 @@ def coverage_figure(network: Network, time_s: float, kind: str, *,
     sm.ax.tick_params(labelsize=7)
     sm.solids.set_alpha(1.0)
     left = left_in / width_in
-    heading = title or f"Coverage: {kind.replace('_', ' ')} at {_iso(time_s)}"
+    heading = title or f"Coverage: {kind.replace('_', ' ')} at {utc_minute(time_s)}"
     fig.text(left, 1.0 - 0.22 / height_in, heading, ha="left", va="top", fontsize=13,
              fontweight="bold", color="#1b1b1b")
     n_down = sum(1 for o in network.outages if o.start_s <= time_s < o.end_s)
@@ -313,7 +309,7 @@ def hourly_line_shares(network: Network, line: Any, day_start_s: float, kind: st
     shapely line)."""
     shares = hourly_line_coverage(network, line, day_start_s, kind, threshold=threshold,
                                   spacing_m=spacing_m)
-    return [{"start": datetime.fromtimestamp(day_start_s + 3600.0 * h, tz=timezone.utc)
+    return [{"start": datetime.fromtimestamp(day_start_s + 3600.0 * h, tz=UTC)
              .strftime("%Y-%m-%dT%H:%M:%SZ"), "share": round(float(v), 4)}
             for h, v in enumerate(shares)]
 

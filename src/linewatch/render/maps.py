@@ -1,7 +1,7 @@
 """Maps of an agreement: its line, zones and sites, with located points on top.
 
 Everything is drawn in the agreement's working frame (a transverse Mercator centred on the
-line, :class:`linewatch.geo.WorkingFrame`), so distances and shapes on the map are true to
+line, :class:`linewatch.geo.geodesy.WorkingFrame`), so distances and shapes on the map are true to
 well under 0.1 % and a buffer zone of 15 km looks 15 km wide everywhere. The axes are
 labelled in longitude and latitude through a graticule of projected meridians and parallels.
 
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import matplotlib.patheffects as path_effects
 import numpy as np
 import shapely
 import shapely.ops
@@ -27,10 +28,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
-import matplotlib.patheffects as path_effects
 
 from linewatch.agreement import Agreement
-from linewatch.places import Gazetteer
+from linewatch.geo import Gazetteer
 
 # -- styling -------------------------------------------------------------------------------
 
@@ -619,7 +619,7 @@ def agreement_figure(agreement: Agreement, boundaries: Sequence[tuple[str, str, 
     """A map of an agreement in its working frame.
 
     ``boundaries`` are ``(name, iso_a3, lon/lat geometry)`` as
-    :func:`linewatch.resources.load_boundaries` returns them (background only; ``None`` or
+    :func:`linewatch.formats.resources.load_boundaries` returns them (background only; ``None`` or
     empty for none). ``extent`` is ``(lon_min, lon_max, lat_min, lat_max)``; by default the
     line (or, with no line, the zones and sites; with neither, the points) padded by 10 %,
     widened to the map's aspect. With a ``gazetteer``, up to ``max_places`` of the most

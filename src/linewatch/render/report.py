@@ -1,6 +1,6 @@
 """Write the daily report: JSON, HTML, PDF, and the map and trend images they show.
 
-A shell module. :func:`write_report` takes the data :func:`linewatch.reporting.build_daily_report`
+A shell module. :func:`write_report` takes the data :func:`linewatch.reporting.daily.build_daily_report`
 built and writes ``report-YYYY-MM-DD.{json,html,pdf}``, ``map-YYYY-MM-DD.png`` and
 ``trend-YYYY-MM-DD.png`` into ``out_dir``. Everything is first written into a temporary
 directory inside ``out_dir`` and then renamed into place, so a failure leaves no half-written
@@ -35,7 +35,7 @@ STRIKE_COLOR = "#7f0000"
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("linewatch", "templates"),
+    env = jinja2.Environment(loader=jinja2.PackageLoader("linewatch.render", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["hm"] = lambda iso: iso[11:16] if iso else ""
@@ -55,7 +55,7 @@ def _long_date(iso: str) -> str:
 def render_html(report: dict[str, Any], *, map_file: str | None, trend_file: str | None,
                 coverage_files: dict[str, str] | None = None) -> str:
     """The report as a self-contained HTML page (the CSS inline, the images as relative links)."""
-    css = resources.files("linewatch").joinpath("templates", STYLESHEET).read_text(encoding="utf-8")
+    css = resources.files("linewatch.render").joinpath("templates", STYLESHEET).read_text(encoding="utf-8")
     parties = {p["id"]: p["name"] for p in report["header"]["parties"]}
     return _environment().get_template(TEMPLATE).render(
         r=report, css=css, map_file=map_file, trend_file=trend_file,

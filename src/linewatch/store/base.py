@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from linewatch.errors import StoreError
@@ -227,8 +227,8 @@ class Store(ServiceTables, DetectionTables, QueueTables, ABC):
         row = self.conn.execute("SELECT min(time_s), max(time_s) FROM records").fetchone()
         if row[0] is None:
             return None
-        return (datetime.fromtimestamp(row[0], tz=timezone.utc),
-                datetime.fromtimestamp(row[1], tz=timezone.utc))
+        return (datetime.fromtimestamp(row[0], tz=UTC),
+                datetime.fromtimestamp(row[1], tz=UTC))
 
     def quarantine_rows(self, *, limit: int | None = None) -> list[QuarantineRow]:
         sql = ("SELECT id, file, line, field, reason, raw, quarantined_at FROM quarantine "

@@ -1,8 +1,8 @@
 """The store's raw detections and fusion runs (migration ``0005_detections``).
 
 Detections are kept as they came (one row each, keyed by id, with their sensor's id), so that
-fusion can be run again over months of them (:mod:`linewatch.reprocess`) and fed continuously
-(:mod:`linewatch.streaming`). A fusion run writes its incidents as records under an ingest
+fusion can be run again over months of them (:mod:`linewatch.fusion.reprocess`) and fed continuously
+(:mod:`linewatch.services.streaming`). A fusion run writes its incidents as records under an ingest
 batch of its own; finishing it marks every earlier fusion batch's records in its window as
 superseded. Nothing is deleted: superseded records stay in the table (and in the audit log),
 and reads of the current records leave them out.
@@ -20,8 +20,8 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from linewatch.detections import Detections, Sensors
 from linewatch.errors import InputError, NotFound
+from linewatch.model import Detections, Sensors
 from linewatch.store.service_tables import in_parts
 
 _COLUMNS = ("id", "sensor_id", "time_s", "time_sd_s", "bearing_deg", "bearing_sd_deg", "range_m",

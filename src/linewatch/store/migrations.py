@@ -10,7 +10,7 @@ edited once released: add a new one.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from linewatch.errors import MigrationError
@@ -145,7 +145,7 @@ MIGRATIONS: list[tuple[str, str]] = [
             PRIMARY KEY (run_id, allegation_id)
         );
     """),
-    # The tamper-evident log (linewatch.audit, docs/audit.md): entry ``idx`` is leaf ``idx`` of an
+    # The tamper-evident log (linewatch.services.audit, docs/audit.md): entry ``idx`` is leaf ``idx`` of an
     # RFC 6962 Merkle tree. Rows are only ever inserted; the triggers refuse UPDATE and DELETE.
     ("0003_audit_log", """
         CREATE TABLE audit_log (
@@ -219,8 +219,8 @@ MIGRATIONS: list[tuple[str, str]] = [
             stored_at TEXT NOT NULL
         );
     """),
-    # Raw detections kept for reprocessing (linewatch.reprocess), the queue that feeds fusion
-    # as they arrive (linewatch.streaming), and the fusion runs: a run over [start_s, end_s)
+    # Raw detections kept for reprocessing (linewatch.fusion.reprocess), the queue that feeds fusion
+    # as they arrive (linewatch.services.streaming), and the fusion runs: a run over [start_s, end_s)
     # supersedes the records of earlier fusion batches in that window (they stay, unread).
     ("0005_detections", """
         CREATE TABLE detections (
@@ -643,7 +643,7 @@ def migrate(conn: Any, dialect: str = "sqlite") -> list[str]:
             else:
                 conn.execute(PG_MIGRATIONS[name])
             conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                         (name, datetime.now(timezone.utc).isoformat()))
+                         (name, datetime.now(UTC).isoformat()))
             conn.execute("COMMIT")
         except errors as exc:
             if conn.in_transaction:

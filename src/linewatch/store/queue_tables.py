@@ -1,6 +1,6 @@
 """The fusion queue (table ``fusion_queue``, migration ``0005_detections``) and the streams that
 consume it (tables ``stream_progress``, ``stream_claims``, ``stream_latency``, migration
-``0006_stream``): what feeds fusion as detections arrive (:mod:`linewatch.streaming`,
+``0006_stream``): what feeds fusion as detections arrive (:mod:`linewatch.services.streaming`,
 docs/streaming.md).
 
 * **Enqueue**: ``add_detections(..., enqueue=True)`` stores detections and queues the new ones

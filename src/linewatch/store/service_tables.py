@@ -11,15 +11,16 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from linewatch.errors import Conflict, InputError, NotFound
+from linewatch.model import utc_iso
 
 ROLES = ("admin", "analyst", "monitor", "public")   # and "party:<id>"
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return utc_iso(datetime.now(UTC))
 
 
 @dataclass(frozen=True)

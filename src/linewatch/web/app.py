@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,9 +22,9 @@ from starlette.concurrency import run_in_threadpool
 
 from linewatch import __version__
 from linewatch.errors import Conflict, InputError, LinewatchError, NotFound, StoreError
+from linewatch.model import utc_iso
 from linewatch.web.auth import COOKIE, CSRF_HEADER, Principal, token_sha256
-from linewatch.web.features import (agreement_features, basemap, coverage_grid, ellipse_polygon,
-                                    record_feature, sides_of)
+from linewatch.web.features import agreement_features, basemap, coverage_grid, ellipse_polygon, record_feature, sides_of
 from linewatch.web.state import ServiceConfig, ServiceState
 
 API = "/api/v1"
@@ -155,10 +155,6 @@ def _answer(body: Any, res: Any) -> Any:
         return JSONResponse({"detail": [{"loc": ["body"] + ([fld] if fld else []), "msg": reason,
                                          "type": "value_error"}], **res.as_dict()}, status_code=422)
     return res.as_dict()
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")]
@@ -372,7 +368,7 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
         origin = data.get("origin") if isinstance(data.get("origin"), dict) else None
         verdicts = [v for v in store.latest_verdicts().values()
                     if any(m.get("record_id") == record_id for m in v.get("matches", []) + v.get("elsewhere", []))]
-        from linewatch.audit import AuditLog
+        from linewatch.services.audit import AuditLog
         try:
             entry = AuditLog(store).latest(record_id, "record")
             audit = {"index": entry.index, "leaf_hash": entry.leaf_hash.hex()}
@@ -387,7 +383,7 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
     def time_range(p: Annotated[Principal, Depends(needs("read_all", "read_own_records"))]) -> TimeRange:
         if not p.can("read_all"):
             own = state.store().submitted_time_range(p.name)
-            return TimeRange(start=_iso(own[0]) if own else None, end=_iso(own[1]) if own else None)
+            return TimeRange(start=utc_iso(own[0]) if own else None, end=utc_iso(own[1]) if own else None)
         tr = state.store().time_range()
         return TimeRange(start=tr[0].isoformat() if tr else None, end=tr[1].isoformat() if tr else None)
 
@@ -399,7 +395,7 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
                        body: Annotated[dict[str, Any] | list[Any], Body(
                            description="a record object (docs/record-formats.md) or a list of them")],
                        request: Request) -> Any:
-        from linewatch.submissions import submit_records
+        from linewatch.services.submissions import submit_records
         objects = body if isinstance(body, list) else [body]
         if len(objects) > MAX_BATCH:
             raise _problem(413, ["body"], f"{len(objects)} records: at most {MAX_BATCH} per request")
@@ -424,7 +420,7 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
         rows = rows[:limit]
         nxt = (_next_url(request, _encode_cursor([rows[-1][0], rows[-1][1]["subject"], rows[-1][1]["rule_id"]]))
                if more else None)
-        items = [dict(f, time=_iso(t)) for t, f, _ in rows]
+        items = [dict(f, time=utc_iso(t)) for t, f, _ in rows]
         if fmt == "json":
             return {"items": items, "count": len(items), "next": nxt}
         feats = [{"type": "Feature", "id": f"{f['subject']}/{f['rule_id']}",
@@ -436,7 +432,7 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
               summary="Verify the stored records of a window against the agreement and store the verdicts")
     def verify_now(p: Annotated[Principal, Depends(needs("analyse"))], start: Start = None,
                    end: End = None) -> dict[str, Any]:
-        from linewatch.service import verify_store
+        from linewatch.services.pipeline import verify_store
         with state.write_lock:
             run, v = verify_store(state.store(), state.require_agreement(), start=start, end=end)
         counts: dict[str, int] = {}
@@ -539,7 +535,7 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
     def submit_allegations_(p: Annotated[Principal, Depends(needs("submit_allegations"))],
                             body: Annotated[dict[str, Any] | list[Any], Body(
                                 description="an allegation (docs/allegation-formats.md) or a list")]) -> Any:
-        from linewatch.submissions import submit_allegations
+        from linewatch.services.submissions import submit_allegations
         objects = body if isinstance(body, list) else [body]
         if len(objects) > MAX_BATCH:
             raise _problem(413, ["body"], f"{len(objects)} allegations: at most {MAX_BATCH} per request")
@@ -557,7 +553,7 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
               summary="Judge the stored allegations of a window (with the network's coverage)")
     def verify_allegations_(p: Annotated[Principal, Depends(needs("analyse"))], start: Start = None,
                             end: End = None) -> dict[str, Any]:
-        from linewatch.service import coverage_from_network, verify_allegations
+        from linewatch.services.pipeline import coverage_from_network, verify_allegations
         coverage, name = None, "none"
         path = state.network_path()
         if path is not None:
@@ -585,7 +581,7 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
     @app.get(f"{API}/basemap", tags=["agreement"], response_model=FeatureCollection,
              summary="Country boundaries (Natural Earth, committed extract) for the map")
     def basemap_(p: Who) -> dict[str, Any]:
-        from linewatch.resources import load_boundaries
+        from linewatch.formats.resources import load_boundaries
         return _cached_basemap(load_boundaries)
 
     @app.get(f"{API}/coverage", tags=["agreement"],
@@ -646,7 +642,7 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
     @app.post(f"{API}/daily-reports/{{day}}", tags=["reports"], status_code=201,
               summary="Build (or rebuild, until released) the daily report of a day")
     def build_report(day: date, p: Annotated[Principal, Depends(needs("analyse"))]) -> dict[str, Any]:
-        from linewatch.submissions import build_daily_report
+        from linewatch.services.submissions import build_daily_report
         with state.write_lock:
             report = build_daily_report(state.store(), state.require_agreement(), day, built_by=p.name,
                                         network_path=state.network_path(), key=state.signing_key())
@@ -656,7 +652,7 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
     @app.post(f"{API}/daily-reports/{{day}}/release", tags=["reports"],
               summary="Release a built daily report to the parties and the public (logged; final)")
     def release_report(day: date, p: Annotated[Principal, Depends(needs("analyse"))]) -> dict[str, Any]:
-        from linewatch.submissions import release_daily_report
+        from linewatch.services.submissions import release_daily_report
         with state.write_lock:
             when = release_daily_report(state.store(), day, released_by=p.name)
         return {"day": day.isoformat(), "released_at": when, "released_by": p.name}
@@ -664,7 +660,7 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
     # -- audit ---------------------------------------------------------------------------------
     @app.get(f"{API}/audit/head", tags=["audit"], summary="The audit log's current tree head")
     def audit_head(p: Annotated[Principal, Depends(needs("read_audit"))]) -> dict[str, Any]:
-        from linewatch.audit import AuditLog
+        from linewatch.services.audit import AuditLog
         log = AuditLog(state.store())
         key = state.signing_key()
         return (log.signed_tree_head(key) if key is not None else log.tree_head()).to_dict()
@@ -672,7 +668,7 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
     @app.get(f"{API}/audit/verify", tags=["audit"],
              summary="Check the whole log (and, with a key, every signature); names the first mismatch")
     def audit_verify(p: Annotated[Principal, Depends(needs("read_audit"))]) -> dict[str, Any]:
-        from linewatch.audit import AuditLog
+        from linewatch.services.audit import AuditLog
         key = state.signing_key()
         res = AuditLog(state.store()).verify(key.public_key() if key is not None else None)
         return {"ok": res.ok, "first": str(res.first) if res.first else None,
@@ -681,7 +677,7 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
     @app.get(f"{API}/audit/proof/{{subject_id}}", tags=["audit"],
              summary="An RFC 6962 inclusion proof of a record, allegation or verdict in the log")
     def audit_proof(subject_id: str, p: Annotated[Principal, Depends(needs("read_all"))]) -> dict[str, Any]:
-        from linewatch.audit import AuditLog
+        from linewatch.services.audit import AuditLog
         return AuditLog(state.store()).prove(subject_id).to_dict()
 
     # -- users ---------------------------------------------------------------------------------

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from linewatch.errors import NotFound
-from linewatch.service import LoadedAgreement
-from linewatch.store import open_store
-from linewatch.store import Store
+from linewatch.services.pipeline import LoadedAgreement
+from linewatch.store import Store, open_store
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ class ServiceState:
             for st in self._stores:
                 try:
                     st.close()
-                except Exception:  # noqa: BLE001 - closing at shutdown, from any thread
+                except Exception:
                     pass
             self._stores.clear()
 
@@ -90,12 +89,12 @@ class ServiceState:
         if path is None:
             return None
         if self._network is None or self._network[0] != path:
-            from linewatch.service import coverage_from_network
+            from linewatch.services.pipeline import coverage_from_network
             self._network = (path, coverage_from_network(path)[2])
         return self._network[1]
 
     def signing_key(self) -> Any:
         if self.config.key is None:
             return None
-        from linewatch.audit import load_private_key
+        from linewatch.services.audit import load_private_key
         return load_private_key(self.config.key)

@@ -1,0 +1,219 @@
+"""``linewatch stream``: feed the store's fusion queue, fuse it continuously, show its state
+(docs/streaming.md). ``linewatch.cli.main`` registers :data:`stream_app`.
+
+Exit codes as everywhere (docs/cli.md): 0 success, including a worker or feeder stopped by
+SIGINT/SIGTERM; 2 usage; 4 unreadable sensors or detections file; 5 store error; 9 the
+stream was taken over by another consumer, or was fused with other parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from linewatch.errors import InputError
+from linewatch.model import utc_iso
+
+__all__ = ["stream_app"]
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+stream_app = typer.Typer(help="Continuous fusion from the store's queue (docs/streaming.md).",
+                         no_args_is_help=True)
+
+DbOpt = Annotated[str, typer.Option("--db", envvar="LINEWATCH_DB",
+                                    help="The store: a SQLite path, sqlite:///PATH or postgresql://...")]
+NameOpt = Annotated[str, typer.Option("--name", help="The stream (one active consumer each).")]
+SensorsOpt = Annotated[Path, typer.Option("--sensors", help="Sensors CSV or JSONL.")]
+
+
+def _iso(t: float | None) -> str:
+    return "-" if t is None or not math.isfinite(t) else utc_iso(t, timespec="seconds")
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def _read_sensors(store, path: Path):
+    from linewatch.formats.sensors import read_sensors
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            sensors, bad = read_sensors(fh, name=str(path))
+    except OSError as exc:
+        raise InputError(f"{exc.filename}: cannot read: {exc.strerror}") from exc
+    if bad:
+        import hashlib
+        store.add_chunk([], [(r.file, r.line, r.field, r.reason, r.raw) for r in bad], batch_id=None,
+                        file_sha256=hashlib.sha256(str(path).encode()).hexdigest())
+    return sensors, len(bad)
+
+
+@stream_app.command("feed")
+def feed(sensors: SensorsOpt,
+         detections: Annotated[Path, typer.Option("--detections", help="Detections JSONL, in time order.")],
+         rate: Annotated[float | None, typer.Option(
+             "--rate", min=0.0, help="Pace at this many times real time by the detections' own "
+             "clock (1: real time); default: as fast as they are read.")] = None,
+         db: DbOpt = "linewatch.sqlite") -> None:
+    """Store detections and put them on the fusion queue (bad rows to the quarantine)."""
+    import hashlib
+
+    from linewatch.formats.sensors import iter_detection_chunks
+    from linewatch.services.streaming import feed_detections
+    from linewatch.store import open_store
+    if rate is not None and rate <= 0:
+        raise typer.BadParameter("must be positive", param_hint="--rate")
+    stop = _stop_on_signals()
+    with open_store(db) as store:
+        sens, n_bad = _read_sensors(store, sensors)
+        sha = hashlib.sha256(str(detections).encode()).hexdigest()
+        counts = {"read": 0}
+
+        def chunks(fh):
+            nonlocal n_bad
+            for det, rejected in iter_detection_chunks(fh, sens, name=str(detections), chunk_size=50_000):
+                if rejected:
+                    n_bad += len(rejected)
+                    store.add_chunk([], [(r.file, r.line, r.field, r.reason, r.raw) for r in rejected],
+                                    batch_id=None, file_sha256=sha)
+                counts["read"] += len(det)
+                yield det
+                if stop.is_set():
+                    return
+        try:
+            with detections.open(encoding="utf-8-sig", newline="") as fh:
+                n = feed_detections(store, sens, chunks(fh), rate=rate, stop=stop)
+        except OSError as exc:
+            raise InputError(f"{exc.filename}: cannot read: {exc.strerror}") from exc
+    stopped = " (stopped early)" if stop.is_set() else ""
+    out.print(f"{n:,} detections queued ({counts['read'] - n:,} already stored, {n_bad} rows "
+              f"quarantined){stopped}")
+
+
+@stream_app.command("fuse")
+def fuse(sensors: SensorsOpt,
+         agreement: Annotated[Path | None, typer.Option(
+             "--agreement", "-a", help="Agreement file (its line cuts the tiles and gives the "
+             "side of origin); without it, the sensors' main axis and no side.")] = None,
+         until_idle: Annotated[float | None, typer.Option(
+             "--until-idle", min=0.0, help="Drain and stop after this many seconds with nothing "
+             "queued (the open hours are fused); default: run until SIGINT/SIGTERM.")] = None,
+         name: NameOpt = "default",
+         workers: Annotated[int, typer.Option("--workers", min=1, help="Processes to spread the tiles over.")] = 1,
+         hour_s: Annotated[float | None, typer.Option(
+             "--hour-s", help="The engine's hour (FusionParams.wind_block_s, a multiple of "
+             "600 s): shorter holds incidents less long (docs/streaming.md).")] = None,
+         temperature_c: Annotated[float | None, typer.Option("--temperature-c", help="Air temperature (°C) for the speed of sound.")] = None,
+         lease_s: Annotated[float, typer.Option("--lease-s", min=0.1, help="A silent consumer's lease runs out after this.")] = 30.0,
+         replay_hours: Annotated[float, typer.Option("--replay-hours", min=0.0, help="Engine hours replayed before the last committed one on a restart.")] = 3.0,
+         batch: Annotated[int, typer.Option("--batch", min=1, help="Detections claimed at most per poll.")] = 20_000,
+         poll_s: Annotated[float, typer.Option("--poll-s", min=0.01, help="Seconds between polls of an empty queue.")] = 0.2,
+         as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+         db: DbOpt = "linewatch.sqlite") -> None:
+    """Run the continuous fusion worker (a hot standby while another consumer holds the stream)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from linewatch.fusion import FusionParams
+    from linewatch.services.pipeline import load_agreement_file
+    from linewatch.services.streaming import StreamWorker, with_params
+    from linewatch.store import open_store
+    try:
+        params = with_params(FusionParams(), wind_block_s=hour_s, temperature_c=temperature_c)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--hour-s") from exc
+    loaded = load_agreement_file(agreement) if agreement else None
+    with open_store(db) as store:
+        sens, _ = _read_sensors(store, sensors)
+        if loaded is not None:
+            store.put_agreement(loaded.sha256, loaded.agreement.id, loaded.agreement.version,
+                                loaded.name, loaded.text)
+        where = store.where
+    stop = _stop_on_signals()
+    live = err.status("starting", spinner="dots") if err.is_terminal else None
+    seen = {"hours": 0, "state": None}
+
+    def status(s) -> None:
+        last = "-" if s.last_latency_s != s.last_latency_s else f"{s.last_latency_s:.2f} s"
+        text = (f"[{s.state}] stream {s.name}: claimed {s.claimed:,}, stream time "
+                f"{_iso(s.stream_time_s)}, engine hour {_iso(s.committed_s)} done, "
+                f"{s.incidents:,} incidents, last latency {last}")
+        if s.state == "standby":
+            text = f"[standby] stream {s.name} is held by {s.holder}; waiting"
+        if live is not None:
+            live.update(text)
+        if s.state != seen["state"] and s.state in ("standby", "streaming", "draining"):
+            err.print(f"{s.state}: stream {s.name!r} on {where} ({s.owner})", highlight=False)
+        if s.hours != seen["hours"] and not as_json:
+            out.print(f"engine hour from {_iso(s.committed_s)} fused: {s.incidents:,} incidents "
+                      f"stored so far, last latency {last}", highlight=False)
+        seen.update(hours=s.hours, state=s.state)
+
+    # the tiles' processes leave SIGINT to this one (a Ctrl-C reaches the whole process group)
+    pool = (ProcessPoolExecutor(workers, initializer=signal.signal,
+                                initargs=(signal.SIGINT, signal.SIG_IGN)) if workers > 1 else None)
+    try:
+        if live is not None:
+            live.start()
+        worker = StreamWorker(db, sens, name=name, agreement=loaded.agreement if loaded else None,
+                              params=params, batch=batch, poll_s=poll_s, lease_s=lease_s,
+                              replay_hours=replay_hours, map_fn=pool.map if pool else map,
+                              stop=stop, status=status)
+        summary = worker.run(until_idle_s=until_idle)
+    finally:
+        if live is not None:
+            live.stop()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    lat = summary.latency()
+    doc = {"stream": name, "owner": summary.owner, "acquired": summary.acquired,
+           "drained": summary.drained, "claimed": summary.n_claimed, "replayed": summary.n_replayed,
+           "hours": summary.n_hours, "incidents": summary.n_incidents, "stored": summary.n_stored,
+           "late": summary.n_late,
+           "latency": {k: {q: (None if v != v else round(v, 3)) for q, v in s.items()}
+                       for k, s in lat.items()}}
+    if as_json:
+        out.print_json(json.dumps(doc))
+        return
+    how = "drained" if summary.drained else "stopped" if summary.acquired else "stopped as a standby"
+    p50, p99 = lat["latency_s"]["p50"], lat["latency_s"]["p99"]
+    out.print(f"{how}: {summary.n_claimed:,} detections claimed ({summary.n_replayed:,} replayed), "
+              f"{summary.n_hours} hours, {summary.n_incidents:,} incidents ({summary.n_stored:,} "
+              f"stored), {summary.n_late} late; latency p50 {p50:.2f} s, p99 {p99:.2f} s", highlight=False)
+
+
+@stream_app.command("status")
+def status(name: NameOpt = "default",
+           last: Annotated[int, typer.Option("--last", min=1, help="Incidents the latency figures cover.")] = 1000,
+           as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+           db: DbOpt = "linewatch.sqlite") -> None:
+    """The queue's depth, the stream's owner, progress, lag and latency."""
+    from linewatch.services.streaming import stream_report
+    from linewatch.store import open_store
+    with open_store(db) as store:
+        rep = stream_report(store, name, last=last)
+    if as_json:
+        out.print_json(json.dumps(rep))
+        return
+    lag = rep["oldest_queued_age_s"]
+    out.print(f"queue: {rep['queued']:,} detections" + (f", oldest queued {lag:.1f} s ago" if lag is not None else ""))
+    state = "active" if rep["active"] else "no active consumer"
+    out.print(f"stream {name!r}: {state}" + (f" ({rep['owner']}, token {rep['fence']}, lease "
+                                             f"{rep['lease_left_s']:.1f} s left)" if rep["active"] else ""))
+    out.print(f"  committed hour {_iso(rep['committed_hour_s'])}, {rep['claimed']:,} detections "
+              f"claimed and buffered, {rep['n_detections']:,} fused, {rep['n_incidents']:,} incidents")
+    for k, s in rep["latency"].items():
+        if s["n"]:
+            out.print(f"  {k}: p50 {s['p50']:.2f} s, p99 {s['p99']:.2f} s, max {s['max']:.2f} s "
+                      f"(last {int(s['n'])} incidents)")

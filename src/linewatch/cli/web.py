@@ -1,0 +1,108 @@
+"""``linewatch serve`` (the web service under uvicorn) and ``linewatch user`` (API tokens).
+
+``linewatch.cli.main`` registers :func:`serve` and :data:`user_app`. Errors are
+:class:`~linewatch.errors.LinewatchError` (the CLI's exit codes) or typer usage errors (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["serve", "user_app"]
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+DbOpt = Annotated[str, typer.Option("--db", envvar="LINEWATCH_DB",
+                                    help="The store: a SQLite path or sqlite:///PATH.")]
+DEFAULT_DB = "linewatch.sqlite"
+
+user_app = typer.Typer(help="API users and their tokens (roles: admin, analyst, monitor, "
+                       "party:<id>, public).", no_args_is_help=True)
+
+
+def serve(
+    db: DbOpt = DEFAULT_DB,
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    network: Annotated[Path | None, typer.Option(
+        "--network", help="Sensor-network file for coverage (default: the one the store used last).")] = None,
+    sign_with: Annotated[Path | None, typer.Option(
+        "--sign-with", help="Ed25519 private key that signs the daily reports the service builds.")] = None,
+    workers: Annotated[int, typer.Option(help="Threads that serve requests (one writer at a time).")] = 40,
+    log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "warning",
+) -> None:
+    """Serve the API (/api/v1, OpenAPI at /docs) and the map dashboard (/) over the store."""
+    import anyio
+    import uvicorn
+
+    from linewatch.errors import InputError
+    from linewatch.web.app import ServiceConfig, create_app
+    if network is not None and not network.is_file():
+        raise InputError(f"{network}: network file not found")
+    if sign_with is not None and not sign_with.is_file():
+        raise InputError(f"{sign_with}: key file not found")
+    app = create_app(ServiceConfig(db, network=network, key=sign_with))
+    users = app.state.linewatch.store().users()
+    err.print(f"linewatch serving {db} on http://{host}:{port}/ (API: http://{host}:{port}/docs)")
+    if not any(u.revoked_at is None for u in users):
+        err.print("[yellow]no users yet:[/] create one with `linewatch user add NAME --role analyst "
+                  f"--db {db}` and log in with its token")
+
+    def limit_threads() -> None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = workers
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
+                            timeout_graceful_shutdown=2, access_log=log_level in ("info", "debug"))
+    server = uvicorn.Server(config)
+    original = server.startup
+
+    async def startup(sockets=None):
+        limit_threads()
+        await original(sockets=sockets)
+    server.startup = startup  # type: ignore[method-assign]
+    server.run()
+
+
+@user_app.command("add")
+def user_add(name: Annotated[str, typer.Argument(help="A name without spaces.")],
+             role: Annotated[str, typer.Option("--role", "-r", help="admin, analyst, monitor, public "
+                                               "or party:<party id>.")],
+             db: DbOpt = DEFAULT_DB,
+             as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Create a user and print its token, once (the store keeps only its SHA-256)."""
+    from linewatch.services.accounts import new_token, token_sha256
+    from linewatch.store import open_store
+    token = new_token()
+    with open_store(db) as store:
+        user = store.add_user(name, role, token_sha256(token))
+    if as_json:
+        out.print_json(json.dumps({"name": user.name, "role": user.role, "token": token}))
+    else:
+        err.print(f"user {user.name} ({user.role}) created; its token, shown this once:")
+        out.print(token)
+
+
+@user_app.command("list")
+def user_list(db: DbOpt = DEFAULT_DB) -> None:
+    """The users, their roles, and whether their token is revoked."""
+    from linewatch.store import open_store
+    with open_store(db) as store:
+        users = store.users()
+    table = Table("name", "role", "created", "revoked")
+    for u in users:
+        table.add_row(u.name, u.role, u.created_at[:19], (u.revoked_at or "")[:19])
+    out.print(table)
+
+
+@user_app.command("remove")
+def user_remove(name: Annotated[str, typer.Argument(help="The user.")], db: DbOpt = DEFAULT_DB) -> None:
+    """Revoke a user's token (the name stays in the store, so that its history does)."""
+    from linewatch.store import open_store
+    with open_store(db) as store:
+        store.revoke_user(name)
+    err.print(f"user {name}: token revoked")

@@ -1,0 +1,217 @@
+"""``linewatch demo``: a seeded week of reports along the notional line, end to end.
+
+Generates the records (the report day and six days before it, for the previous period and the
+trend), writes them the way they would arrive (observation posts and patrols as JSONL,
+cameras as CSV, UAV sightings as GeoJSON, open sources as ACLED CSV, plus a few malformed
+rows), simulates the acoustic network's raw detections and the parties' allegations about
+them, ingests everything into a fresh store, fuses, verifies the day, judges the allegations
+against what was observed and what the network could have observed, and writes the daily
+report, signed and logged in the tamper-evident audit log, which is then verified.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time as _time
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+from linewatch.coverage import place_coverage
+from linewatch.errors import InputError
+from linewatch.formats import record_from_dict, write_records
+from linewatch.formats.network import write_network
+from linewatch.formats.sensors import write_detections, write_sensors
+from linewatch.model import utc_iso
+from linewatch.services.audit import AuditLog, generate_keys, load_private_key, load_public_key
+from linewatch.services.pipeline import (
+    coverage_from_network,
+    daily_report,
+    day_window,
+    fuse_files,
+    ingest_file,
+    load_agreement_file,
+    remember_network,
+    verify_store,
+)
+from linewatch.services.submissions import keep_daily_report, release_daily_report
+from linewatch.sim import SCENARIOS, generate_day, network_from_simulation, simulate, simulate_allegations
+from linewatch.store import open_store
+
+DEFAULT_DAY = date(2026, 6, 15)
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "agreements"
+
+#: Rows a real feed gets wrong; each must end up in the quarantine with its reason.
+MALFORMED_JSONL = [
+    '{"id": "bad-1", "kind": "explosion", "time": "2026-06-15T03:10:00Z", "source_kind": "patrol"',
+    '{"id": "bad-2", "kind": "explosion", "explosion_type": "impact", "time": "2026-06-15T03:10:00", '
+    '"lon": 37.5, "lat": 48.3, "radius_m": 500, "source_kind": "patrol", "source_id": "PATROL-01"}',
+    '{"id": "bad-3", "kind": "rocket_party", "time": "2026-06-15T03:10:00Z", "lon": 37.5, '
+    '"lat": 48.3, "source_kind": "patrol", "source_id": "PATROL-01"}',
+    '{"id": "bad-4", "kind": "weapon_sighting", "time": "2026-06-15T09:00:00Z", "lat": 48.3, '
+    '"source_kind": "uav", "source_id": "UAV-2", "weapon_class": "2S19", "count": 2}',
+    '["not", "an", "object"]',
+]
+
+
+def _write_jsonl(path: Path, records: list[dict], extra_lines: list[str] = ()) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+        for line in extra_lines:
+            fh.write(line + "\n")
+
+
+def _write_fmt(path: Path, records: list[dict], fmt: str) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        write_records([record_from_dict(r) for r in records], fh, fmt=fmt)
+
+
+def run_demo(out_dir: Path, *, seed: int = 20251, agreement_path: Path | None = None,
+             console=None, day: date | None = None) -> dict[str, Path]:
+    say = console.print if console is not None else (lambda *a, **k: None)
+    t0 = _time.perf_counter()
+    agreement_path = agreement_path or EXAMPLES / "line-of-contact.yaml"
+    if not agreement_path.is_file():
+        raise InputError(f"{agreement_path}: agreement file not found (pass --agreement FILE)")
+    loaded = load_agreement_file(agreement_path)
+    ag = loaded.agreement
+    day = day or DEFAULT_DAY
+    if ag.start is not None and day < ag.start.date() + timedelta(days=7):
+        day = ag.start.date() + timedelta(days=14)
+    out_dir = Path(out_dir)
+    inputs = out_dir / "input"
+    inputs.mkdir(parents=True, exist_ok=True)
+    db = out_dir / "linewatch.sqlite"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    say(f"[bold]linewatch demo[/]: {ag.title}, report day {day.isoformat()}, seed {seed}")
+
+    history, today = [], []
+    for back in range(6, -1, -1):
+        d = day - timedelta(days=back)
+        intensity = 1.0 if back == 0 else 0.55 + 0.08 * (6 - back)
+        recs = generate_day(ag, d, seed=seed, intensity=intensity)
+        (today if back == 0 else history).extend(recs)
+    by_source: dict[str, list[dict]] = {}
+    for r in today:
+        by_source.setdefault(r["source_kind"], []).append(r)
+    files = []
+    p = inputs / "history.jsonl"
+    _write_jsonl(p, history)
+    files.append(p)
+    p = inputs / f"posts-and-patrols-{day.isoformat()}.jsonl"
+    _write_jsonl(p, by_source.get("observation_post", []) + by_source.get("patrol", []), MALFORMED_JSONL)
+    files.append(p)
+    p = inputs / f"acoustic-{day.isoformat()}.jsonl"
+    _write_jsonl(p, by_source.get("acoustic_sensor", []))
+    files.append(p)
+    for kind, fmt, name in (("fixed_camera", "csv", "cameras"), ("uav", "geojson", "uav")):
+        p = inputs / f"{name}-{day.isoformat()}.{ 'csv' if fmt == 'csv' else 'geojson'}"
+        _write_fmt(p, by_source.get(kind, []), fmt)
+        files.append(p)
+    # a few open-source items, arriving in ACLED's format
+    osint = [dict(r, id=f"os-{r['id']}", source_kind="open_source", source_id="Local media")
+             for r in today if r["kind"] == "explosion" and r.get("explosion_type") == "impact"
+             and "lon" in r][:8]
+    p = inputs / f"open-sources-{day.isoformat()}.csv"
+    _write_fmt(p, osint, "acled")
+    files.append(p)
+
+    # the acoustic network's raw detections for two hours of the night, as a mission gets them
+    sim = simulate(ag, replace(SCENARIOS["active"], duration_s=2 * 3600.0,
+                               start_s=datetime.combine(day, time(1), tzinfo=UTC).timestamp()),
+                   seed=seed)
+    sensors_path, detections_path = inputs / "sensors.csv", inputs / f"detections-{day.isoformat()}.jsonl"
+    with sensors_path.open("w", encoding="utf-8", newline="") as fh:
+        write_sensors(sim.sensors, fh)
+    with detections_path.open("w", encoding="utf-8") as fh:
+        write_detections(sim.detections, sim.sensors, fh)
+
+    # the sensor network behind them (what it could have detected), for the allegations
+    network = network_from_simulation(sim.network)
+    network_path = write_network(network, inputs / "network.json", sensors_file="sensors.csv")
+    # the parties' allegations about those hours: true ones, ones naming the wrong party,
+    # false ones, ones where nothing could have seen it, and one malformed
+    scripted = simulate_allegations(
+        sim.truth, ag, seed=seed, n_true=4, n_wrong=2, n_false=3, n_uncovered=2,
+        coverage=lambda lon, lat, t: place_coverage(
+            network, (lon, lat), t - 1800, t + 1800, "explosion", radius_m=1500.0, n_points=16,
+            step_s=300.0).probability)
+    p = inputs / f"allegations-{day.isoformat()}.jsonl"
+    _write_jsonl(p, [_allegation_input(s.allegation) for s in scripted],
+                 [json.dumps({"id": "claim-bad-1", "alleging_party": ag.party_ids[0],
+                              "accused_party": ag.party_ids[0], "kind": "shelling",
+                              "time": f"{day.isoformat()}T02:00:00Z", "lon": 37.8, "lat": 48.5,
+                              "received_time": f"{day.isoformat()}T09:00:00Z"})])
+    files.append(p)
+    keys_dir = out_dir / "keys"
+    private_path, public_path = generate_keys(keys_dir, force=True)
+    key = load_private_key(private_path)
+
+    with open_store(db) as store:
+        for f in files:
+            s = ingest_file(store, f)
+            say(f"  ingested {f.name}: {s.added} added, {s.duplicate} duplicates, "
+                f"{s.quarantined} quarantined")
+        fused = fuse_files(store, sensors_path, detections_path, out_dir / "incidents.geojson",
+                           loaded=loaded)
+        say(f"  fused {fused.n_detections:,} raw detections of {len(sim.sensors)} sensors into "
+            f"{fused.n_incidents} incidents ({fused.n_pairs} launch-impact pairs), "
+            f"{fused.n_stored} stored")
+        start, end = day_window(day)
+        run, v = verify_store(store, loaded, start=start, end=end)
+        n_viol = sum(1 for f in v.findings if f.verdict.value == "violation")
+        say(f"  verified {len(v.places)} records of {day.isoformat()}: {len(v.findings)} findings, "
+            f"{n_viol} violations (run {run})")
+        coverage, coverage_name, net = coverage_from_network(network_path)
+        remember_network(store, network_path)
+        paths = daily_report(store, loaded, day, out_dir / "report", coverage=coverage,
+                             coverage_name=coverage_name, key=key, network=net)
+        # the web service's copy of the report, released to the parties and the public
+        keep_daily_report(store, loaded, day, paths, built_by="demo")
+        release_daily_report(store, day, released_by="demo")
+        users_path = _demo_users(store, out_dir, ag.party_ids)
+        runs = store.allegation_runs()
+        verdicts = store.allegation_verdicts(runs[-1]["id"]) if runs else []
+        counts: dict[str, int] = {}
+        for v in verdicts:
+            counts[v["verdict"]] = counts.get(v["verdict"], 0) + 1
+        say(f"  {len(verdicts)} allegations judged: "
+            + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items())))
+        audit = AuditLog(store).verify(load_public_key(public_path))
+        say(f"  audit log: {AuditLog(store).size()} entries, "
+            + ("verified" if audit.ok else f"DOES NOT VERIFY: {audit.first}"))
+    say(f"  signed report bundle: {paths['bundle']} (check it with: linewatch audit verify-report "
+        f"{paths['bundle']} --public-key {public_path})")
+    say(f"  browse it: linewatch serve --db {db} and open http://127.0.0.1:8000/ with a token "
+        f"from {users_path}")
+    say(f"  done in {_time.perf_counter() - t0:.1f} s")
+    return {**paths, "db": db, "public_key": public_path, "users": users_path}
+
+
+def _demo_users(store, out_dir: Path, parties: list[str]) -> Path:
+    """An API user for each role, their tokens in ``users.json`` (readable by the owner only)."""
+    from linewatch.services.accounts import new_token, token_sha256
+    users = {}
+    for role in ["admin", "analyst", "monitor", *(f"party:{p}" for p in parties), "public"]:
+        name = "demo-" + role.replace(":", "-")
+        token = new_token()
+        store.add_user(name, role, token_sha256(token))
+        users[name] = {"role": role, "token": token}
+    path = out_dir / "users.json"
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(users, fh, indent=2)
+    return path
+
+
+def _allegation_input(a) -> dict:
+    """An allegation as a party's file would carry it (docs/allegation-formats.md)."""
+    return {"id": a.id, "alleging_party": a.alleging_party, "accused_party": a.accused_party,
+            "kind": str(a.kind), "start": utc_iso(a.start), "end": utc_iso(a.end),
+            "lon": round(a.place.lon, 5), "lat": round(a.place.lat, 5),
+            "radius_m": a.place.radius_m, "source_kind": a.source_kind,
+            "source_reference": a.source_reference, "received_time": utc_iso(a.received_time)}

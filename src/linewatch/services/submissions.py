@@ -1,0 +1,175 @@
+"""Use cases behind the web service's writes: records and allegations submitted as JSON
+objects, and daily reports built into the store and released.
+
+They go through the same parsers, store calls and audit log as the file-based ingest in
+:mod:`linewatch.services.pipeline`: a bad object is quarantined with its position and field, an id stored
+with the same content is a duplicate, with other content a conflict (quarantined).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from linewatch.formats.records import Parsed, Rejected, parse_record, record_to_dict
+from linewatch.services.pipeline import LoadedAgreement, _log_new, _site_resolver, content_hash, daily_report
+from linewatch.store import Store, StoredRecord
+
+
+@dataclass
+class Submission:
+    """What happened to one request's objects; ``rejected`` holds ``(index, field, reason)``."""
+
+    added: int = 0
+    duplicate: int = 0
+    quarantined: int = 0
+    ids: list[str | None] = field(default_factory=list)
+    rejected: list[tuple[int, str | None, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"added": self.added, "duplicate": self.duplicate, "quarantined": self.quarantined,
+                "ids": self.ids,
+                "rejected": [{"index": i, "field": f, "reason": r} for i, f, r in self.rejected]}
+
+
+def _raw(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _not_object(source: str, i: int, obj: Any) -> Rejected:
+    return Rejected(source, i + 1, None, f"expected a JSON object, got {type(obj).__name__}", _raw(obj))
+
+
+def submit_records(store: Store, objects: list[Any], *, submitted_by: str,
+                   source: str) -> Submission:
+    """Store record objects (docs/record-formats.md) submitted by ``submitted_by``.
+
+    The quarantine names the request ``source`` and the object's 1-based position as its line."""
+    body = _raw(objects).encode("utf-8")
+    sha = hashlib.sha256(body).hexdigest()
+    out = Submission()
+    records: list[StoredRecord] = []
+    rejected: list[tuple] = []
+    for i, obj in enumerate(objects):
+        item = (parse_record(obj, name=source, line=i + 1, raw=_raw(obj)) if isinstance(obj, dict)
+                else _not_object(source, i, obj))
+        if isinstance(item, Parsed):
+            data = record_to_dict(item.report)
+            records.append(StoredRecord(item.report, data, content_hash(data), source, i + 1))
+            out.ids.append(item.report.id)
+        else:
+            rejected.append((item.file, item.line, item.field, item.reason, item.raw))
+            out.rejected.append((i, item.field, item.reason))
+            out.ids.append(None)
+    with store.transaction() as c:  # one commit: the batch, its records, their audit entries
+        store.serialize_writes(c)
+        batch = store.begin_batch(source, sha, "api", submitted_by=submitted_by)
+        res = store.add_chunk(records, rejected, batch_id=batch, file_sha256=sha)
+        store.finish_batch(batch)
+        _log_new(store)
+    for rec, why in res.conflicts:
+        out.rejected.append((rec.line - 1, "id", why))
+        out.ids[rec.line - 1] = None
+    out.rejected.sort()
+    out.added, out.duplicate = res.added, res.duplicate
+    out.quarantined = len(rejected) + len(res.conflicts)
+    return out
+
+
+def submit_allegations(store: Store, objects: list[Any], *, submitted_by: str,
+                       source: str) -> Submission:
+    """Store allegation objects (docs/allegation-formats.md) submitted by ``submitted_by``."""
+    from linewatch.formats.allegations import _parse, allegation_to_dict
+    from linewatch.formats.resources import load_gazetteer
+    body = _raw(objects).encode("utf-8")
+    sha = hashlib.sha256(body).hexdigest()
+    gazetteer = None
+
+    def settlements(name: str, country: str | None) -> tuple[float, float]:
+        nonlocal gazetteer
+        gazetteer = gazetteer or load_gazetteer()
+        return gazetteer.resolve(name, country=country)
+    sites = _site_resolver(store)
+    out = Submission()
+    rows: list[tuple] = []
+    rejected: list[tuple] = []
+    for i, obj in enumerate(objects):
+        item = (_parse(obj, name=source, line=i + 1, raw=_raw(obj), settlements=settlements,
+                       sites=sites) if isinstance(obj, dict) else _not_object(source, i, obj))
+        if isinstance(item, Rejected):
+            rejected.append((item.file, item.line, item.field, item.reason, item.raw))
+            out.rejected.append((i, item.field, item.reason))
+            out.ids.append(None)
+        else:
+            data = allegation_to_dict(item.allegation)
+            rows.append((data, content_hash(data), source, i + 1))
+            out.ids.append(data["id"])
+    with store.transaction() as c:
+        store.serialize_writes(c)
+        batch = store.begin_batch(source, sha, "api-allegations", submitted_by=submitted_by)
+        res = store.add_allegations(rows, rejected, batch_id=batch, file_sha256=sha)
+        store.finish_batch(batch)
+        _log_new(store)
+    for (file, line, fld, reason, raw), _ in res.conflicts:
+        out.rejected.append((int(line) - 1, fld, reason))
+        out.ids[int(line) - 1] = None
+    out.rejected.sort()
+    out.added, out.duplicate = res.added, res.duplicate
+    out.quarantined = len(rejected) + len(res.conflicts)
+    return out
+
+
+_MEDIA = {".html": "text/html; charset=utf-8", ".json": "application/json", ".pdf": "application/pdf",
+          ".png": "image/png", ".css": "text/css"}
+
+
+def build_daily_report(store: Store, loaded: LoadedAgreement, day: date, *, built_by: str,
+                       network_path: str | Path | None = None, key=None) -> dict[str, Any]:
+    """Build the day's report (as ``linewatch report`` does) and keep it in the store, with its
+    HTML, PDF, JSON and figures; returns the report's JSON. Refused once the day is released."""
+    from linewatch.services.pipeline import coverage_from_network
+    coverage = name = network = None
+    if network_path is not None:
+        coverage, name, network = coverage_from_network(network_path)
+    with tempfile.TemporaryDirectory(prefix="linewatch-report-") as tmp:
+        kwargs: dict[str, Any] = {"key": key}
+        if coverage is not None:
+            kwargs.update(coverage=coverage, coverage_name=name, network=network)
+        paths = daily_report(store, loaded, day, Path(tmp), **kwargs)
+        return keep_daily_report(store, loaded, day, paths, built_by=built_by)
+
+
+def keep_daily_report(store: Store, loaded: LoadedAgreement, day: date,
+                      paths: dict[str, Path], *, built_by: str) -> dict[str, Any]:
+    """Keep a report written by :func:`linewatch.services.pipeline.daily_report` (every file of its
+    directory) in the store; returns the report's JSON."""
+    folder = Path(paths["json"]).parent
+    files = [(p.relative_to(folder).as_posix(), _MEDIA[p.suffix], p.read_bytes())
+             for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix in _MEDIA]
+    report_json = Path(paths["json"]).read_text(encoding="utf-8")
+    store.put_daily_report(day.isoformat(), report_json=report_json, files=files,
+                           built_by=built_by, agreement_sha256=loaded.sha256)
+    return json.loads(report_json)
+
+
+def release_daily_report(store: Store, day: date, *, released_by: str) -> str:
+    """Release the day's report to the parties and the public; the release is logged in the
+    audit log with the SHA-256 of every file. Returns when it was released."""
+    from linewatch.services.audit import AuditLog
+    day_s = day.isoformat()
+    released = store.release_daily_report(day_s, released_by=released_by)
+    log = AuditLog(store)
+    try:
+        log.latest(f"daily-report:{day_s}", "release")
+    except LookupError:
+        files = store.daily_report_digests(day_s)
+        log.append("release", f"daily-report:{day_s}",
+                   {"day": day_s, "released_at": released, "released_by": released_by,
+                    "files": files})
+    return released
+
