@@ -20,7 +20,7 @@ from pathlib import Path
 
 from linewatch.coverage import place_coverage
 from linewatch.fusion import fuse
-from linewatch.services.pipeline import incidents_to_reports, load_agreement_file
+from linewatch.services import incidents_to_reports, load_agreement_file
 from linewatch.sim import SCENARIOS, network_from_simulation, simulate, simulate_allegations
 from linewatch.verification import AllegationVerdict, adjudicate, network_coverage
 

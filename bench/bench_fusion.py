@@ -43,7 +43,7 @@ from linewatch.fusion import (
     truth_detection_sets,
 )
 from linewatch.model import Detections, Sensors, Truth
-from linewatch.services.pipeline import load_agreement_file
+from linewatch.services import load_agreement_file
 from linewatch.sim import SCENARIOS, ScenarioParams, simulate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

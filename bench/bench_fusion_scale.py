@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from linewatch.fusion import FusionParams, fuse_chunks
-from linewatch.services.pipeline import load_agreement_file
+from linewatch.services import load_agreement_file
 from linewatch.sim import SCENARIOS, simulate_chunks
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """Ingest throughput on both stores: 1 and 4 concurrent ingest processes, beside the peer's
 ceiling (PostgreSQL ``COPY`` of the same rows into a bare table, no checks, no index).
 
-Each writer process runs ``linewatch.services.pipeline.ingest_file`` (parse, validate, canonical JSON,
+Each writer process runs ``linewatch.services.ingest.ingest_file`` (parse, validate, canonical JSON,
 keyed insert, spatial index, audit log) on files of its own and on one file all writers ingest
 (so the keyed inserts meet), then the records are counted: every record exactly once.
 
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 WRITER = """
 import sys, time
-from linewatch.services.pipeline import ingest_file
+from linewatch.services import ingest_file
 from linewatch.store import open_store
 with open_store(sys.argv[1]) as s:
     for path in sys.argv[2:]:

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     from linewatch import planning as P
     from linewatch.errors import Infeasible
     from linewatch.formats.planning import read_assets, read_targets
-    from linewatch.services.pipeline import load_agreement_file
+    from linewatch.services import load_agreement_file
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--p", type=float, default=None, help="detection target (default: the example's)")
     ap.add_argument("--k", type=int, default=None, help="sensors per point (default: the example's 7)")

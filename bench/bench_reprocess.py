@@ -116,7 +116,7 @@ def main() -> None:
         write_s = time.perf_counter() - t
     report["write_s"] = round(write_s, 1)
 
-    one, two = runs["workers=1"], runs["workers=2"]
+    one = runs["workers=1"]
     speedup = report["workers=1"]["wall_s"] / report["workers=2"]["wall_s"]
     report["speedup_2_over_1"] = round(speedup, 2)
     if "in-process" in runs:

@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from linewatch.fusion import FusionParams, fuse, pool_scores, score_incidents, summarize
-from linewatch.services.pipeline import load_agreement_file
+from linewatch.services import load_agreement_file
 from linewatch.services.streaming import StreamWorker, feed_detections
 from linewatch.sim import SCENARIOS, simulate
 from linewatch.store import open_store

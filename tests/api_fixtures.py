@@ -8,8 +8,11 @@ import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from linewatch.services import ingest_file, load_agreement_file, verify_allegations, verify_store
 from linewatch.services.accounts import new_token, token_sha256
-from linewatch.services.pipeline import ingest_file, load_agreement_file, verify_store
 from linewatch.sim import generate_day
 from linewatch.store import open_store
 
@@ -46,6 +49,8 @@ def build_store(tmp: Path, url: str, *, report: bool = True) -> tuple[str, dict[
         verify_store(store, loaded, start=datetime(2026, 6, 14, tzinfo=UTC),
                      end=datetime(2026, 6, 16, tzinfo=UTC))
         ingest_file(store, apath)
+        verify_allegations(store, loaded, start=datetime(2026, 6, 15, tzinfo=UTC),   # the report reads
+                           end=datetime(2026, 6, 16, tzinfo=UTC))                    # these verdicts
         for role in ROLES:
             token = new_token()
             store.add_user(role.replace(":", "-"), role, token_sha256(token))
@@ -55,3 +60,14 @@ def build_store(tmp: Path, url: str, *, report: bool = True) -> tuple[str, dict[
             build_daily_report(store, loaded, DAY, built_by="analyst")
             release_daily_report(store, DAY, released_by="analyst")
     return url, tokens
+
+
+def api_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """(method, path) of every route of the app. FastAPI 0.137+ keeps an included router as one
+    node of ``app.routes``; ``iter_route_contexts`` expands them (earlier versions copy the routes in)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # FastAPI < 0.137.2: app.routes is flat
+        return {(m, r.path) for r in app.routes if isinstance(r, APIRoute) for m in r.methods}
+    return {(m, c.path) for c in iter_route_contexts(app.routes)
+            if isinstance(c.original_route, APIRoute) for m in (c.methods or ())}

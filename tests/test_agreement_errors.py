@@ -80,7 +80,8 @@ def test_the_base_agreement_is_valid():
     # unknown keys at several depths
     (BASE + "colour: red\n", 37, "colour", "unknown key"),
     (edit("    width_km: 10\n", "    width_km: 10\n    colour: red\n"), 17, "zones[0].colour", "unknown key"),
-    (edit("    type: LineString\n", "    type: LineString\n    colour: red\n"), 9, "line.geometry.colour", "unknown key"),
+    (edit("    type: LineString\n", "    type: LineString\n    colour: red\n"), 9, "line.geometry.colour",
+     "unknown key"),
     (edit("  - {id: a, name: A, side: left}", "  - {id: a, name: A, side: left, colour: red}"), 4,
      "parties[0].colour", "unknown key"),
     (edit("  start: 2025", "  colour: red\n  start: 2025"), 36, "valid.colour", "unknown key"),

@@ -174,6 +174,7 @@ def test_signed_verdicts_and_a_published_report_verify_and_tampering_is_caught(w
     public = next(p for p in keys.iterdir() if p.name.endswith(".pub.pem"))
     invoke("verify", "--db", db, "--agreement", ws / "ag.yaml")
     invoke("ingest", "--db", db, ws / "records.jsonl", ws / "allegations.jsonl")
+    assert invoke("verify", "--db", db).exit_code == 0         # the report reads this run
     r = invoke("allegations", "verify", "--db", db, "--sign-with", private)
     assert r.exit_code == 0, r.output
     r = invoke("report", "--db", db, "--date", "2025-06-01", "--sign-with", private, "--out", out)

@@ -282,7 +282,7 @@ def test_scripted_allegations_on_a_simulated_scenario_get_the_verdicts_they_dese
 
     from linewatch.coverage import place_coverage
     from linewatch.fusion import fuse
-    from linewatch.services.pipeline import incidents_to_reports, load_agreement_file
+    from linewatch.services import incidents_to_reports, load_agreement_file
     from linewatch.sim import SCENARIOS, network_from_simulation, simulate, simulate_allegations
     from linewatch.verification import network_coverage
 

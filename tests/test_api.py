@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from api_fixtures import DAY, ROLES, allegation, build_store
+from api_fixtures import DAY, ROLES, allegation, api_routes, build_store
 from linewatch.web import ServiceConfig, create_app
 
 API = "/api/v1"
@@ -110,15 +109,15 @@ def _call(client, method, path, role, tokens, *, some_record, some_claim):
 
 def test_every_route_is_in_the_access_table(served):
     client, _, _ = served
-    routes = {(m, r.path[len(API):]) for r in client.app.routes if isinstance(r, APIRoute)
-              for m in r.methods if r.path.startswith(API)}
+    routes = {(m, path[len(API):]) for m, path in api_routes(client.app) if path.startswith(API)}
     assert routes == set(ACCESS), "classify new routes in ACCESS"
 
 
 @pytest.mark.parametrize("role", ROLES + ("anonymous",))
 def test_every_endpoint_with_every_role(served, role):
     client, tokens, _ = served
-    some_record = client.get(f"{API}/reports?limit=1&format=json", headers=auth(tokens, "analyst")).json()["items"][0]["id"]
+    first = client.get(f"{API}/reports?limit=1&format=json", headers=auth(tokens, "analyst"))
+    some_record = first.json()["items"][0]["id"]
     for (method, path), allowed in ACCESS.items():
         r = _call(client, method, path, role, tokens, some_record=some_record, some_claim="claim-ua-1")
         where = f"{method} {path} as {role}: {r.status_code} {r.text[:200]}"
@@ -198,6 +197,52 @@ def test_incidents_violations_and_detail(served):
     assert with_origin
     d = client.get(f"{API}/reports/{with_origin[0]['id']}", headers=h).json()
     assert [d["origin"]["lon"], d["origin"]["lat"]] == with_origin[0]["properties"]["origin"]
+
+
+def _verdict_enum(doc: dict, path: str) -> set[str]:
+    """The values the OpenAPI document offers for the ``verdict`` filter of ``GET path``."""
+    param = next(p for p in doc["paths"][API + path]["get"]["parameters"] if p["name"] == "verdict")
+    items = next(s["items"] for s in param["schema"]["anyOf"] if s.get("type") == "array")
+    if "$ref" in items:
+        items = doc["components"]["schemas"][items["$ref"].rsplit("/", 1)[1]]
+    return set(items["enum"])
+
+
+def test_violations_verdict_filter_takes_exactly_the_verdicts_findings_have(served):
+    """The filter is linewatch.model.Verdict: ``indeterminate`` (which findings have) is taken
+    and gives exactly the indeterminate findings; ``possible_violation`` and ``unverifiable``
+    (which no finding has) are refused."""
+    from linewatch.model import Verdict
+    client, tokens, _ = served
+    h = auth(tokens, "analyst")
+    every = client.get(f"{API}/violations?limit=5000&format=json"
+                       + "".join(f"&verdict={v.value}" for v in Verdict), headers=h)
+    assert every.status_code == 200, every.text[:300]
+    assert {i["verdict"] for i in every.json()["items"]} <= {v.value for v in Verdict}
+    r = client.get(f"{API}/violations?limit=5000&format=json&verdict=indeterminate", headers=h)
+    assert r.status_code == 200, r.text[:300]
+    got = [(i["subject"], i["rule_id"]) for i in r.json()["items"]]
+    assert got and all(i["verdict"] == "indeterminate" for i in r.json()["items"])
+    assert got == [(i["subject"], i["rule_id"]) for i in every.json()["items"] if i["verdict"] == "indeterminate"]
+    geo = client.get(f"{API}/violations?limit=5000&verdict=indeterminate", headers=h).json()
+    assert [f["id"] for f in geo["features"]] == [f"{s}/{rule}" for s, rule in got]
+    for wrong in ("possible_violation", "unverifiable"):
+        bad = client.get(f"{API}/violations?verdict={wrong}", headers=h)
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "verdict", 0], wrong
+    assert _verdict_enum(client.get("/openapi.json").json(), "/violations") == {v.value for v in Verdict}
+
+
+def test_allegations_verdict_filter_takes_exactly_the_allegation_verdicts(served):
+    from linewatch.verification import AllegationVerdict
+    client, tokens, _ = served
+    h = auth(tokens, "analyst")
+    for v in AllegationVerdict:
+        r = client.get(f"{API}/allegations?format=json&verdict={v.value}", headers=h)
+        assert r.status_code == 200 and all(a["verdict"] == v.value for a in r.json()["items"]), v
+    for wrong in ("indeterminate", "violation", "possible_violation"):
+        assert client.get(f"{API}/allegations?verdict={wrong}", headers=h).status_code == 422, wrong
+    assert (_verdict_enum(client.get("/openapi.json").json(), "/allegations")
+            == {v.value for v in AllegationVerdict})
 
 
 def test_agreement_basemap_and_coverage(served):
@@ -282,7 +327,8 @@ def test_what_a_party_and_the_public_see(served, tmp_path):
     ids = {a["id"] for a in ua}
     assert {"claim-ua-1", "claim-ru-2", "claim-ua-3"} <= ids and "claim-ru-70" not in ids
     assert all(a["verdict"] for a in ua if a["id"] in ("claim-ua-1", "claim-ru-2"))
-    ru = {a["id"] for a in client.get(f"{API}/allegations?format=json", headers=auth(tokens, "party:ru")).json()["items"]}
+    ru = {a["id"] for a in client.get(f"{API}/allegations?format=json",
+                                      headers=auth(tokens, "party:ru")).json()["items"]}
     assert "claim-ru-70" in ru
     assert client.get(f"{API}/allegations/claim-ru-70", headers=auth(tokens, "party:ua")).status_code == 404
     staff = auth(tokens, "analyst")

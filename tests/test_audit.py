@@ -8,7 +8,7 @@ import hashlib
 import json
 import shutil
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,22 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from linewatch.audit import (
+    ENTRY_TYPES,
+    SIGNED_TYPES,
+    AuditEntry,
+    ConsistencyProof,
+    InclusionProof,
+    LogScan,
+    StoredEntry,
+    TreeHead,
+    canonical_json,
+    check_consistency,
+    check_inclusion,
+    key_id,
+    read_proof,
+    verify_bundle,
+)
 from linewatch.audit import merkle as merkle
 from linewatch.cli.audit import EXIT_VERIFICATION_FAILED, audit_app, keys_app
 from linewatch.errors import InputError, NotFound
@@ -24,21 +40,11 @@ from linewatch.model.time import utc_iso
 from linewatch.services.audit import (
     PRIVATE_KEY_NAME,
     PUBLIC_KEY_NAME,
-    AuditEntry,
     AuditLog,
-    ConsistencyProof,
-    InclusionProof,
-    TreeHead,
-    canonical_json,
-    check_consistency,
-    check_inclusion,
     generate_keys,
-    key_id,
     load_private_key,
     load_public_key,
     make_bundle,
-    read_proof,
-    verify_bundle,
 )
 from linewatch.store import open_store
 
@@ -91,7 +97,7 @@ def _add_allegation(store, aid: str, supersedes: str | None = None) -> None:
 
 def _build(path: Path | str, key, *, n_records: int = 12, src: Path | None = None) -> None:
     """A store with ingested records and allegations, verdicts, a correction and published heads."""
-    from linewatch.services.pipeline import ingest_file
+    from linewatch.services import ingest_file
     src = src or Path(path).with_suffix(".jsonl")
     src.write_text("".join(json.dumps(_record(i)) + "\n" for i in range(n_records)), encoding="utf-8")
     with open_store(path) as store:
@@ -245,6 +251,66 @@ def test_corrections_and_synced_tables(db):
         assert len(v1) == 2 and v1[1].supersedes == v1[0].index and log.latest("V1") == v1[1]
         assert json.loads(log.payload(v1[1].index))["verdict"] == "compliant"
         assert [h.tree_size for h in log.published_heads()] == [14, 20]
+
+
+def test_a_released_daily_report_is_an_entry_of_a_known_type(store_url, key, pub):
+    """Issue 14: releasing a daily report logs a ``release`` entry, a type ENTRY_TYPES lacked.
+    The entry is what services.submissions writes; it reads back, proves and verifies."""
+    from linewatch.services.submissions import release_daily_report
+    assert "release" in ENTRY_TYPES and "release" not in SIGNED_TYPES
+    with open_store(store_url) as store:
+        store.put_daily_report("2026-06-15", report_json="{}", files=[("report.json", "application/json", b"{}")],
+                               built_by="analyst", agreement_sha256=None)
+        release_daily_report(store, date(2026, 6, 15), released_by="analyst")
+        log = AuditLog(store, key=key, clock=Clock())
+        head = log.publish_tree_head()
+        proof = log.prove("daily-report:2026-06-15")
+        assert {e.entry_type for e in log.entries()} <= set(ENTRY_TYPES)
+        assert log.verify(pub).ok  # a release is not signed, and need not be
+    again = read_proof(json.loads(json.dumps(proof.to_dict())), "release.proof.json")
+    assert again == proof and again.entry.entry_type == "release"
+    assert json.loads(again.payload)["files"] == {"report.json": hashlib.sha256(b"{}").hexdigest()}
+    assert AuditEntry.from_dict(again.entry.to_dict()).leaf_hash == proof.entry.leaf_hash
+    assert check_inclusion(again, head, pub).ok
+
+
+def test_services_audit_keeps_the_names_others_import():
+    """services/pipeline, submissions, demo, streaming, web and cli import these from there."""
+    import linewatch.audit as core
+    import linewatch.services.audit as svc
+    for name in ("AuditLog", "make_bundle", "generate_keys", "load_private_key", "load_public_key",
+                 "read_json_file", "PRIVATE_KEY_NAME", "PUBLIC_KEY_NAME", "SYNCED_TABLES"):
+        assert name in svc.__all__ and hasattr(svc, name)
+    for name in ("ENTRY_TYPES", "SIGNED_TYPES", "AuditEntry", "TreeHead", "InclusionProof", "ConsistencyProof",
+                 "Problem", "CheckResult", "VerifyResult", "BundleResult", "canonical_json", "key_id",
+                 "read_proof", "check_inclusion", "check_consistency", "check_file_name", "verify_bundle"):
+        assert getattr(svc, name) is getattr(core, name), name
+
+
+def test_the_whole_log_check_is_core_and_needs_no_store(key, pub):
+    """LogScan checks rows handed to it (as the store spells them) without a database."""
+    entries = [AuditEntry(i, "record", f"R{i}", hashlib.sha256(b"{}").hexdigest(), None, T0) for i in range(3)]
+    entries.append(AuditEntry(3, "verdict", "V1", hashlib.sha256(b"{}").hexdigest(), None, T0).sign(key))
+
+    def row(e: AuditEntry, **change) -> StoredEntry:
+        d = e.to_dict()
+        fields = dict(idx=e.index, entry_type=e.entry_type, subject_id=e.subject_id, payload=b"{}",
+                      supersedes=e.supersedes, appended_at=d["appended_at"], key_id=e.key_id,
+                      signature=d["signature"], leaf_hash=e.leaf_hash)
+        return StoredEntry(**{**fields, **change})
+
+    scan = LogScan({key_id(pub): pub}, [2])
+    for e in entries:
+        scan.add(row(e))
+    r = scan.result()
+    assert r.ok and r.size == 4 and r.n_signatures == 1
+    assert r.root_hash == merkle.root([e.leaf_hash for e in entries]) and scan.roots[2] == merkle.root(
+        [e.leaf_hash for e in entries[:2]])
+    scan = LogScan({key_id(pub): pub}, [])
+    for e in entries:
+        scan.add(row(e, payload=b"{ }") if e.index == 1 else row(e))
+    r = scan.result()
+    assert not r.ok and str(r.first).startswith("entry 1 (record 'R1'): its fields or payload were changed")
 
 
 # -- verification ----------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def _free_port() -> int:
 
 
 def _build_store(db: str, work: Path) -> None:
-    from linewatch.services.pipeline import day_window, ingest_file, load_agreement_file, verify_store
+    from linewatch.services import day_window, ingest_file, load_agreement_file, verify_store
     from linewatch.sim import generate_day
     from linewatch.store import open_store
     loaded = load_agreement_file(AGREEMENT)
@@ -213,9 +213,11 @@ def _all(driver, sel: str):
 
 def _loaded(d) -> bool:
     m = _css(d, "[data-testid=map]")
-    return (m.get_attribute("data-loading") == "false"
-            and m.get_attribute("data-window-end") == _css(d, "[data-testid=time-slider]").get_attribute("data-end")
-            and m.get_attribute("data-window-start") == _css(d, "[data-testid=time-slider]").get_attribute("data-start"))
+    if m.get_attribute("data-loading") != "false":
+        return False
+    slider = _css(d, "[data-testid=time-slider]")
+    return (m.get_attribute("data-window-end") == slider.get_attribute("data-end")
+            and m.get_attribute("data-window-start") == slider.get_attribute("data-start"))
 
 
 def _window(d) -> tuple[str, str]:
@@ -337,7 +339,8 @@ def test_dashboard_end_to_end(server, browser, tmp_path):
     # the description is shown as text, never as markup
     _all(d, f"[data-testid=report-item][data-id='{new_id}']")[0].click()
     _wait(d, lambda d: _css(d, "[data-testid=detail-panel]").get_attribute("data-id") == new_id
-          and _css(d, "[data-testid=detail-panel]").get_attribute("data-loading") == "false", "the live report's detail")
+          and _css(d, "[data-testid=detail-panel]").get_attribute("data-loading") == "false",
+          "the live report's detail")
     assert "<b>posted by the browser test</b>" in _css(d, "[data-testid=detail-properties]").text
     assert not _all(d, "[data-testid=detail-panel] b")
 

@@ -216,8 +216,8 @@ def test_sim_writes_its_files(simulated):
 def test_sim_then_fuse_end_to_end(tmp_path, simulated, new_store_url):
     sim_dir, _ = simulated
     db, out = new_store_url("s"), tmp_path / "incidents.geojson"
-    proc = run("fuse", "--sensors", sim_dir / "sensors.csv", "--detections", sim_dir / "detections.jsonl",
-               "--out", out, "--agreement", EXAMPLES / "line-of-contact.yaml", "--db", db, check_code=0)
+    run("fuse", "--sensors", sim_dir / "sensors.csv", "--detections", sim_dir / "detections.jsonl",
+        "--out", out, "--agreement", EXAMPLES / "line-of-contact.yaml", "--db", db, check_code=0)
     fc = json.loads(out.read_text())
     assert fc["type"] == "FeatureCollection" and len(fc["features"]) >= 10
     props = [f["properties"] for f in fc["features"]]
@@ -244,7 +244,8 @@ def test_fuse_bad_input(tmp_path, store_url):
     sensors.write_text("sensor_id,lon,lat,elevation_m,kind\nM1,36.0,48.0,0,microphone\n")
     det = tmp_path / "det.jsonl"
     det.write_text('{"id": "a", "sensor_id": "NOPE", "time": 1.7e9, "time_sd_s": 0.02}\n'
-                   '{"id": "b", "time": 1.7e9}\n{"id": "c", "sensor_id": "M1", "time": "yesterday", "time_sd_s": 0.02}\n')
+                   '{"id": "b", "time": 1.7e9}\n'
+                   '{"id": "c", "sensor_id": "M1", "time": "yesterday", "time_sd_s": 0.02}\n')
     db = store_url
     proc = run("fuse", "--sensors", sensors, "--detections", det, "--db", db,
                "--out", tmp_path / "o.geojson", check_code=0)

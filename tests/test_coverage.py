@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from linewatch.agreement import parse_agreement
 from linewatch.cli.coverage import coverage as coverage_cmd
 from linewatch.coverage import (
+    COVERAGE_KINDS,
     DETECTABILITY,
     CameraView,
     Detectability,
@@ -30,10 +31,10 @@ from linewatch.coverage import (
     detection_probability,
     hourly_line_coverage,
     line_coverage,
+    line_samples,
     place_coverage,
     window_probability,
 )
-from linewatch.coverage import model as cv
 from linewatch.errors import InputError
 from linewatch.formats.network import parse_network, read_network, write_network, write_sim_network
 from linewatch.geo import GEOD
@@ -86,7 +87,7 @@ def test_table_takes_the_simulators_defaults():
     assert DETECTABILITY["array", "explosion"] == DETECTABILITY["array", "impact"]
     assert DETECTABILITY["observer", "weapon_sighting"].basis == "assumption"
     assert ("microphone", "weapon_sighting") not in DETECTABILITY
-    assert {k for _, k in DETECTABILITY} == set(cv.COVERAGE_KINDS)
+    assert {k for _, k in DETECTABILITY} == set(COVERAGE_KINDS)
 
 
 def test_unknown_kind_is_refused():
@@ -272,7 +273,7 @@ def test_line_coverage_share_is_the_analytic_chords():
 
 
 def test_line_samples_are_geodesic():
-    lon, lat, length = cv.line_samples([np.array([[36.0, 47.0], [37.0, 48.0], [36.5, 48.5]])], 2_000.0)
+    lon, lat, length = line_samples([np.array([[36.0, 47.0], [37.0, 48.0], [36.5, 48.5]])], 2_000.0)
     total = float(GEOD.line_length([36.0, 37.0, 36.5], [47.0, 48.0, 48.5]))
     assert length.sum() == pytest.approx(total, rel=1e-6)
     assert np.all(length <= 2_000.0) and len(lon) == math.ceil(total / 2_000.0)

@@ -257,8 +257,8 @@ def test_jsonl_streams_50k_lines_lazily():
     first = next(it)
     assert isinstance(first, Parsed) and consumed == 1  # nothing read ahead
     count, last = 1, first
-    for last in it:
-        count += 1
+    for record in it:
+        count, last = count + 1, record
     assert count == 50_000 and consumed == 50_000
     assert last.report.id == "r49999" and last.line == 50_000
 
@@ -677,3 +677,12 @@ def test_written_files_are_detected_as_their_format(fmt):
     ext = {"jsonl": "jsonl", "csv": "csv", "geojson": "geojson", "acled": "csv"}[fmt]
     assert detect_format(f"out.{ext}", buf.getvalue()) == fmt
     assert detect_format("out", buf.getvalue()) == fmt
+
+
+def test_the_package_exports_what_its_all_says():
+    import linewatch.formats as formats
+    assert len(set(formats.__all__)) == len(formats.__all__)
+    for name in formats.__all__:
+        assert getattr(formats, name) is not None, name
+    with pytest.raises(AttributeError):
+        _ = formats.no_such_name

@@ -31,7 +31,8 @@ zones:
     id: dis1
     name: Disengagement area
     category: disengagement_area
-    geometry: {type: Polygon, coordinates: [[[38.45, 48.62], [38.62, 48.62], [38.62, 48.72], [38.45, 48.72], [38.45, 48.62]]]}
+    geometry: {type: Polygon, coordinates: [[[38.45, 48.62], [38.62, 48.62], [38.62, 48.72],
+                                             [38.45, 48.72], [38.45, 48.62]]]}
   - {kind: site, id: dfs, name: Filter station, category: water, point: [37.82, 48.07], radius_km: 3}
 rules:
   - {id: r1, kind: no_fire, text: All fire is prohibited.}
@@ -161,3 +162,12 @@ rules: [{id: r1, kind: no_fire, text: No fire.}]
     fig = agreement_figure(empty, None, layers=[PointLayer("P", np.array([30.0]),
                                                            np.array([50.0]), "red")])
     assert isinstance(fig, Figure)
+
+
+def test_the_package_exports_what_its_all_says():
+    import linewatch.render as render
+    assert len(set(render.__all__)) == len(render.__all__)
+    for name in render.__all__:
+        assert getattr(render, name) is not None, name
+    with pytest.raises(AttributeError):
+        _ = render.no_such_name

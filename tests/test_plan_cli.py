@@ -103,9 +103,9 @@ def test_infeasible_targets_exit_10_naming_the_stretch(tmp_path):
 def test_plan_with_a_dem_masks_what_optical_assets_cannot_see(tmp_path):
     """A wall of hills along the stretch: cameras lose the pairs behind it, microphones do not,
     and `plan --dem` runs through."""
+    from linewatch import planning as P
     from linewatch.formats.dem import write_synthetic_dem
-    from linewatch.planning import milp as P
-    from linewatch.services.pipeline import load_agreement_file
+    from linewatch.services import load_agreement_file
     ag = load_agreement_file(AGREEMENT).agreement
     t = P.Targets(band_km=4, detection_probability=0.6, candidate_spacing_km=4.0,
                   candidate_depths_km=(2.0,), line_from_km=400, line_to_km=430, sweep=())

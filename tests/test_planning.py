@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from linewatch import planning as P
+from linewatch.errors import Infeasible
 from linewatch.fusion import Measurements, crlb_position
-from linewatch.planning import milp as P
-from linewatch.services.pipeline import load_agreement_file
+from linewatch.services import load_agreement_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +39,7 @@ def small(**kw):
 
 
 def enumerate_optimum(problem, redundancy):
-    det, det_lb, kcov, k_lb, _ = P._matrices(problem, redundancy)
+    det, det_lb, kcov, k_lb, _ = P.covering_rows(problem, redundancy)
     n_s, n_a = len(problem.sites), len(problem.assets)
     costs = np.array([a.cost for a in problem.assets])
     best = None
@@ -76,7 +77,7 @@ def test_infeasible_targets_name_the_stretch(agreement):
     problem = P.build_problem(agreement, [MIC], t)
     half = problem.sites.chainage_m < 425_000
     problem = P.build_problem(agreement, [MIC], t, sites=problem.sites.take(half))
-    with pytest.raises(P.Infeasible) as err:
+    with pytest.raises(Infeasible) as err:
         P.solve(problem)
     msg = str(err.value)
     assert "km 4" in msg and "cannot be met" in msg
@@ -140,7 +141,7 @@ def test_crlb_target_is_met_by_cuts(agreement):
 
 def test_unreachable_crlb_is_named(agreement):
     problem = P.build_problem(agreement, [MIC], small(crlb_m=1.0, k_coverage=0))
-    with pytest.raises(P.Infeasible, match="CRLB"):
+    with pytest.raises(Infeasible, match="CRLB"):
         P.solve(problem)
 
 
@@ -170,7 +171,7 @@ def test_rolling_blocks_meet_every_row_and_the_bounds_hold(agreement):
 def test_within_matches_brute_force(x, centres, radius):
     x, c = np.array(x), np.array(centres)
     brute = (np.abs(x[:, None] - c[None, :]) <= radius).any(axis=1)
-    assert (P._within(x, c, radius) == brute).all()
+    assert (P.within(x, c, radius) == brute).all()
 
 
 def test_weakest_direction_counts_the_unknown_origin_time():
@@ -180,6 +181,6 @@ def test_weakest_direction_counts_the_unknown_origin_time():
     n = len(ang)
     pairs = P.Pairs(np.zeros(n, int), np.arange(n), np.zeros(n, int), np.full(n, 0.9),
                     np.full(n, 5000.0), -np.cos(ang), -np.sin(ang))
-    ux, uy = P._weak_direction(1, pairs, np.ones(n, bool), P.fisher_terms(pairs, [MIC]), np.array([0]),
-                               P.SOUND_SPEED_M_S)
+    ux, uy = P.weak_direction(1, pairs, np.ones(n, bool), P.fisher_terms(pairs, [MIC]), np.array([0]),
+                              P.SOUND_SPEED_M_S)
     assert abs(ux[0]) > 0.99 and abs(uy[0]) < 0.1

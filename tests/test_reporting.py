@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from linewatch import reporting
 from linewatch.agreement import parse_agreement
 from linewatch.geo import Gazetteer
 from linewatch.model import ExplosionType, Kind, Location, Provenance, Report, SourceKind
-from linewatch.reporting import daily as reporting
 from linewatch.verification import verify
 
 LON0 = 36.0  # the line runs due north along this meridian; party a holds the west (left) side
@@ -375,20 +375,26 @@ def test_mirroring_swaps_the_parties_figures_exactly(report):
 
 
 def test_reporting_is_pure():
-    tree = ast.parse(Path(reporting.__file__).read_text(encoding="utf-8"))
-    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    modules = {(n.module or "") for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    assert not imported & {"matplotlib", "jinja2", "weasyprint", "os", "pathlib", "io", "sqlite3"}
-    assert not any(m.startswith(("linewatch.render", "linewatch.services.pipeline", "linewatch.cli.main",
-                                 "linewatch.store", "linewatch.formats.resources")) for m in modules)
-    names = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-    assert not names & {"now", "utcnow", "today", "environ", "open"}
+    from test_layering import PKG, check_tree
+    found = [v for v in check_tree(PKG) if v.path.startswith("reporting/")]
+    assert not found, found
+    modules_of_package = sorted((PKG / "reporting").glob("*.py"))
+    assert len(modules_of_package) > 1 and Path(reporting.__file__) in modules_of_package
+    for path in modules_of_package:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        modules = {(n.module or "") for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not imported & {"matplotlib", "jinja2", "weasyprint", "os", "pathlib", "io", "sqlite3"}, path
+        assert not any(m.startswith(("linewatch.render", "linewatch.services", "linewatch.cli",
+                                     "linewatch.store", "linewatch.formats")) for m in modules), path
+        names = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        assert not names & {"now", "utcnow", "today", "environ", "open"}, path
 
 
 def test_the_sensor_network_section_counts_fused_incidents():
     from linewatch.model import Incident
-    from linewatch.services.pipeline import incidents_to_reports
+    from linewatch.services import incidents_to_reports
     ag = parse_agreement(agreement_yaml(), name="report-test.yaml")
     t = datetime(2025, 6, 2, 3, 0, tzinfo=UTC).timestamp()
     cov = ((400.0, 0.0), (0.0, 100.0))

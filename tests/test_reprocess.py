@@ -98,7 +98,8 @@ def test_without_regions_nothing_changes(scenario):
 def test_partitions_give_the_sequential_result(scenario, window_h, warmup_h):
     sim, ref = scenario
     settled, out = _in_process_partitions(sim, window_h * 3600.0, warmup_h * 3600.0)
-    assert settled.n_seams == len(settled.results) // len(plan_windows(*_span(sim), window_h * 3600.0, PARAMS)) * (len(plan_windows(*_span(sim), window_h * 3600.0, PARAMS)) - 1)
+    n_windows = len(plan_windows(*_span(sim), window_h * 3600.0, PARAMS))
+    assert settled.n_seams == len(settled.results) // n_windows * (n_windows - 1)
     assert _key(out.incidents) == _key(ref.incidents)
     assert out.n_detections == len(sim.detections)
     assert out.n_used == ref.n_used

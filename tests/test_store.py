@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from linewatch.errors import StoreError
-from linewatch.services.pipeline import ingest_file, stored_reports
+from linewatch.services import ingest_file
+from linewatch.services.audit import AuditLog
 from linewatch.store import open_store
 from linewatch.store.migrations import MIGRATIONS, PG_MIGRATIONS, pending
 
@@ -125,7 +126,7 @@ def test_same_id_with_different_content_is_a_conflict(tmp_path, store_url):
         res = ingest_file(s, b)
         assert (res.added, res.quarantined) == (0, 1)
         assert "different content" in s.quarantine_rows()[0].reason
-        assert stored_reports(s)[0].location.semi_major_m == 500  # the first stays
+        assert s.reports()[0].location.semi_major_m == 500  # the first stays
 
 
 def test_time_and_bbox_queries(tmp_path, store_url):
@@ -143,7 +144,7 @@ def test_time_and_bbox_queries(tmp_path, store_url):
 
 WORKER = """
 import os, signal, sys, threading
-from linewatch.services.pipeline import ingest_file
+from linewatch.services import ingest_file
 from linewatch.store import open_store
 delay = float(sys.argv[4])
 if delay > 0:  # SIGKILL ourselves at a random moment of the ingest: no cleanup of any kind runs
@@ -169,6 +170,11 @@ def test_a_killed_ingest_leaves_a_consistent_store_and_a_rerun_completes_it_once
             # every committed record has exactly its index entry: no half-written chunk
             assert _index_size(s) == n
             assert n <= good
+            # and its audit-log entry: the log verifies before any re-run
+            audit = AuditLog(s).verify()
+            assert audit.ok, f"after a kill at {delay:.2f} s: {audit.first}"
+            assert s.conn.execute("SELECT count(*) FROM audit_log WHERE entry_type = 'record'"
+                                  ).fetchone()[0] == n
         seen.append((proc.returncode, n))
     killed_midway = [n for code, n in seen if code == -signal.SIGKILL and n < good]
     assert killed_midway, f"no kill landed in the middle of an ingest: {seen}"
@@ -182,7 +188,7 @@ def test_a_killed_ingest_leaves_a_consistent_store_and_a_rerun_completes_it_once
 
 WRITER = """
 import sys
-from linewatch.services.pipeline import ingest_file
+from linewatch.services import ingest_file
 from linewatch.store import open_store
 with open_store(sys.argv[1]) as s:
     for path in sys.argv[3:]:
@@ -233,7 +239,7 @@ def test_one_chunk_holding_an_id_twice(tmp_path, store_url):
     with open_store(store_url) as s:
         res = ingest_file(s, path, chunk_size=100)
         assert (res.added, res.duplicate, res.quarantined) == (3, 1, 1)
-        assert {r.id: r.location.semi_major_m for r in stored_reports(s)}["rec-00002"] == 500
+        assert {r.id: r.location.semi_major_m for r in s.reports()}["rec-00002"] == 500
 
 
 # -- raw detections and fusion runs ---------------------------------------------------------------
@@ -282,12 +288,12 @@ def test_detections_round_trip_in_time_ordered_chunks(store_url):
 
 
 def test_a_fusion_run_supersedes_the_earlier_fusion_records_in_its_window(tmp_path, store_url):
-    from linewatch.services.pipeline import store_reports
+    from linewatch.services import store_reports
     src = tmp_path / "in.jsonl"
     write_jsonl(src, 120)                              # observer reports, 00:00 to 01:59
     with open_store(store_url) as s:
         ingest_file(s, src)
-        first = [r for r in stored_reports(s)][:90]    # stand-ins for a first fusion's incidents
+        first = [r for r in s.reports()][:90]    # stand-ins for a first fusion's incidents
         from dataclasses import replace as _r
         store_reports(s, [_r(r, id=r.id + ".v1") for r in first], source="fusion:first")
         assert s.count_records() == 210
@@ -308,7 +314,7 @@ def test_fuse_keeps_the_raw_detections_for_reprocessing(tmp_path, store_url):
     import numpy as np
 
     from linewatch.formats.sensors import read_detections, read_sensors, write_detections, write_sensors
-    from linewatch.services.pipeline import fuse_files
+    from linewatch.services import fuse_files
     sensors, det = _detections(120)
     with (tmp_path / "sensors.csv").open("w", encoding="utf-8", newline="") as f:
         write_sensors(sensors, f)

@@ -31,7 +31,7 @@ PARAMS = FusionParams(wind_block_s=1200)
 
 @pytest.fixture(scope="module")
 def scenario():
-    from linewatch.services.pipeline import load_agreement_file
+    from linewatch.services import load_agreement_file
     from linewatch.sim import SCENARIOS, simulate
     ag = load_agreement_file(AGREEMENT).agreement
     sim = simulate(ag, replace(SCENARIOS["active"], duration_s=3600.0, line_from_km=400.0,

@@ -10,13 +10,16 @@ The tree, grouped by who must act::
     │   └── MigrationError              a schema migration failed
     ├── NotFound (LookupError)          a named thing does not exist           exit code 6
     ├── Conflict                        the request contradicts what is stored exit code 9
-    └── Infeasible                      planning targets cannot be met         exit code 10
+    ├── Infeasible                      planning targets cannot be met         exit code 10
+    └── OutOfDate                       stored results are missing or stale    exit code 11
 
 A message says what is wrong, with which value, and where (file, line, field).
 Programming mistakes stay builtin ``TypeError``/``ValueError``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 
 class LinewatchError(Exception):
@@ -89,6 +92,13 @@ class Infeasible(LinewatchError):
 
     exit_code = 10
 
-    def __init__(self, message: str, stretches=()) -> None:
+    def __init__(self, message: str, stretches: Iterable[tuple[float, float]] = ()) -> None:
         super().__init__(message)
         self.stretches = list(stretches)
+
+
+class OutOfDate(LinewatchError):
+    """Results a command reads (a verification run, allegation verdicts) are missing from the
+    store or no longer match it; the message names the command that brings them up to date."""
+
+    exit_code = 11

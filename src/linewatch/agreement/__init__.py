@@ -1,21 +1,23 @@
-"""Agreement as code: the file's schema, its parsing with located errors, the compiled geometry and the rule kinds.
+"""Agreement as code: the file's schema, its parsing with located problems, the compiled geometry and the rule kinds.
 
-Core: imports ``geo``, ``model`` and ``errors``. An :class:`Agreement` answers columnar
-questions about located points (side, distances, zones, rules in force).
+The room for what an agreement says and how it is read:
+
+* ``schema``: the file's keys (pydantic models that reject unknown keys);
+* ``parse``: :func:`parse_agreement`, YAML text to an :class:`Agreement`, every problem at once;
+* ``compiled``: the :class:`Agreement` (frame, line indexes, rules in force) and its
+  :class:`Placement` of located points;
+* ``zones``: buffers, polygons and protected sites, each answering "how likely inside?";
+* ``rules``: the rule kinds, each a registered function with its params schema.
+
+Core: imports ``geo``, ``model`` and ``errors``, and does no I/O (the caller reads the file).
+An :class:`Agreement` answers columnar questions about located points (side, distances, zones,
+rules in force).
 """
 
 from __future__ import annotations
 
-from linewatch.agreement.compiled import (
-    Agreement,
-    BufferZoneC,
-    CompiledRule,
-    CompiledZone,
-    Placement,
-    PolygonZoneC,
-    SiteC,
-    parse_agreement,
-)
+from linewatch.agreement.compiled import Agreement, CompiledRule, Placement
+from linewatch.agreement.parse import parse_agreement
 from linewatch.agreement.rules import (
     REGISTRY,
     Assessed,
@@ -24,6 +26,7 @@ from linewatch.agreement.rules import (
     NoFireParams,
     NoOverflightParams,
     OverflightLimit,
+    RecordColumns,
     RuleContext,
     RuleKind,
     StrikeOnProtectedParams,
@@ -39,6 +42,7 @@ from linewatch.agreement.rules import (
     weapon_exclusion,
     window_of_silence,
 )
+from linewatch.agreement.zones import BufferZoneC, CompiledZone, PolygonZoneC, SiteC
 
 __all__ = [
     "Agreement",
@@ -54,6 +58,7 @@ __all__ = [
     "Placement",
     "PolygonZoneC",
     "REGISTRY",
+    "RecordColumns",
     "RuleContext",
     "RuleKind",
     "SiteC",

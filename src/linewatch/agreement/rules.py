@@ -6,7 +6,7 @@ A rule kind is added like this, and nowhere else::
         distance_km: float
 
     @register("no_foo", NoFooParams)
-    def no_foo(ctx: RuleContext, rule: CompiledRule) -> list[Assessed]:
+    def no_foo(ctx: RuleContext, rule: CompiledRule[NoFooParams]) -> list[Assessed]:
         rows = np.flatnonzero(ctx.batch.kind == "foo")
         return [Assessed(rows, probability=ctx.line_band(rows, 0, rule.params.distance_km * 1e3))]
 
@@ -19,41 +19,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from linewatch.agreement.schema import Strict
+from linewatch.agreement.compiled import Agreement, CompiledRule, Placement
+from linewatch.agreement.schema import AgreementFile, Problem, Strict
 from linewatch.geo import prob_in_band
 from linewatch.model import FIRE_KINDS, ExplosionType, Kind
 
-__all__ = ['Assessed', 'CapParams', 'NoFireAcrossLineParams', 'NoFireParams', 'NoOverflightParams', 'OverflightLimit', 'REGISTRY', 'RuleContext', 'RuleKind', 'StrikeOnProtectedParams', 'WeaponExclusionParams', 'WindowOfSilenceParams', 'cap', 'in_force_probability', 'no_fire', 'no_fire_across_line', 'no_overflight', 'register', 'strike_on_protected', 'weapon_exclusion', 'window_of_silence']
+__all__ = ["REGISTRY", "Assessed", "CapParams", "Check", "Evaluate", "NoFireAcrossLineParams", "NoFireParams",
+           "NoOverflightParams", "OverflightLimit", "RecordColumns", "RuleContext", "RuleKind",
+           "StrikeOnProtectedParams", "WeaponExclusionParams", "WindowOfSilenceParams", "cap",
+           "in_force_probability", "no_fire", "no_fire_across_line", "no_overflight", "register",
+           "strike_on_protected", "weapon_exclusion", "window_of_silence"]
 
-Check = Callable[[Any, Any], list[tuple[tuple, str]]]
-
-
-@dataclass(frozen=True)
-class RuleKind:
-    name: str
-    params: type[BaseModel]
-    evaluate: Callable[[RuleContext, Any], list[Assessed]]
-    check: Check
-    doc: str
-
-
-REGISTRY: dict[str, RuleKind] = {}
-
-
-def register(name: str, params: type[BaseModel], *, check: Check | None = None):
-    """Register a rule kind under ``name`` with the schema of its own keys."""
-    def deco(fn):
-        if name in REGISTRY:
-            raise ValueError(f"rule kind {name!r} is already registered")
-        REGISTRY[name] = RuleKind(name, params, fn, check or (lambda p, spec: []),
-                                  (fn.__doc__ or "").strip())
-        return fn
-    return deco
+P = TypeVar("P", bound=BaseModel)
 
 
 @dataclass
@@ -71,13 +53,55 @@ class Assessed:
     timed: bool = False
 
 
+class RecordColumns(Protocol):
+    """What rules read of a batch of records (:class:`linewatch.verification.Batch`): one
+    array per field, strings as object arrays with ``None`` where missing."""
+
+    @property
+    def ids(self) -> np.ndarray: ...
+    @property
+    def kind(self) -> np.ndarray: ...
+    @property
+    def time_s(self) -> np.ndarray: ...
+    @property
+    def explosion_type(self) -> np.ndarray: ...
+    @property
+    def weapon_class(self) -> np.ndarray: ...
+    @property
+    def weapon_class_id(self) -> np.ndarray: ...
+    @property
+    def count(self) -> np.ndarray: ...
+    @property
+    def category(self) -> np.ndarray: ...
+    @property
+    def aircraft_type(self) -> np.ndarray: ...
+    @property
+    def purpose(self) -> np.ndarray: ...
+    @property
+    def party(self) -> np.ndarray: ...
+    @property
+    def has_origin(self) -> np.ndarray: ...
+    @property
+    def origin_lon(self) -> np.ndarray: ...
+    @property
+    def origin_lat(self) -> np.ndarray: ...
+    @property
+    def origin_cov_en(self) -> np.ndarray: ...
+
+    def __len__(self) -> int: ...
+
+    def in_force(self, rule: CompiledRule[Any]) -> np.ndarray:
+        """Whether each record's time window meets the rule's validity."""
+        ...
+
+
 @dataclass
 class RuleContext:
     """A batch, its placement, and cached answers that several rules share."""
 
-    agreement: Any
-    batch: Any
-    placement: Any
+    agreement: Agreement
+    batch: RecordColumns
+    placement: Placement
     _zone_p: dict[str, np.ndarray] = field(default_factory=dict)
 
     def zone_probability(self, zone_id: str) -> np.ndarray:
@@ -125,20 +149,60 @@ class RuleContext:
         out[sel] = self.located_party[sel]
         return out
 
-    def line_band(self, rows: np.ndarray, lo_m, hi_m) -> np.ndarray:
+    def line_band(self, rows: np.ndarray, lo_m: float | np.ndarray, hi_m: float | np.ndarray
+                  ) -> np.ndarray:
         """P(lo_m <= |true distance to the line| <= hi_m), on either side."""
-        s, sd = self.placement.line_signed_m[rows], self.placement.line_sd_m[rows]
-        return np.minimum(prob_in_band(s, sd, lo_m, hi_m) + prob_in_band(s, sd, -hi_m, -lo_m), 1.0)
+        signed, sd_m = self.placement.line_signed_m, self.placement.line_sd_m
+        if signed is None or sd_m is None:
+            raise ValueError("this rule kind needs a line")
+        s, sd = signed[rows], sd_m[rows]
+        p: np.ndarray = np.minimum(prob_in_band(s, sd, lo_m, hi_m) + prob_in_band(s, sd, -hi_m, -lo_m), 1.0)
+        return p
 
 
-def _zone_refs(*ids_of: Callable[[Any], list[str]]) -> Check:
-    def check(params, spec) -> list[tuple[tuple, str]]:
+#: A rule kind's evaluation: what it finds on a batch, for one rule of the agreement.
+Evaluate = Callable[[RuleContext, CompiledRule[P]], list[Assessed]]
+#: A rule kind's own checks of its params against the whole file (problems located under the rule).
+Check = Callable[[P, AgreementFile], list[Problem]]
+
+
+@dataclass(frozen=True)
+class RuleKind:
+    name: str
+    params: type[BaseModel]
+    evaluate: Evaluate[Any]
+    check: Check[Any]
+    doc: str
+
+
+REGISTRY: dict[str, RuleKind] = {}
+
+
+def _no_check(params: BaseModel, spec: AgreementFile) -> list[Problem]:
+    return []
+
+
+def register(name: str, params: type[P], *, check: Check[P] | None = None
+             ) -> Callable[[Evaluate[P]], Evaluate[P]]:
+    """Register a rule kind under ``name`` with the schema of its own keys."""
+    def deco(fn: Evaluate[P]) -> Evaluate[P]:
+        if name in REGISTRY:
+            raise ValueError(f"rule kind {name!r} is already registered")
+        REGISTRY[name] = RuleKind(name, params, fn, check or _no_check, (fn.__doc__ or "").strip())
+        return fn
+    return deco
+
+
+def _zone_refs(*ids_of: Callable[[P], list[str]]) -> Check[P]:
+    """A check that the zones the params name (``ids_of(params)``) exist."""
+    def check(params: P, spec: AgreementFile) -> list[Problem]:
         zones = {z.id for z in spec.zones}
         return [((), f"unknown zone {z!r}") for get in ids_of for z in get(params) if z not in zones]
     return check
 
 
-def _kinds(default: frozenset[Kind]):
+def _kinds(default: frozenset[Kind]) -> Any:
+    """The ``kinds`` field of a rule's params: the record kinds it covers, ``default`` if absent."""
     return Field(default_factory=lambda: sorted(default), description="record kinds the rule covers")
 
 
@@ -149,8 +213,12 @@ class NoFireParams(Strict):
     zones: list[str] | None = Field(None, description="only within these zones; anywhere if absent")
 
 
-@register("no_fire", NoFireParams, check=_zone_refs(lambda p: p.zones or []))
-def no_fire(ctx: RuleContext, rule) -> list[Assessed]:
+def _no_fire_zones(params: NoFireParams) -> list[str]:
+    return params.zones or []
+
+
+@register("no_fire", NoFireParams, check=_zone_refs(_no_fire_zones))
+def no_fire(ctx: RuleContext, rule: CompiledRule[NoFireParams]) -> list[Assessed]:
     """Any fire (of the listed kinds), anywhere or within the listed zones, is a violation."""
     b = ctx.batch
     rows = np.flatnonzero(np.isin(b.kind, [k.value for k in rule.params.kinds]))
@@ -167,12 +235,12 @@ class WindowOfSilenceParams(Strict):
     purpose: str = ""
 
 
-def _window_check(params, spec) -> list[tuple[tuple, str]]:
-    return _zone_refs(lambda p: [p.area])(params, spec)
+def _window_area(params: WindowOfSilenceParams) -> list[str]:
+    return [params.area]
 
 
-@register("window_of_silence", WindowOfSilenceParams, check=_window_check)
-def window_of_silence(ctx: RuleContext, rule) -> list[Assessed]:
+@register("window_of_silence", WindowOfSilenceParams, check=_zone_refs(_window_area))
+def window_of_silence(ctx: RuleContext, rule: CompiledRule[WindowOfSilenceParams]) -> list[Assessed]:
     """A local ceasefire for repairs: any fire within the area during the rule's validity."""
     b = ctx.batch
     rows = np.flatnonzero(np.isin(b.kind, [k.value for k in rule.params.kinds]))
@@ -187,12 +255,12 @@ class NoFireAcrossLineParams(Strict):
     kinds: list[Kind] = Field(default_factory=lambda: [Kind.EXPLOSION, Kind.PROJECTILE_IN_FLIGHT])
 
 
-def _needs_line(params, spec) -> list[tuple[tuple, str]]:
+def _needs_line(params: BaseModel, spec: AgreementFile) -> list[Problem]:
     return [] if spec.line is not None else [((), "this rule kind needs a line")]
 
 
 @register("no_fire_across_line", NoFireAcrossLineParams, check=_needs_line)
-def no_fire_across_line(ctx: RuleContext, rule) -> list[Assessed]:
+def no_fire_across_line(ctx: RuleContext, rule: CompiledRule[NoFireAcrossLineParams]) -> list[Assessed]:
     """Fire whose assessed origin and impact lie on opposite sides of the line. Applies only to
     records that carry an origin (from crater analysis, a camera sequence, or fusion)."""
     b = ctx.batch
@@ -209,9 +277,9 @@ class WeaponExclusionParams(Strict):
     weapon_classes: list[str] = Field(min_length=1)
 
 
-def _weapon_check(params, spec) -> list[tuple[tuple, str]]:
+def _weapon_check(params: WeaponExclusionParams, spec: AgreementFile) -> list[Problem]:
     classes = {w.id: w for w in spec.weapon_classes}
-    out = []
+    out: list[Problem] = []
     for c in params.weapon_classes:
         if c not in classes:
             out.append(((), f"unknown weapon class {c!r}"))
@@ -221,7 +289,7 @@ def _weapon_check(params, spec) -> list[tuple[tuple, str]]:
 
 
 @register("weapon_exclusion", WeaponExclusionParams, check=_weapon_check)
-def weapon_exclusion(ctx: RuleContext, rule) -> list[Assessed]:
+def weapon_exclusion(ctx: RuleContext, rule: CompiledRule[WeaponExclusionParams]) -> list[Assessed]:
     """A weapon of a listed class sighted inside a zone its class is banned from (the class's
     ``banned_from``). The probability is the largest over those zones: a lower bound on
     being in any of them."""
@@ -247,8 +315,12 @@ class CapParams(Strict):
         description="weapon class id (or 'troops') -> the most allowed in the zone at once")
 
 
-def _cap_check(params, spec) -> list[tuple[tuple, str]]:
-    out = _zone_refs(lambda p: [p.zone])(params, spec)
+def _cap_zone(params: CapParams) -> list[str]:
+    return [params.zone]
+
+
+def _cap_check(params: CapParams, spec: AgreementFile) -> list[Problem]:
+    out = _zone_refs(_cap_zone)(params, spec)
     classes = {w.id for w in spec.weapon_classes} | {"troops"}
     out += [((), f"unknown weapon class {k!r} in limits") for k in params.limits if k not in classes]
     if params.party is not None and params.party not in {p.id for p in spec.parties}:
@@ -257,7 +329,7 @@ def _cap_check(params, spec) -> list[tuple[tuple, str]]:
 
 
 @register("cap", CapParams, check=_cap_check)
-def cap(ctx: RuleContext, rule) -> list[Assessed]:
+def cap(ctx: RuleContext, rule: CompiledRule[CapParams]) -> list[Assessed]:
     """At most N of a class in a zone per party, judged per UTC day. A single sighting above the
     cap is a violation; sightings that exceed it only when added up are indeterminate, since
     separate sightings may count the same equipment twice."""
@@ -310,7 +382,7 @@ class StrikeOnProtectedParams(Strict):
 
 
 @register("strike_on_protected", StrikeOnProtectedParams)
-def strike_on_protected(ctx: RuleContext, rule) -> list[Assessed]:
+def strike_on_protected(ctx: RuleContext, rule: CompiledRule[StrikeOnProtectedParams]) -> list[Assessed]:
     """A strike on infrastructure of a protected category (as the record states it), or an
     explosion with a chance of having landed within a protected site of that category."""
     ag, b = ctx.agreement, ctx.batch
@@ -347,7 +419,7 @@ class NoOverflightParams(Strict):
     exempt_purposes: list[str] = Field(default_factory=list)
 
 
-def _overflight_check(params, spec) -> list[tuple[tuple, str]]:
+def _overflight_check(params: NoOverflightParams, spec: AgreementFile) -> list[Problem]:
     out = _needs_line(params, spec)
     sectors = {s.id for s in spec.sectors}
     for i, lim in enumerate(params.limits):
@@ -357,11 +429,13 @@ def _overflight_check(params, spec) -> list[tuple[tuple, str]]:
 
 
 @register("no_overflight", NoOverflightParams, check=_overflight_check)
-def no_overflight(ctx: RuleContext, rule) -> list[Assessed]:
+def no_overflight(ctx: RuleContext, rule: CompiledRule[NoOverflightParams]) -> list[Assessed]:
     """An aircraft of a listed type within its no-fly distance of the line (on either side),
     per sector where the distance differs by sector. Exempt purposes are compliant."""
-    b, pl = ctx.batch, ctx.placement
-    sector = ctx.agreement.sector_of(pl.chainage_m)
+    b, chainage = ctx.batch, ctx.placement.chainage_m
+    if chainage is None:
+        raise ValueError("this rule kind needs a line")
+    sector = ctx.agreement.sector_of(chainage)
     limit_m = np.full(len(b), np.nan)
     for lim in rule.params.limits:
         sel = (b.kind == Kind.AIRCRAFT_SIGHTING.value) & (b.aircraft_type == lim.aircraft_type)
@@ -381,7 +455,14 @@ def no_overflight(ctx: RuleContext, rule) -> list[Assessed]:
 
 def in_force_probability(time_s: np.ndarray, window_s: np.ndarray, start_s: float, end_s: float
                          ) -> np.ndarray:
-    """The share of each record's time window that falls within ``[start_s, end_s)``."""
+    """The share of each record's time window that falls within ``[start_s, end_s)``.
+
+    A record known to the instant (a zero window) is in force or not:
+
+    >>> time_s, window_s = np.array([0.0, 0.0, 50.0]), np.array([100.0, 0.0, 0.0])
+    >>> in_force_probability(time_s, window_s, 50.0, 1000.0).tolist()
+    [0.5, 0.0, 1.0]
+    """
     lo = np.maximum(time_s, start_s)
     hi = np.minimum(time_s + window_s, end_s)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -1,7 +1,8 @@
 """The agreement file's schema: pydantic models that reject unknown keys.
 
-``docs/agreement-format.md`` documents every key; ``tests/test_docs.py`` checks that it does.
-Rule kinds add their own keys through :func:`linewatch.agreement.rules.register`.
+``docs/agreement-format.md`` documents every key; ``tests/test_docs_agreement.py`` checks that it
+does. Rule kinds add their own keys through :func:`linewatch.agreement.rules.register`. A problem
+in a file is located by its field path (:data:`Loc`, e.g. ``("zones", 0, "width_km")``).
 """
 
 from __future__ import annotations
@@ -10,10 +11,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ['AgreementFile', 'BufferZone', 'Line', 'LineGeometry', 'Party', 'Policy', 'PolygonGeometry', 'PolygonZone', 'RuleCommon', 'Sector', 'Site', 'Strict', 'Validity', 'WeaponClass']
+__all__ = ["AgreementFile", "BufferZone", "Line", "LineGeometry", "Loc", "Party", "Policy", "PolygonGeometry",
+           "PolygonZone", "Problem", "RuleCommon", "Sector", "Site", "Strict", "Validity", "WeaponClass", "Zone"]
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$", max_length=80)]
 LonLat = tuple[Annotated[float, Field(ge=-180, le=180)], Annotated[float, Field(ge=-90, le=90)]]
+
+#: Where a problem is in the file: the path of keys and list indexes to it.
+Loc = tuple[str | int, ...]
+#: A problem found in an agreement file: where, and what.
+Problem = tuple[Loc, str]
 
 
 class Strict(BaseModel):

@@ -16,10 +16,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from linewatch.cli.options import DEFAULT_DB, DbOpt
 from linewatch.errors import InputError
 
 EXIT_VERIFICATION_FAILED = 8
-DEFAULT_DB = "linewatch.sqlite"
 DEFAULT_KEY_DIR = Path("keys")
 
 keys_app = typer.Typer(help="Ed25519 signing keys for verdicts, reports and tree heads.",
@@ -30,8 +30,6 @@ audit_app = typer.Typer(help="The tamper-evident log: verify it, prove entries, 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
-DbOpt = Annotated[str, typer.Option("--db", envvar="LINEWATCH_DB",
-                                    help="The store: a SQLite path or sqlite:///PATH.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 PublicKeyOpt = Annotated[Path | None, typer.Option(
     "--public-key", help="The mission's public key (PEM) to check signatures with.")]
@@ -76,7 +74,8 @@ def keys_generate(
         directory: Annotated[Path, typer.Option("--dir", help="Directory for the key files.")] = DEFAULT_KEY_DIR,
         force: Annotated[bool, typer.Option("--force", help="Replace an existing key.")] = False) -> None:
     """Generate an Ed25519 key pair: the private key (mode 0600) and the public key to publish."""
-    from linewatch.services.audit import generate_keys, key_id, load_public_key
+    from linewatch.audit import key_id
+    from linewatch.services.audit import generate_keys, load_public_key
     priv, pub = generate_keys(directory, force=force)
     out.print(f"private key: {priv} (keep it secret; it signs verdicts, reports and tree heads)",
               highlight=False)
@@ -91,7 +90,8 @@ def keys_show(
     """Print the key id and the public key (PEM)."""
     from cryptography.hazmat.primitives import serialization
 
-    from linewatch.services.audit import PUBLIC_KEY_NAME, key_id, load_public_key
+    from linewatch.audit import key_id
+    from linewatch.services.audit import PUBLIC_KEY_NAME, load_public_key
     path = public_key or directory / PUBLIC_KEY_NAME
     key = load_public_key(path)
     pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -113,11 +113,11 @@ def audit_verify(
         as_json: JsonOpt = False) -> None:
     """Recompute the whole log: every entry, every tree head and (with --public-key) every
     signature; name the first entry that does not match. Exit 8 if anything does not."""
-    from linewatch.services.audit import TreeHead, load_public_key, read_json_file
+    from linewatch.audit import TreeHead
+    from linewatch.services.audit import AuditLog, load_public_key, read_json_file
     keys = [load_public_key(p) for p in public_key or []]
     heads = [TreeHead.from_dict(read_json_file(p, "tree head"), str(p)) for p in head or []]
     with _store(db) as store:
-        from linewatch.services.audit import AuditLog
         r = AuditLog(store).verify(keys or None, heads=heads, check_tables=not skip_tables)
     if as_json:
         out.print_json(json.dumps({"ok": r.ok, "size": r.size, "root_hash": r.root_hash.hex(),
@@ -166,15 +166,8 @@ def audit_check_proof(
         public_key: PublicKeyOpt = None,
         as_json: JsonOpt = False) -> None:
     """Check a proof against tree heads you hold (no store needed). Exit 8 if it does not hold."""
-    from linewatch.services.audit import (
-        ConsistencyProof,
-        TreeHead,
-        check_consistency,
-        check_inclusion,
-        load_public_key,
-        read_json_file,
-        read_proof,
-    )
+    from linewatch.audit import ConsistencyProof, TreeHead, check_consistency, check_inclusion, read_proof
+    from linewatch.services.audit import load_public_key, read_json_file
     proof = read_proof(read_json_file(proof_file, "proof"), str(proof_file))
     head = TreeHead.from_dict(read_json_file(tree_head, "tree head"), str(tree_head))
     key = load_public_key(public_key) if public_key else None
@@ -223,7 +216,8 @@ def audit_consistency(
         size: Annotated[int | None, typer.Option("--size", help="The later log size (default: all).")] = None,
         out_path: Annotated[Path | None, typer.Option("--out", "-o", help="File (default stdout).")] = None) -> None:
     """Print a proof that the log (of --size entries) extends the one of an earlier tree head."""
-    from linewatch.services.audit import AuditLog, TreeHead, read_json_file
+    from linewatch.audit import TreeHead
+    from linewatch.services.audit import AuditLog, read_json_file
     old = TreeHead.from_dict(read_json_file(old_head, "tree head"), str(old_head))
     with _store(db) as store:
         proof = AuditLog(store).consistency(old.tree_size, size)
@@ -250,7 +244,8 @@ def audit_verify_report(
             "--extract", help="After a successful check, write the report's files here.")] = None,
         as_json: JsonOpt = False) -> None:
     """Check a published report bundle with nothing but the bundle and the public key."""
-    from linewatch.services.audit import check_file_name, load_public_key, verify_bundle
+    from linewatch.audit import check_file_name, verify_bundle
+    from linewatch.services.audit import load_public_key
     key = load_public_key(public_key)
     try:
         data = bundle.read_bytes()

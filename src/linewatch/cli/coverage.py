@@ -56,7 +56,8 @@ def coverage(
                                                     "(no outages; cameras and UAVs not counted).")] = None,
     agreement: Annotated[Path | None, typer.Option("--agreement", "-a", help="Agreement: its line, "
                                                       "zones and frame.")] = None,
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Map to write (.png, .pdf, .svg).")] = Path("coverage.png"),
+    out_path: Annotated[Path, typer.Option(
+        "--out", "-o", help="Map to write (.png, .pdf, .svg).")] = Path("coverage.png"),
     threshold: Annotated[float, typer.Option("--threshold", help="P(detect) that counts as "
                                              "covered, in (0, 1].")] = 0.5,
     extent: Annotated[str | None, typer.Option("--extent", help="LON_MIN,LON_MAX,LAT_MIN,LAT_MAX "
@@ -69,7 +70,7 @@ def coverage(
     from linewatch.formats.sensors import open_text, read_sensors
     from linewatch.render.coverage_map import coverage_figure
     from linewatch.render.maps import save_figure
-    from linewatch.services.pipeline import load_agreement_file
+    from linewatch.services import load_agreement_file
 
     time_s = _parse_at(at)
     if kind not in COVERAGE_KINDS:

@@ -1,9 +1,10 @@
-"""The ``linewatch`` command. Each command parses, calls :mod:`linewatch.services.pipeline`, formats.
+"""The ``linewatch`` command. Each command parses, calls :mod:`linewatch.services`, formats.
 
 Exit codes (docs/cli.md): 0 success; 1 unexpected error; 2 usage error; 3 invalid
 agreement; 4 unreadable input; 5 store error; 6 not found; 7 ``--strict`` ingest with
 quarantined rows; 8 an audit or a report bundle does not verify; 9 the request contradicts
-what is stored (a user added twice, a released report rebuilt); 10 planning targets cannot be met.
+what is stored (a user added twice, a released report rebuilt); 10 planning targets cannot be met;
+11 stored results a command reads are missing or stale (run the command it names).
 """
 
 from __future__ import annotations
@@ -11,16 +12,17 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import UTC, date, datetime
+from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from linewatch import __version__
+from linewatch.cli.options import DEFAULT_DB, AgreementOpt, DbOpt, SignOpt, err, load_key, open_db, out, parse_time
 from linewatch.errors import InputError, LinewatchError
 
 app = typer.Typer(help="Monitor and verify a ceasefire along a demarcation line.",
@@ -55,45 +57,10 @@ def _mount_shell_commands() -> None:
 
 _mount_shell_commands()
 
-out = Console(soft_wrap=True)  # data lines are not broken when piped
-err = Console(stderr=True)
-
 EXIT_QUARANTINED = 7
-DbOpt = Annotated[str, typer.Option("--db", envvar="LINEWATCH_DB",
-                                    help="The store: a SQLite path or sqlite:///PATH.")]
-AgreementOpt = Annotated[Path | None, typer.Option(
-    "--agreement", "-a", help="Agreement file (default: the one the store used last).")]
-DEFAULT_DB = "linewatch.sqlite"
-
-
-def _parse_time(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint=name) from exc
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC) if len(value) <= 10 else t
-        if t.tzinfo is None:
-            raise typer.BadParameter(f"{value!r} has no time zone (add Z or +00:00)", param_hint=name)
-    return t.astimezone(UTC)
-
-
-SignOpt = Annotated[Path | None, typer.Option(
-    "--sign-with", help="Ed25519 private key (linewatch keys generate) to sign with.")]
-
-
-def _key(path: Path | None):
-    if path is None:
-        return None
-    from linewatch.services.audit import load_private_key
-    return load_private_key(path)
-
-
-def _store(db: str):
-    from linewatch.store import open_store
-    return open_store(db)
+_store = open_db
+_key = load_key
+_parse_time = parse_time
 
 
 def _print_version(value: bool) -> None:
@@ -118,7 +85,7 @@ def _main(version: Annotated[bool, typer.Option("--version", callback=_print_ver
 def agreement_check(file: Path,
                     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Validate an agreement file and print a summary."""
-    from linewatch.services.pipeline import load_agreement_file
+    from linewatch.services import load_agreement_file
     summary = load_agreement_file(file).agreement.summary()
     if as_json:
         out.print_json(json.dumps(summary))
@@ -149,11 +116,12 @@ def agreement_check(file: Path,
 
 @agreement_app.command("show")
 def agreement_show(file: Path,
-                   out_path: Annotated[Path, typer.Option("--out", "-o", help="PNG to write.")] = Path("agreement.png")) -> None:
+                   out_path: Annotated[Path, typer.Option(
+                       "--out", "-o", help="PNG to write.")] = Path("agreement.png")) -> None:
     """Draw the line, zones and protected sites over country boundaries."""
     from linewatch.formats.resources import load_boundaries
     from linewatch.render.maps import agreement_figure, save_figure
-    from linewatch.services.pipeline import load_agreement_file
+    from linewatch.services import load_agreement_file
     ag = load_agreement_file(file).agreement
     path = save_figure(agreement_figure(ag, load_boundaries(), title=ag.title), out_path)
     out.print(f"wrote {path}")
@@ -165,19 +133,22 @@ def agreement_show(file: Path,
 def ingest(files: Annotated[list[Path], typer.Argument(help="JSONL, CSV, GeoJSON or ACLED CSV files.")],
            db: DbOpt = DEFAULT_DB,
            fmt: Annotated[str | None, typer.Option("--format", help="Force a format.")] = None,
-           strict: Annotated[bool, typer.Option("--strict", help="Exit 7 if any row was quarantined.")] = False) -> None:
+           strict: Annotated[bool, typer.Option(
+               "--strict", help="Exit 7 if any row was quarantined.")] = False) -> None:
     """Read report files into the store; bad rows go to the quarantine with the reason."""
-    from linewatch.services.pipeline import ingest_file
+    from linewatch.services import ingest_file
     total_q = 0
     with _store(db) as store:
         for f in files:
+            if f.is_dir():
+                raise InputError(f"{f}: is a directory, not a file")
             if not f.is_file():
                 raise InputError(f"{f}: no such file")
             with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                           TimeRemainingColumn(), console=err, transient=True,
                           disable=not err.is_terminal) as bar:
                 task = bar.add_task(f"ingest {f.name}", total=f.stat().st_size)
-                s = ingest_file(store, f, fmt=fmt, progress=lambda n: bar.advance(task, n))
+                s = ingest_file(store, f, fmt=fmt, progress=partial(bar.advance, task))
             total_q += s.quarantined
             out.print(f"{s.file} ({s.format}): {s.added} added, {s.duplicate} already stored, "
                       f"{s.quarantined} quarantined")
@@ -195,11 +166,10 @@ def export(fmt: Annotated[str, typer.Option("--format", help="acled, geojson, cs
            db: DbOpt = DEFAULT_DB) -> None:
     """Write the stored records in a format."""
     from linewatch.formats import write_records
-    from linewatch.services.pipeline import stored_reports
     if fmt not in ("acled", "geojson", "csv", "jsonl"):
         raise typer.BadParameter(f"{fmt!r}: expected acled, geojson, csv or jsonl", param_hint="--format")
     with _store(db) as store:
-        reports = stored_reports(store, start=_parse_time(start, "--from"), end=_parse_time(end, "--to"))
+        reports = store.reports(start=_parse_time(start, "--from"), end=_parse_time(end, "--to"))
     if out_path is None:
         write_records(reports, sys.stdout, fmt=fmt)
         return
@@ -235,7 +205,7 @@ def verify_cmd(agreement: AgreementOpt = None, db: DbOpt = DEFAULT_DB,
                end: Annotated[str | None, typer.Option("--to", help="ISO time or date, exclusive.")] = None,
                as_json: Annotated[bool, typer.Option("--json", help="Print every finding as JSON.")] = False) -> None:
     """Verify stored records against the agreement and store the verdicts."""
-    from linewatch.services.pipeline import agreement_for, verify_store
+    from linewatch.services import agreement_for, verify_store
     from linewatch.verification import finding_to_dict
     with _store(db) as store:
         loaded = agreement_for(store, agreement)
@@ -267,7 +237,7 @@ def allegations_verify(
         as_json: Annotated[bool, typer.Option("--json", help="Print every verdict as JSON.")] = False) -> None:
     """A verdict for every stored allegation in the window, with its evidence; stored with the
     agreement, engine and network it used."""
-    from linewatch.services.pipeline import agreement_for, coverage_from_network, remember_network, verify_allegations
+    from linewatch.services import agreement_for, coverage_from_network, remember_network, verify_allegations
     from linewatch.verification import verdict_counts
     coverage, name, _ = (coverage_from_network(network) if network is not None
                          else (None, "none", None))
@@ -313,11 +283,16 @@ def allegations_list(db: DbOpt = DEFAULT_DB,
 def report(day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD (UTC).")],
            agreement: AgreementOpt = None, db: DbOpt = DEFAULT_DB,
            network: Annotated[Path | None, typer.Option(
-               "--network", help="The sensor network, to judge allegations by coverage.")] = None,
+               "--network", help="The sensor network: the hourly coverage of the line, and the "
+               "coverage allegations are judged by with --verify-first.")] = None,
+           verify_first: Annotated[bool, typer.Option(
+               "--verify-first", help="Run verify and allegations verify for the report's days "
+               "first (else the stored runs must be current).")] = False,
            sign_with: SignOpt = None,
-           out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write to.")] = Path("reports")) -> None:
-    """Write the daily report (HTML, JSON, PDF, map and trend plot)."""
-    from linewatch.services.pipeline import agreement_for, coverage_from_network, daily_report, remember_network
+           out_dir: Annotated[Path, typer.Option(
+               "--out", "-o", help="Directory to write to.")] = Path("reports")) -> None:
+    """Write the daily report (HTML, JSON, PDF, map and trend plot) from the stored verification."""
+    from linewatch.services import agreement_for, coverage_from_network, daily_report, remember_network
     try:
         d = date.fromisoformat(day)
     except ValueError as exc:
@@ -327,9 +302,9 @@ def report(day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD 
     with _store(db) as store:
         if network is not None:
             remember_network(store, network)
-        paths = daily_report(store, agreement_for(store, agreement), d, out_dir,
-                             coverage=coverage, coverage_name=name, key=_key(sign_with),
-                             network=net)
+        paths = daily_report(store, agreement_for(store, agreement), d, out_dir, network=net,
+                             key=_key(sign_with), verify_first=verify_first, coverage=coverage,
+                             coverage_name=name)
     for kind, path in sorted(paths.items()):
         out.print(f"{kind}: {path}")
 
@@ -337,13 +312,15 @@ def report(day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD 
 @app.command()
 def fuse(sensors: Annotated[Path, typer.Option("--sensors", help="Sensors CSV or JSONL.")],
          detections: Annotated[Path, typer.Option("--detections", help="Detections JSONL, in time order.")],
-         out_path: Annotated[Path, typer.Option("--out", "-o", help="Incidents GeoJSON to write.")] = Path("incidents.geojson"),
+         out_path: Annotated[Path, typer.Option(
+             "--out", "-o", help="Incidents GeoJSON to write.")] = Path("incidents.geojson"),
          agreement: AgreementOpt = None,
-         temperature_c: Annotated[float | None, typer.Option("--temperature-c", help="Air temperature (°C) for the speed of sound.")] = None,
+         temperature_c: Annotated[float | None, typer.Option(
+             "--temperature-c", help="Air temperature (°C) for the speed of sound.")] = None,
          workers: Annotated[int, typer.Option("--workers", min=1, help="Processes to spread the tiles over.")] = 1,
          db: DbOpt = DEFAULT_DB) -> None:
     """Fuse raw detections into located incidents; store them and write GeoJSON."""
-    from linewatch.services.pipeline import fuse_files, load_agreement_file
+    from linewatch.services import fuse_files, load_agreement_file
     for f in (sensors, detections):
         if not f.is_file():
             raise InputError(f"{f}: no such file")
@@ -364,12 +341,13 @@ def fuse(sensors: Annotated[Path, typer.Option("--sensors", help="Sensors CSV or
 def sim(scenario: Annotated[str, typer.Option("--scenario", help="quiet, active, barrage or day-1200km.")] = "active",
         seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
         out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write to.")] = Path("sim-out"),
-        agreement: Annotated[Path | None, typer.Option("--agreement", "-a", help="Agreement whose line is used.")] = None) -> None:
+        agreement: Annotated[Path | None, typer.Option(
+            "--agreement", "-a", help="Agreement whose line is used.")] = None) -> None:
     """Simulate a sensor network and its raw detections, with the ground truth."""
     from linewatch.formats.network import write_sim_network
     from linewatch.formats.sensors import write_scenario
+    from linewatch.services import load_agreement_file
     from linewatch.services.demo import EXAMPLES
-    from linewatch.services.pipeline import load_agreement_file
     from linewatch.sim import SCENARIOS, simulate_chunks
     if scenario not in SCENARIOS:
         raise typer.BadParameter(f"{scenario!r}: expected one of {', '.join(SCENARIOS)}", param_hint="--scenario")
@@ -384,7 +362,8 @@ def sim(scenario: Annotated[str, typer.Option("--scenario", help="quiet, active,
 
 
 @app.command()
-def demo(out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where to put the store and report.")] = Path("demo-out"),
+def demo(out_dir: Annotated[Path, typer.Option(
+             "--out", "-o", help="Where to put the store and report.")] = Path("demo-out"),
          seed: Annotated[int, typer.Option(help="Random seed.")] = 20251,
          agreement: Annotated[Path | None, typer.Option("--agreement", "-a")] = None) -> None:
     """Generate a seeded day of reports, ingest, verify and write the daily report."""

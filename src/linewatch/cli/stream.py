@@ -8,34 +8,61 @@ stream was taken over by another consumer, or was fused with other parameters.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
+from linewatch.cli.options import DEFAULT_DB, DbOpt, err, out
 from linewatch.errors import InputError
-from linewatch.model import utc_iso
+from linewatch.model import Sensors, utc_iso
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from rich.status import Status
+
+    from linewatch.services.streaming import StreamStatus, StreamSummary
+    from linewatch.store import Store
 
 __all__ = ["stream_app"]
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True)
 
 stream_app = typer.Typer(help="Continuous fusion from the store's queue (docs/streaming.md).",
                          no_args_is_help=True)
 
-DbOpt = Annotated[str, typer.Option("--db", envvar="LINEWATCH_DB",
-                                    help="The store: a SQLite path, sqlite:///PATH or postgresql://...")]
 NameOpt = Annotated[str, typer.Option("--name", help="The stream (one active consumer each).")]
 SensorsOpt = Annotated[Path, typer.Option("--sensors", help="Sensors CSV or JSONL.")]
+# the options of `stream fuse`
+LineAgreementOpt = Annotated[Path | None, typer.Option(
+    "--agreement", "-a", help="Agreement file (its line cuts the tiles and gives the "
+    "side of origin); without it, the sensors' main axis and no side.")]
+UntilIdleOpt = Annotated[float | None, typer.Option(
+    "--until-idle", min=0.0, help="Drain and stop after this many seconds with nothing "
+    "queued (the open hours are fused); default: run until SIGINT/SIGTERM.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", min=1, help="Processes to spread the tiles over.")]
+HourOpt = Annotated[float | None, typer.Option(
+    "--hour-s", help="The engine's hour (FusionParams.wind_block_s, a multiple of "
+    "600 s): shorter holds incidents less long (docs/streaming.md).")]
+TemperatureOpt = Annotated[float | None, typer.Option(
+    "--temperature-c", help="Air temperature (°C) for the speed of sound.")]
+LeaseOpt = Annotated[float, typer.Option(
+    "--lease-s", min=0.1, help="A silent consumer's lease runs out after this.")]
+ReplayOpt = Annotated[float, typer.Option(
+    "--replay-hours", min=0.0, help="Engine hours replayed before the last committed one on a restart.")]
+BatchOpt = Annotated[int, typer.Option("--batch", min=1, help="Detections claimed at most per poll.")]
+PollOpt = Annotated[float, typer.Option(
+    "--poll-s", min=0.01, help="Seconds between polls of an empty queue.")]
+SummaryJsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
 
 
-def _iso(t: float | None) -> str:
+def _time_or_dash(t: float | None) -> str:
+    """A status line's time: UTC to the second, or "-" when there is none yet."""
     return "-" if t is None or not math.isfinite(t) else utc_iso(t, timespec="seconds")
 
 
@@ -46,7 +73,7 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def _read_sensors(store, path: Path):
+def _read_sensors(store: Store, path: Path) -> tuple[Sensors, int]:
     from linewatch.formats.sensors import read_sensors
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -54,9 +81,7 @@ def _read_sensors(store, path: Path):
     except OSError as exc:
         raise InputError(f"{exc.filename}: cannot read: {exc.strerror}") from exc
     if bad:
-        import hashlib
-        store.add_chunk([], [(r.file, r.line, r.field, r.reason, r.raw) for r in bad], batch_id=None,
-                        file_sha256=hashlib.sha256(str(path).encode()).hexdigest())
+        store.add_rejected(bad, file_sha256=hashlib.sha256(str(path).encode()).hexdigest())
     return sensors, len(bad)
 
 
@@ -66,10 +91,8 @@ def feed(sensors: SensorsOpt,
          rate: Annotated[float | None, typer.Option(
              "--rate", min=0.0, help="Pace at this many times real time by the detections' own "
              "clock (1: real time); default: as fast as they are read.")] = None,
-         db: DbOpt = "linewatch.sqlite") -> None:
+         db: DbOpt = DEFAULT_DB) -> None:
     """Store detections and put them on the fusion queue (bad rows to the quarantine)."""
-    import hashlib
-
     from linewatch.formats.sensors import iter_detection_chunks
     from linewatch.services.streaming import feed_detections
     from linewatch.store import open_store
@@ -86,8 +109,7 @@ def feed(sensors: SensorsOpt,
             for det, rejected in iter_detection_chunks(fh, sens, name=str(detections), chunk_size=50_000):
                 if rejected:
                     n_bad += len(rejected)
-                    store.add_chunk([], [(r.file, r.line, r.field, r.reason, r.raw) for r in rejected],
-                                    batch_id=None, file_sha256=sha)
+                    store.add_rejected(rejected, file_sha256=sha)
                 counts["read"] += len(det)
                 yield det
                 if stop.is_set():
@@ -103,30 +125,14 @@ def feed(sensors: SensorsOpt,
 
 
 @stream_app.command("fuse")
-def fuse(sensors: SensorsOpt,
-         agreement: Annotated[Path | None, typer.Option(
-             "--agreement", "-a", help="Agreement file (its line cuts the tiles and gives the "
-             "side of origin); without it, the sensors' main axis and no side.")] = None,
-         until_idle: Annotated[float | None, typer.Option(
-             "--until-idle", min=0.0, help="Drain and stop after this many seconds with nothing "
-             "queued (the open hours are fused); default: run until SIGINT/SIGTERM.")] = None,
-         name: NameOpt = "default",
-         workers: Annotated[int, typer.Option("--workers", min=1, help="Processes to spread the tiles over.")] = 1,
-         hour_s: Annotated[float | None, typer.Option(
-             "--hour-s", help="The engine's hour (FusionParams.wind_block_s, a multiple of "
-             "600 s): shorter holds incidents less long (docs/streaming.md).")] = None,
-         temperature_c: Annotated[float | None, typer.Option("--temperature-c", help="Air temperature (°C) for the speed of sound.")] = None,
-         lease_s: Annotated[float, typer.Option("--lease-s", min=0.1, help="A silent consumer's lease runs out after this.")] = 30.0,
-         replay_hours: Annotated[float, typer.Option("--replay-hours", min=0.0, help="Engine hours replayed before the last committed one on a restart.")] = 3.0,
-         batch: Annotated[int, typer.Option("--batch", min=1, help="Detections claimed at most per poll.")] = 20_000,
-         poll_s: Annotated[float, typer.Option("--poll-s", min=0.01, help="Seconds between polls of an empty queue.")] = 0.2,
-         as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-         db: DbOpt = "linewatch.sqlite") -> None:
+def fuse(sensors: SensorsOpt, agreement: LineAgreementOpt = None, until_idle: UntilIdleOpt = None,
+         name: NameOpt = "default", workers: WorkersOpt = 1, hour_s: HourOpt = None,
+         temperature_c: TemperatureOpt = None, lease_s: LeaseOpt = 30.0, replay_hours: ReplayOpt = 3.0,
+         batch: BatchOpt = 20_000, poll_s: PollOpt = 0.2, as_json: SummaryJsonOpt = False,
+         db: DbOpt = DEFAULT_DB) -> None:
     """Run the continuous fusion worker (a hot standby while another consumer holds the stream)."""
-    from concurrent.futures import ProcessPoolExecutor
-
     from linewatch.fusion import FusionParams
-    from linewatch.services.pipeline import load_agreement_file
+    from linewatch.services import load_agreement_file
     from linewatch.services.streaming import StreamWorker, with_params
     from linewatch.store import open_store
     try:
@@ -142,12 +148,40 @@ def fuse(sensors: SensorsOpt,
         where = store.where
     stop = _stop_on_signals()
     live = err.status("starting", spinner="dots") if err.is_terminal else None
-    seen = {"hours": 0, "state": None}
+    pool = _tile_pool(workers)
+    try:
+        if live is not None:
+            live.start()
+        worker = StreamWorker(db, sens, name=name, agreement=loaded.agreement if loaded else None,
+                              params=params, batch=batch, poll_s=poll_s, lease_s=lease_s,
+                              replay_hours=replay_hours, map_fn=pool.map if pool else map,
+                              stop=stop, status=_status_printer(where, live, as_json))
+        summary = worker.run(until_idle_s=until_idle)
+    finally:
+        if live is not None:
+            live.stop()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    _print_summary(name, summary, as_json)
 
-    def status(s) -> None:
+
+def _tile_pool(workers: int) -> ProcessPoolExecutor | None:
+    """Processes for the tiles (None: one worker, this process). They leave SIGINT to this
+    one (a Ctrl-C reaches the whole process group)."""
+    from concurrent.futures import ProcessPoolExecutor
+    return (ProcessPoolExecutor(workers, initializer=signal.signal,
+                                initargs=(signal.SIGINT, signal.SIG_IGN)) if workers > 1 else None)
+
+
+def _status_printer(where: str, live: Status | None, as_json: bool) -> Callable[[StreamStatus], None]:
+    """The worker's status callback: the live status line, a line on stderr when the worker
+    stands by, streams or drains, and one on stdout per engine hour committed."""
+    seen: dict[str, object] = {"hours": 0, "state": None}
+
+    def status(s: StreamStatus) -> None:
         last = "-" if s.last_latency_s != s.last_latency_s else f"{s.last_latency_s:.2f} s"
         text = (f"[{s.state}] stream {s.name}: claimed {s.claimed:,}, stream time "
-                f"{_iso(s.stream_time_s)}, engine hour {_iso(s.committed_s)} done, "
+                f"{_time_or_dash(s.stream_time_s)}, engine hour {_time_or_dash(s.committed_s)} done, "
                 f"{s.incidents:,} incidents, last latency {last}")
         if s.state == "standby":
             text = f"[standby] stream {s.name} is held by {s.holder}; waiting"
@@ -156,34 +190,21 @@ def fuse(sensors: SensorsOpt,
         if s.state != seen["state"] and s.state in ("standby", "streaming", "draining"):
             err.print(f"{s.state}: stream {s.name!r} on {where} ({s.owner})", highlight=False)
         if s.hours != seen["hours"] and not as_json:
-            out.print(f"engine hour from {_iso(s.committed_s)} fused: {s.incidents:,} incidents "
+            out.print(f"engine hour from {_time_or_dash(s.committed_s)} fused: {s.incidents:,} incidents "
                       f"stored so far, last latency {last}", highlight=False)
         seen.update(hours=s.hours, state=s.state)
+    return status
 
-    # the tiles' processes leave SIGINT to this one (a Ctrl-C reaches the whole process group)
-    pool = (ProcessPoolExecutor(workers, initializer=signal.signal,
-                                initargs=(signal.SIGINT, signal.SIG_IGN)) if workers > 1 else None)
-    try:
-        if live is not None:
-            live.start()
-        worker = StreamWorker(db, sens, name=name, agreement=loaded.agreement if loaded else None,
-                              params=params, batch=batch, poll_s=poll_s, lease_s=lease_s,
-                              replay_hours=replay_hours, map_fn=pool.map if pool else map,
-                              stop=stop, status=status)
-        summary = worker.run(until_idle_s=until_idle)
-    finally:
-        if live is not None:
-            live.stop()
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+
+def _print_summary(name: str, summary: StreamSummary, as_json: bool) -> None:
     lat = summary.latency()
-    doc = {"stream": name, "owner": summary.owner, "acquired": summary.acquired,
-           "drained": summary.drained, "claimed": summary.n_claimed, "replayed": summary.n_replayed,
-           "hours": summary.n_hours, "incidents": summary.n_incidents, "stored": summary.n_stored,
-           "late": summary.n_late,
-           "latency": {k: {q: (None if v != v else round(v, 3)) for q, v in s.items()}
-                       for k, s in lat.items()}}
     if as_json:
+        doc = {"stream": name, "owner": summary.owner, "acquired": summary.acquired,
+               "drained": summary.drained, "claimed": summary.n_claimed, "replayed": summary.n_replayed,
+               "hours": summary.n_hours, "incidents": summary.n_incidents, "stored": summary.n_stored,
+               "late": summary.n_late,
+               "latency": {k: {q: (None if v != v else round(v, 3)) for q, v in s.items()}
+                           for k, s in lat.items()}}
         out.print_json(json.dumps(doc))
         return
     how = "drained" if summary.drained else "stopped" if summary.acquired else "stopped as a standby"
@@ -197,7 +218,7 @@ def fuse(sensors: SensorsOpt,
 def status(name: NameOpt = "default",
            last: Annotated[int, typer.Option("--last", min=1, help="Incidents the latency figures cover.")] = 1000,
            as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-           db: DbOpt = "linewatch.sqlite") -> None:
+           db: DbOpt = DEFAULT_DB) -> None:
     """The queue's depth, the stream's owner, progress, lag and latency."""
     from linewatch.services.streaming import stream_report
     from linewatch.store import open_store
@@ -211,7 +232,7 @@ def status(name: NameOpt = "default",
     state = "active" if rep["active"] else "no active consumer"
     out.print(f"stream {name!r}: {state}" + (f" ({rep['owner']}, token {rep['fence']}, lease "
                                              f"{rep['lease_left_s']:.1f} s left)" if rep["active"] else ""))
-    out.print(f"  committed hour {_iso(rep['committed_hour_s'])}, {rep['claimed']:,} detections "
+    out.print(f"  committed hour {_time_or_dash(rep['committed_hour_s'])}, {rep['claimed']:,} detections "
               f"claimed and buffered, {rep['n_detections']:,} fused, {rep['n_incidents']:,} incidents")
     for k, s in rep["latency"].items():
         if s["n"]:

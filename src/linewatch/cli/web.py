@@ -14,13 +14,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from linewatch.cli.options import DEFAULT_DB, DbOpt
+
 __all__ = ["serve", "user_app"]
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
-DbOpt = Annotated[str, typer.Option("--db", envvar="LINEWATCH_DB",
-                                    help="The store: a SQLite path or sqlite:///PATH.")]
-DEFAULT_DB = "linewatch.sqlite"
 
 user_app = typer.Typer(help="API users and their tokens (roles: admin, analyst, monitor, "
                        "party:<id>, public).", no_args_is_help=True)

@@ -1,151 +1,123 @@
-"""Reading and writing reports: JSON Lines, flat CSV, GeoJSON and ACLED CSV.
+"""File formats: reading what comes in and writing what goes out, as the docs define them.
 
-Readers are generators over text streams (any iterable of lines): a good record comes out as
-:class:`Parsed`, a bad one as :class:`Rejected` (for the quarantine), and only a file that cannot
-be read as a whole raises :class:`~linewatch.errors.InputError`. ``docs/record-formats.md``
-documents every field.
+Shell. It may import the core packages only (``model``, ``geo``, ``coverage``, ``planning``,
+``sim``, ...), never another shell package: the store, the services, the CLI and the web
+service call it. Readers turn text into domain objects and never drop a bad row silently: a
+good record comes out as :class:`Parsed`, a bad one as :class:`Rejected` (file, line, field,
+reason, raw text) for the quarantine; only a file that cannot be read as a whole raises
+:class:`~linewatch.errors.InputError`.
+
+The rooms:
+
+- records (``docs/record-formats.md``): :mod:`~linewatch.formats.records` (the canonical
+  record, its checks and content id), :mod:`~linewatch.formats.record_files` (detect, read,
+  write and open a record file), one module per format — :mod:`~linewatch.formats.jsonl`,
+  :mod:`~linewatch.formats.csvfmt`, :mod:`~linewatch.formats.geojson`,
+  :mod:`~linewatch.formats.acled`;
+- allegations (``docs/allegation-formats.md``): :mod:`~linewatch.formats.allegations`;
+- sensor data (``docs/fusion-formats.md``): :mod:`~linewatch.formats.sensor_list`,
+  :mod:`~linewatch.formats.detections`, :mod:`~linewatch.formats.truth`,
+  :mod:`~linewatch.formats.scenario`, gathered in :mod:`~linewatch.formats.sensors`; the
+  value checks they share in :mod:`~linewatch.formats.fields`;
+- the sensor network (``docs/coverage.md``): :mod:`~linewatch.formats.network`;
+- planning inputs (``docs/planning.md``): :mod:`~linewatch.formats.planning`; elevation
+  rasters (``docs/terrain.md``): :mod:`~linewatch.formats.dem`;
+- the data bundled with the package (borders, settlements): :mod:`~linewatch.formats.resources`.
+
+The record formats' names are imported here directly; the others are loaded from their
+modules on first use, so that ``import linewatch.formats`` does not load rasterio or the
+simulator.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import os
-from collections.abc import Callable, Iterable, Iterator
-from itertools import chain
-from typing import TextIO
+from importlib import import_module as _import_module
+from typing import TYPE_CHECKING
 
-from linewatch.errors import InputError
-from linewatch.formats.acled import read_acled, write_acled
-from linewatch.formats.csvfmt import read_csv, write_csv
-from linewatch.formats.geojson import read_geojson, write_geojson
-from linewatch.formats.jsonl import read_jsonl, write_jsonl
+from linewatch.formats.record_files import FORMATS, detect_format, open_records, read_records, write_records
 from linewatch.formats.records import (
     Parsed,
     Rejected,
     content_id,
-    not_utf8,
     parse_direction,
     record_from_dict,
     record_to_dict,
 )
-from linewatch.model import Report
+
+if TYPE_CHECKING:
+    from linewatch.formats.allegations import (
+        ParsedAllegation,
+        allegation_from_stored,
+        allegation_to_dict,
+        is_allegation_header,
+        is_allegation_object,
+        parse_allegation,
+        read_allegations,
+    )
+    from linewatch.formats.canonical import content_hash, record_from_canonical, stored_json
+    from linewatch.formats.dem import read_dem, synthetic_elevation, write_synthetic_dem
+    from linewatch.formats.detections import iter_detection_chunks, read_detections, write_detections
+    from linewatch.formats.fields import open_text
+    from linewatch.formats.network import (
+        network_to_dict,
+        parse_network,
+        read_network,
+        write_network,
+        write_sim_network,
+    )
+    from linewatch.formats.planning import read_assets, read_candidates, read_targets
+    from linewatch.formats.records import StrictModel
+    from linewatch.formats.resources import load_boundaries, load_gazetteer
+    from linewatch.formats.scenario import write_scenario
+    from linewatch.formats.sensor_list import read_sensors, write_sensors
+    from linewatch.formats.truth import read_truth, write_truth
 
 __all__ = [
-    "FORMATS", "Parsed", "Rejected", "content_id", "detect_format", "open_records",
-    "parse_direction", "read_records", "record_from_dict", "record_to_dict", "write_records",
+    # records
+    "FORMATS", "Parsed", "Rejected", "content_id", "detect_format", "open_records", "parse_direction",
+    "read_records", "record_from_dict", "record_to_dict", "write_records",
+    # the canonical form the store keeps
+    "StrictModel", "content_hash", "record_from_canonical", "stored_json",
+    # allegations
+    "ParsedAllegation", "allegation_from_stored", "allegation_to_dict", "is_allegation_header",
+    "is_allegation_object", "parse_allegation", "read_allegations",
+    # sensor data and the network
+    "iter_detection_chunks", "network_to_dict", "open_text", "parse_network", "read_detections",
+    "read_network", "read_sensors", "read_truth", "write_detections", "write_network", "write_scenario",
+    "write_sensors", "write_sim_network", "write_truth",
+    # planning inputs, elevation, bundled data
+    "load_boundaries", "load_gazetteer", "read_assets", "read_candidates", "read_dem", "read_targets",
+    "synthetic_elevation", "write_synthetic_dem",
 ]
 
-#: The format names, as ``fmt`` takes them.
-FORMATS = ("jsonl", "csv", "geojson", "acled")
-
-_READERS: dict[str, Callable[..., Iterator[Parsed | Rejected]]] = {
-    "jsonl": read_jsonl, "csv": read_csv, "geojson": read_geojson, "acled": read_acled,
+#: The module each name not imported above is loaded from.
+_HOME = {
+    **dict.fromkeys(("ParsedAllegation", "allegation_from_stored", "allegation_to_dict",
+                     "is_allegation_header", "is_allegation_object", "parse_allegation",
+                     "read_allegations"), "allegations"),
+    **dict.fromkeys(("content_hash", "record_from_canonical", "stored_json"), "canonical"),
+    "StrictModel": "records",
+    **dict.fromkeys(("iter_detection_chunks", "read_detections", "write_detections"), "detections"),
+    **dict.fromkeys(("read_sensors", "write_sensors"), "sensor_list"),
+    **dict.fromkeys(("read_truth", "write_truth"), "truth"),
+    "write_scenario": "scenario",
+    "open_text": "fields",
+    **dict.fromkeys(("network_to_dict", "parse_network", "read_network", "write_network",
+                     "write_sim_network"), "network"),
+    **dict.fromkeys(("read_assets", "read_candidates", "read_targets"), "planning"),
+    **dict.fromkeys(("read_dem", "synthetic_elevation", "write_synthetic_dem"), "dem"),
+    **dict.fromkeys(("load_boundaries", "load_gazetteer"), "resources"),
 }
-_WRITERS: dict[str, Callable[[Iterable[Report], TextIO], int]] = {
-    "jsonl": write_jsonl, "csv": write_csv, "geojson": write_geojson, "acled": write_acled,
-}
-_EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonlines": "jsonl",
-               ".geojson": "geojson", ".csv": "csv", ".json": None, ".txt": None, "": None}
-_HEAD_CHARS = 8192
 
 
-def _csv_kind(head: str) -> str | None:
-    first = next((line for line in head.splitlines() if line.strip()), "")
-    try:
-        cells = {c.strip().lower() for c in next(csv.reader([first]), [])}
-    except csv.Error:
-        return None
-    if {"event_id_cnty", "sub_event_type"} <= cells:
-        return "acled"
-    if {"kind", "time"} <= cells:
-        return "csv"
-    return None
+def __getattr__(name: str) -> object:
+    """Load a public name from its module on first use."""
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_import_module(f"{__name__}.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value
 
 
-def _json_kind(head: str) -> str | None:
-    text = head.lstrip()
-    if not text.startswith(("{", "[")):
-        return None
-    try:
-        first = json.loads(text.split("\n", 1)[0])
-    except (json.JSONDecodeError, RecursionError):
-        first = None
-    if isinstance(first, dict):
-        return "geojson" if first.get("type") == "FeatureCollection" else "jsonl"
-    return "geojson" if '"FeatureCollection"' in text else None
-
-
-def detect_format(name: str, head: str) -> str:
-    """The format of a file from its name's extension and its first characters.
-
-    ``.jsonl``/``.ndjson`` are JSON Lines and ``.geojson`` is GeoJSON. A ``.csv`` is ACLED if its
-    header has ``event_id_cnty`` and ``sub_event_type``, else the flat CSV. Any other name (or
-    ``.json``) is sniffed from ``head``. Raises InputError if the format cannot be told.
-    """
-    head = head.lstrip("\ufeff")
-    ext = os.path.splitext(name)[1].lower()
-    if ext not in _EXTENSIONS:
-        raise InputError(f"{name}: unknown file extension {ext!r}; use .jsonl, .csv or .geojson "
-                         "(or name the format)")
-    fmt = _EXTENSIONS[ext]
-    if fmt == "csv":
-        return _csv_kind(head) or "csv"
-    if fmt is not None:
-        return fmt
-    fmt = _json_kind(head) or _csv_kind(head)
-    if fmt is None:
-        what = "empty" if not head.strip() else f"starts with {head.strip()[:40]!r}"
-        raise InputError(f"{name}: cannot tell the record format (the file is {what}); expected "
-                         "JSON Lines, GeoJSON, a CSV with kind and time columns, or an ACLED CSV")
-    return fmt
-
-
-def read_records(stream: TextIO | Iterable[str], *, name: str,
-                 fmt: str | None = None) -> Iterator[Parsed | Rejected]:
-    """Parsed and rejected records from a text stream, in file order.
-
-    Streams in constant memory for JSON Lines and CSV. ``fmt`` is one of :data:`FORMATS`; when
-    None it is detected from ``name`` and the first lines. Raises InputError (lazily, on the
-    first ``next``) when the file as a whole cannot be read.
-    """
-    lines = iter(stream)
-    if fmt is None:
-        taken: list[str] = []
-        size = 0
-        try:
-            for line in lines:
-                taken.append(line)
-                size += len(line)
-                if size >= _HEAD_CHARS:
-                    break
-        except UnicodeDecodeError as exc:
-            raise not_utf8(name, len(taken), exc) from exc
-        fmt = detect_format(name, "".join(taken))
-        lines = chain(taken, lines)
-    if fmt not in _READERS:
-        raise InputError(f"{name}: unknown record format {fmt!r} (expected one of "
-                         f"{', '.join(FORMATS)})")
-    yield from _READERS[fmt](lines, name=name)
-
-
-def write_records(reports: Iterable[Report], stream: TextIO, *, fmt: str) -> int:
-    """Write reports in ``fmt`` (one of :data:`FORMATS`); returns how many were written.
-
-    ACLED has no type for some kinds; those reports are skipped, so the count may be smaller.
-    """
-    if fmt not in _WRITERS:
-        raise InputError(f"unknown record format {fmt!r} (expected one of {', '.join(FORMATS)})")
-    return _WRITERS[fmt](reports, stream)
-
-
-def open_records(path: str | os.PathLike[str], *, fmt: str | None = None
-                 ) -> Iterator[Parsed | Rejected]:
-    """Read records from a file path (UTF-8, BOM allowed); InputError if it cannot be opened."""
-    name = os.fspath(path)
-    try:
-        stream = open(name, encoding="utf-8", newline="")
-    except OSError as exc:
-        raise InputError(f"{name}: cannot open: {exc.strerror}") from exc
-    with stream:
-        yield from read_records(stream, name=name, fmt=fmt)
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

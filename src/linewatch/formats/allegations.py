@@ -28,9 +28,9 @@ from linewatch.formats.records import (
     Metres,
     RecordId,
     Rejected,
+    StrictModel,
     Text,
     _reason,
-    _Strict,
     canonical_json,
     no_nul,
     parse_time,
@@ -39,9 +39,8 @@ from linewatch.formats.records import (
 from linewatch.model import utc_iso
 from linewatch.verification import Allegation, AllegationKind, AllegedPlace
 
-__all__ = ["ParsedAllegation", "allegation_from_dict", "allegation_from_stored",
-           "allegation_to_dict", "is_allegation_header", "is_allegation_object",
-           "read_allegations"]
+__all__ = ["ParsedAllegation", "allegation_from_dict", "allegation_from_stored", "allegation_to_dict",
+           "is_allegation_header", "is_allegation_object", "parse_allegation", "read_allegations"]
 
 #: the radius given to a place named by a settlement (its built-up area, roughly)
 SETTLEMENT_RADIUS_M = 3_000.0
@@ -58,7 +57,7 @@ class ParsedAllegation:
     raw: str
 
 
-class _In(_Strict):
+class _In(StrictModel):
     id: RecordId | None = None
     alleging_party: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(no_nul)]
     accused_party: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(no_nul)] | None = None
@@ -148,6 +147,7 @@ def _place(rec: _In, settlements: Settlements | None, sites: Sites | None) -> tu
                            + (f" in {rec.country}" if rec.country else "")) from None
         r = SETTLEMENT_RADIUS_M if rec.radius_m is None else rec.radius_m
         return AllegedPlace(lon, lat, r, name=rec.settlement), category
+    assert rec.site is not None  # the one place left
     if sites is None:
         raise _Problem("site", "site ids cannot be resolved here (no agreement)")
     try:
@@ -193,8 +193,9 @@ def allegation_from_dict(data: dict[str, Any], *, name: str, line: int | None,
         supersedes=rec.supersedes)
 
 
-def _parse(data: Any, *, name: str, line: int, raw: str, settlements, sites
-           ) -> ParsedAllegation | Rejected:
+def parse_allegation(data: Any, *, name: str, line: int, raw: str, settlements: Any, sites: Any
+                     ) -> ParsedAllegation | Rejected:
+    """One allegation object as :class:`ParsedAllegation`, or :class:`Rejected` naming the field."""
     try:
         return ParsedAllegation(allegation_from_dict(data, name=name, line=line,
                                                      settlements=settlements, sites=sites),
@@ -209,7 +210,7 @@ def read_allegations(stream: Iterable[str], *, name: str, fmt: str,
     """Allegations from JSON Lines (``fmt="jsonl"``) or CSV (``"csv"``), in file order."""
     if fmt == "jsonl":
         for number, raw, data in json_objects(stream, name=name):
-            yield data if isinstance(data, Rejected) else _parse(
+            yield data if isinstance(data, Rejected) else parse_allegation(
                 data, name=name, line=number, raw=raw, settlements=settlements, sites=sites)
         return
     current: list[tuple[int, str]] = []
@@ -224,7 +225,7 @@ def read_allegations(stream: Iterable[str], *, name: str, fmt: str,
         if None in row:
             yield Rejected(name, n, None, f"{len(row[None])} cells more than the header has", raw)
             continue
-        yield _parse({k.strip(): v for k, v in row.items() if k}, name=name, line=n, raw=raw,
+        yield parse_allegation({k.strip(): v for k, v in row.items() if k}, name=name, line=n, raw=raw,
                      settlements=settlements, sites=sites)
 
 

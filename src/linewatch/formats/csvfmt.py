@@ -53,55 +53,63 @@ def read_rows(stream: Iterable[str], *, name: str) -> tuple[list[str], int, Iter
     Raises InputError if the file has no header. Rows that the csv module cannot parse are
     :class:`Rejected`.
     """
-    buffer: list[tuple[int, str]] = []
-
-    def feed() -> Iterator[str]:
-        for number, line in text_lines(stream, name):
-            buffer.append((number, line))
-            yield line
-
-    reader = csv.reader(feed(), strict=False)
-
-    def take() -> tuple[int, str]:
-        first = buffer[0][0] if buffer else 0
-        raw = "".join(line for _, line in buffer).rstrip("\r\n")
-        buffer.clear()
-        return first, raw
-
+    lines = _RowLines(stream, name)
     header: list[str] | None = None
     header_line = 0
     try:
-        for cells in reader:
-            line, _ = take()
+        for cells in lines.reader:
+            line, _ = lines.take()
             if cells and any(c.strip() for c in cells):
                 header, header_line = [c.strip() for c in cells], line
                 break
     except csv.Error as exc:
-        raise InputError(f"{name}: line {take()[0]}: cannot parse the CSV header: {exc}") from exc
+        raise InputError(f"{name}: line {lines.take()[0]}: cannot parse the CSV header: {exc}") from exc
     if header is None:
         raise InputError(f"{name}: the file is empty: a CSV file needs a header row")
+    return header, header_line, _data_rows(lines, name, header, header_line)
 
-    def rows() -> Iterator[Row | Rejected]:
-        while True:
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                line, raw = take()
-                yield Rejected(name, line, None, f"cannot parse CSV row: {exc}", raw)
-                continue
-            line, raw = take()
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
-                continue  # a blank line
-            if len(cells) != len(header):
-                yield Rejected(name, line, None, f"row has {len(cells)} "
-                               f"cell{'s' if len(cells) != 1 else ''}, the header "
-                               f"(line {header_line}) has {len(header)}", raw)
-                continue
-            yield Row(line, cells, raw)
 
-    return header, header_line, rows()
+class _RowLines:
+    """A csv reader over a text stream that remembers the lines of the row it read last
+    (a quoted cell may span lines), for the row's line number and raw text."""
+
+    def __init__(self, stream: Iterable[str], name: str) -> None:
+        self.buffer: list[tuple[int, str]] = []
+        self.reader = csv.reader(self._feed(stream, name), strict=False)
+
+    def _feed(self, stream: Iterable[str], name: str) -> Iterator[str]:
+        for number, line in text_lines(stream, name):
+            self.buffer.append((number, line))
+            yield line
+
+    def take(self) -> tuple[int, str]:
+        """The first line number and the raw text of the row read last; forgets them."""
+        first = self.buffer[0][0] if self.buffer else 0
+        raw = "".join(line for _, line in self.buffer).rstrip("\r\n")
+        self.buffer.clear()
+        return first, raw
+
+
+def _data_rows(lines: _RowLines, name: str, header: list[str], header_line: int
+               ) -> Iterator[Row | Rejected]:
+    while True:
+        try:
+            cells = next(lines.reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line, raw = lines.take()
+            yield Rejected(name, line, None, f"cannot parse CSV row: {exc}", raw)
+            continue
+        line, raw = lines.take()
+        if not cells or (len(cells) == 1 and not cells[0].strip()):
+            continue  # a blank line
+        if len(cells) != len(header):
+            yield Rejected(name, line, None, f"row has {len(cells)} "
+                           f"cell{'s' if len(cells) != 1 else ''}, the header "
+                           f"(line {header_line}) has {len(header)}", raw)
+            continue
+        yield Row(line, cells, raw)
 
 
 def check_header(header: list[str], *, name: str, line: int, known: Iterable[str],

@@ -60,7 +60,7 @@ def read_dem(path: str | os.PathLike[str]) -> Terrain:
     except RasterioError as exc:
         raise InputError(f"{name}: cannot read the raster ({exc})") from exc
     try:
-        return Terrain(elevation, transform, crs, nodata)  # type: ignore[arg-type]
+        return Terrain(elevation, transform, crs, nodata)
     except ValueError as exc:
         raise InputError(f"{name}: {exc}") from exc
 

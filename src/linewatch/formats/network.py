@@ -30,8 +30,9 @@ from typing import Any
 
 from linewatch.coverage import ASSET_KINDS, COVERAGE_KINDS, CameraView, Detectability, Flight, Network, Outage, Patrol
 from linewatch.errors import InputError
+from linewatch.formats.fields import open_text
 from linewatch.formats.records import Rejected
-from linewatch.formats.sensors import open_text, read_sensors, write_sensors
+from linewatch.formats.sensor_list import read_sensors, write_sensors
 from linewatch.model import utc_iso
 from linewatch.sim import network_from_simulation, simulated_network
 
@@ -113,7 +114,7 @@ class _Where:
     def track(self, v: Any, path: str) -> tuple[tuple[float, float, float], ...]:
         if not isinstance(v, list) or not v:
             raise self.error(path, "expected a non-empty list of {lon, lat, time} points")
-        out = []
+        out: list[tuple[float, float, float]] = []
         for j, pt in enumerate(v):
             p = f"{path}[{j}]"
             self.obj(pt, p, ("lon", "lat", "time"), ("lon", "lat", "time"))
@@ -154,76 +155,109 @@ def parse_network(text: str, *, name: str, base_dir: str | os.PathLike[str] = ".
         raise w.error("sensors", f"no such file {os.fspath(sensors_path)!r}")
     with open_text(sensors_path) as f:
         sensors, rejected = read_sensors(f, name=os.fspath(sensors_path))
-    kinds = {str(i): str(k) for i, k in zip(sensors.ids, sensors.kind)}
+    parts = _Parts(w, doc, {str(i): str(k) for i, k in zip(sensors.ids, sensors.kind)})
+    outages = parts.outages()
+    views = parts.camera_views()
+    flights = parts.flights()
+    patrols = parts.patrols()
+    table = parts.detectability()
+    try:
+        net = Network(sensors, outages, views, flights, patrols, table or None)
+    except ValueError as exc:
+        raise InputError(f"{name}: {exc}") from None
+    return net, rejected
 
-    def sensor(item: dict, path: str, kind: str | None = None) -> str:
+
+class _Parts:
+    """The lists of a network document, checked against its sensors (id to kind)."""
+
+    def __init__(self, w: _Where, doc: dict[str, Any], kinds: dict[str, str]) -> None:
+        self.w, self.doc, self.kinds = w, doc, kinds
+
+    def sensor(self, item: dict[str, Any], path: str, kind: str | None = None) -> str:
+        """The item's sensor id: a sensor of the sensors file (of ``kind``, if given)."""
+        w, kinds = self.w, self.kinds
         sid = w.string(item["sensor_id"], f"{path}.sensor_id")
         if sid not in kinds:
-            raise w.error(f"{path}.sensor_id", f"unknown sensor {sid!r} (not in {doc['sensors']})")
+            raise w.error(f"{path}.sensor_id", f"unknown sensor {sid!r} (not in {self.doc['sensors']})")
         if kind is not None and kinds[sid] != kind:
             raise w.error(f"{path}.sensor_id", f"{sid!r} is a {kinds[sid]}, not a {kind}")
         return sid
 
-    def window(item: dict, path: str, *, open_ends: bool) -> tuple[float, float]:
+    def window(self, item: dict[str, Any], path: str, *, open_ends: bool) -> tuple[float, float]:
+        """The item's start and end (missing ends open, if ``open_ends``); start before end."""
+        w = self.w
         t0 = w.time(item.get("start"), f"{path}.start", open_end=-math.inf if open_ends else None)
         t1 = w.time(item.get("end"), f"{path}.end", open_end=math.inf if open_ends else None)
         if not t0 < t1:
             raise w.error(f"{path}.end", f"{item.get('end')!r} is not after start {item.get('start')!r}")
         return t0, t1
 
-    outages = []
-    for i, o in enumerate(w.items(doc, "outages")):
-        p = f"outages[{i}]"
-        outages.append(Outage(sensor(o, p), *window(o, p, open_ends=True)))
-    views, seen = [], set()
-    for i, v in enumerate(w.items(doc, "camera_views")):
-        p = f"camera_views[{i}]"
-        sid = sensor(v, p, "camera")
-        if sid in seen:
-            raise w.error(f"{p}.sensor_id", f"a second view for camera {sid!r}")
-        seen.add(sid)
-        views.append(CameraView(sid, w.number(v["azimuth_deg"], f"{p}.azimuth_deg", lo=0, hi=360),
-                                w.number(v["half_fov_deg"], f"{p}.half_fov_deg", lo=0, hi=180,
-                                         lo_open=True),
-                                w.number(v["range_m"], f"{p}.range_m", lo=0, hi=1e6, lo_open=True)))
-    flights = []
-    for i, f in enumerate(w.items(doc, "flights")):
-        p = f"flights[{i}]"
-        sid = sensor(f, p, "uav")
-        t0, t1 = window(f, p, open_ends=False)
-        radius = (None if f.get("radius_m") is None
-                  else w.number(f["radius_m"], f"{p}.radius_m", lo=0, hi=1e6, lo_open=True))
-        track = w.track(f["track"], f"{p}.track") if f.get("track") is not None else ()
-        flights.append(Flight(sid, t0, t1, radius, track))
-    patrols, ids = [], set()
-    for i, q in enumerate(w.items(doc, "patrols")):
-        p = f"patrols[{i}]"
-        pid = w.string(q["patrol_id"], f"{p}.patrol_id")
-        if pid in kinds or pid in ids:
-            raise w.error(f"{p}.patrol_id", f"{pid!r} is already a sensor's or a patrol's id")
-        ids.add(pid)
-        patrols.append(Patrol(pid, w.track(q["track"], f"{p}.track")))
-    table: dict[tuple[str, str], Detectability] = {}
-    for i, d in enumerate(w.items(doc, "detectability")):
-        p = f"detectability[{i}]"
-        ak, ek = d["asset_kind"], d["event_kind"]
-        if ak not in ASSET_KINDS:
-            raise w.error(f"{p}.asset_kind", f"{ak!r} is not one of {', '.join(ASSET_KINDS)}")
-        if ek not in COVERAGE_KINDS:
-            raise w.error(f"{p}.event_kind", f"{ek!r} is not one of {', '.join(COVERAGE_KINDS)}")
-        if (ak, ek) in table:
-            raise w.error(p, f"a second entry for ({ak}, {ek})")
-        table[ak, ek] = Detectability(
-            w.number(d["p_max"], f"{p}.p_max", lo=0, hi=1),
-            w.number(d["r50_m"], f"{p}.r50_m", lo=0, hi=1e6),
-            w.number(d["width_m"], f"{p}.width_m", lo=0, hi=1e6, lo_open=True),
-            w.string(d["basis"], f"{p}.basis") if d.get("basis") is not None else "network file")
-    try:
-        net = Network(sensors, tuple(outages), tuple(views), tuple(flights), tuple(patrols),
-                      table or None)
-    except ValueError as exc:
-        raise InputError(f"{name}: {exc}") from None
-    return net, rejected
+    def outages(self) -> tuple[Outage, ...]:
+        out = []
+        for i, o in enumerate(self.w.items(self.doc, "outages")):
+            p = f"outages[{i}]"
+            out.append(Outage(self.sensor(o, p), *self.window(o, p, open_ends=True)))
+        return tuple(out)
+
+    def camera_views(self) -> tuple[CameraView, ...]:
+        w = self.w
+        views, seen = [], set()
+        for i, v in enumerate(w.items(self.doc, "camera_views")):
+            p = f"camera_views[{i}]"
+            sid = self.sensor(v, p, "camera")
+            if sid in seen:
+                raise w.error(f"{p}.sensor_id", f"a second view for camera {sid!r}")
+            seen.add(sid)
+            views.append(CameraView(sid, w.number(v["azimuth_deg"], f"{p}.azimuth_deg", lo=0, hi=360),
+                                    w.number(v["half_fov_deg"], f"{p}.half_fov_deg", lo=0, hi=180,
+                                             lo_open=True),
+                                    w.number(v["range_m"], f"{p}.range_m", lo=0, hi=1e6, lo_open=True)))
+        return tuple(views)
+
+    def flights(self) -> tuple[Flight, ...]:
+        w = self.w
+        flights = []
+        for i, f in enumerate(w.items(self.doc, "flights")):
+            p = f"flights[{i}]"
+            sid = self.sensor(f, p, "uav")
+            t0, t1 = self.window(f, p, open_ends=False)
+            radius = (None if f.get("radius_m") is None
+                      else w.number(f["radius_m"], f"{p}.radius_m", lo=0, hi=1e6, lo_open=True))
+            track = w.track(f["track"], f"{p}.track") if f.get("track") is not None else ()
+            flights.append(Flight(sid, t0, t1, radius, track))
+        return tuple(flights)
+
+    def patrols(self) -> tuple[Patrol, ...]:
+        w = self.w
+        patrols, ids = [], set()
+        for i, q in enumerate(w.items(self.doc, "patrols")):
+            p = f"patrols[{i}]"
+            pid = w.string(q["patrol_id"], f"{p}.patrol_id")
+            if pid in self.kinds or pid in ids:
+                raise w.error(f"{p}.patrol_id", f"{pid!r} is already a sensor's or a patrol's id")
+            ids.add(pid)
+            patrols.append(Patrol(pid, w.track(q["track"], f"{p}.track")))
+        return tuple(patrols)
+
+    def detectability(self) -> dict[tuple[str, str], Detectability]:
+        w = self.w
+        table: dict[tuple[str, str], Detectability] = {}
+        for i, d in enumerate(w.items(self.doc, "detectability")):
+            p = f"detectability[{i}]"
+            ak, ek = d["asset_kind"], d["event_kind"]
+            if ak not in ASSET_KINDS:
+                raise w.error(f"{p}.asset_kind", f"{ak!r} is not one of {', '.join(ASSET_KINDS)}")
+            if ek not in COVERAGE_KINDS:
+                raise w.error(f"{p}.event_kind", f"{ek!r} is not one of {', '.join(COVERAGE_KINDS)}")
+            if (ak, ek) in table:
+                raise w.error(p, f"a second entry for ({ak}, {ek})")
+            table[ak, ek] = Detectability(
+                w.number(d["p_max"], f"{p}.p_max", lo=0, hi=1),
+                w.number(d["r50_m"], f"{p}.r50_m", lo=0, hi=1e6),
+                w.number(d["width_m"], f"{p}.width_m", lo=0, hi=1e6, lo_open=True),
+                w.string(d["basis"], f"{p}.basis") if d.get("basis") is not None else "network file")
+        return table
 
 
 def _time_or_none(t: float) -> str | None:
@@ -245,7 +279,8 @@ def network_to_dict(network: Network, *, sensors_file: str = "sensors.csv") -> d
                            for v in network.camera_views]
     flights = []
     for f in network.flights:
-        item: dict[str, Any] = {"sensor_id": f.sensor_id, "start": _time_or_none(f.start_s), "end": _time_or_none(f.end_s)}
+        item: dict[str, Any] = {"sensor_id": f.sensor_id, "start": _time_or_none(f.start_s),
+                                "end": _time_or_none(f.end_s)}
         if f.radius_m is not None:
             item["radius_m"] = f.radius_m
         if f.track:
@@ -276,7 +311,9 @@ def write_network(network: Network, path: str | os.PathLike[str], *,
 
 def _dumps(doc: dict[str, Any]) -> str:
     """JSON with one list item a line (readable, and diffs show what changed)."""
-    one = lambda v: json.dumps(v, ensure_ascii=False, allow_nan=False)  # noqa: E731
+    def one(v: Any) -> str:
+        return json.dumps(v, ensure_ascii=False, allow_nan=False)
+
     lines = []
     for k, v in doc.items():
         if isinstance(v, list) and v:

@@ -13,22 +13,25 @@ import numpy as np
 import yaml
 from pydantic import Field, ValidationError
 
+from linewatch.agreement import Agreement
 from linewatch.coverage import Detectability
 from linewatch.errors import InputError
-from linewatch.formats.records import _Strict
+from linewatch.formats.records import StrictModel
 from linewatch.planning import ASSET_KINDS, AssetType, Points, Targets
+
+__all__ = ["read_assets", "read_candidates", "read_targets"]
 
 Prob = Annotated[float, Field(gt=0.0, lt=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 
 
-class _Curve(_Strict):
+class _Curve(StrictModel):
     p_max: Annotated[float, Field(ge=0.0, le=1.0)]
     r50_m: Annotated[float, Field(ge=0.0)]
     width_m: Positive
 
 
-class _Asset(_Strict):
+class _Asset(StrictModel):
     id: Annotated[str, Field(min_length=1, max_length=100)]
     kind: Literal[ASSET_KINDS]  # type: ignore[valid-type]
     cost: Annotated[float, Field(ge=0.0)]
@@ -40,18 +43,18 @@ class _Asset(_Strict):
     source: str = "assumption"
 
 
-class _AssetsFile(_Strict):
+class _AssetsFile(StrictModel):
     assets: Annotated[list[_Asset], Field(min_length=1)]
 
 
-class _Check(_Strict):
+class _Check(StrictModel):
     scenario: str = "active"
     duration_h: Annotated[float, Field(gt=0.0, le=24.0)] = 1.0
     length_km: Annotated[float, Field(gt=0.0, le=400.0)] = 60.0
     seed: int = 1
 
 
-class _TargetsFile(_Strict):
+class _TargetsFile(StrictModel):
     band_km: Positive = 10.0
     event_kind: str = "launch"
     detection_probability: Prob = 0.9
@@ -79,6 +82,7 @@ class _TargetsFile(_Strict):
 
 
 def _load(path: Path, what: str) -> Any:
+    """The file's YAML (JSON is YAML), ``{}`` when empty."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -90,6 +94,7 @@ def _load(path: Path, what: str) -> Any:
 
 
 def _problems(path: Path, exc: ValidationError) -> InputError:
+    """The first ten validation problems, each with the file and the field path."""
     lines = []
     for e in exc.errors(include_url=False)[:10]:
         loc = ".".join(str(x) for x in e["loc"]) or "(file)"
@@ -138,8 +143,9 @@ def read_targets(path: str | Path) -> tuple[Targets, dict[str, Any]]:
         raise InputError(f"{path}: {exc}") from None
 
 
-def read_candidates(path: str | Path, agreement) -> Points:
-    """Candidate sites from a CSV with ``lon`` and ``lat`` (and optionally ``id``) columns."""
+def read_candidates(path: str | Path, agreement: Agreement) -> Points:
+    """Candidate sites from a CSV with ``lon`` and ``lat`` (and optionally ``id``) columns,
+    placed along the agreement's line."""
     path = Path(path)
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -161,6 +167,9 @@ def read_candidates(path: str | Path, agreement) -> Points:
         ids.append(r.get("id") or f"S{n - 1:05d}")
     lon_a, lat_a = np.array(lon), np.array(lat)
     x, y = agreement.frame.to_xy(lon_a, lat_a)
-    near = agreement.line_index.nearest(np.asarray(x), np.asarray(y), lat_a)
+    line = agreement.line_index
+    if line is None:
+        raise InputError(f"{path}: agreement {agreement.id!r} has no line to place candidate sites along")
+    near = line.nearest(np.asarray(x), np.asarray(y), lat_a)
     return Points(np.array(ids, dtype=object), np.asarray(x), np.asarray(y), lon_a, lat_a,
                   np.asarray(near.chainage_m), np.asarray(near.signed_m))

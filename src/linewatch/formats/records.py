@@ -26,6 +26,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from linewatch.errors import InputError, RecordError
 from linewatch.geo import location_from_observer
@@ -84,7 +85,9 @@ RecordId = Annotated[str, Field(pattern=r"^[^\s\x00-\x1f](?:[^\x00-\x1f]*[^\s\x0
                                 max_length=200)]
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """The base of every input schema: unknown keys, NaN and infinities are refused."""
+
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
     @model_validator(mode="before")
@@ -96,7 +99,7 @@ class _Strict(BaseModel):
         return data
 
 
-class OriginIn(_Strict):
+class OriginIn(StrictModel):
     """The assessed firing point: a point with a 95 % radius or a 95 % ellipse."""
 
     lon: Lon
@@ -107,7 +110,7 @@ class OriginIn(_Strict):
     azimuth_deg: Degrees | None = None
 
 
-class RecordIn(_Strict):
+class RecordIn(StrictModel):
     """The canonical record as given; :func:`_to_report` checks the cross-field rules."""
 
     id: RecordId | None = None
@@ -221,7 +224,8 @@ def parse_direction(text: str) -> tuple[float, float]:
 
 # -- dict -> Report -------------------------------------------------------------------------
 
-def _reason(err: dict[str, Any]) -> tuple[str, str | None]:
+def _reason(err: ErrorDetails) -> tuple[str, str | None]:
+    """The reason (and the field) of a pydantic error, in the readers' words."""
     field = ".".join(str(p) for p in err["loc"]) or None
     kind, value = err["type"], err.get("input")
     if kind == "missing":
@@ -276,6 +280,8 @@ def _given(rec: BaseModel, *names: str) -> list[str]:
 
 
 def _point_location(rec: RecordIn | OriginIn, prefix: str = "") -> Location:
+    lon, lat = rec.lon, rec.lat
+    assert lon is not None and lat is not None  # the callers checked they are given
     ellipse = _given(rec, "semi_major_m", "semi_minor_m", "azimuth_deg")
     if ellipse and rec.radius_m is not None:
         raise _FieldError(f"{prefix}radius_m", "give either radius_m or semi_major_m, semi_minor_m "
@@ -289,8 +295,8 @@ def _point_location(rec: RecordIn | OriginIn, prefix: str = "") -> Location:
         if rec.semi_minor_m > rec.semi_major_m:
             raise _FieldError(f"{prefix}semi_minor_m", f"{prefix}semi_minor_m {rec.semi_minor_m} is "
                               f"larger than {prefix}semi_major_m {rec.semi_major_m}")
-        return Location(rec.lon, rec.lat, rec.semi_major_m, rec.semi_minor_m, rec.azimuth_deg or 0.0)
-    return Location.point(rec.lon, rec.lat, rec.radius_m or 0.0)
+        return Location(lon, lat, rec.semi_major_m, rec.semi_minor_m, rec.azimuth_deg or 0.0)
+    return Location.point(lon, lat, rec.radius_m or 0.0)
 
 
 _POINT_KEYS = ("lon", "lat", "radius_m", "semi_major_m", "semi_minor_m", "azimuth_deg")
@@ -316,11 +322,12 @@ def _observer_location(rec: RecordIn) -> Location:
         raise _FieldError("bearing_deg", "the observer form needs bearing_deg or direction")
     if rec.bearing_spread_deg is not None:
         spread = rec.bearing_spread_deg
+    assert rec.observer_lon is not None and rec.observer_lat is not None  # checked above
     assert rec.distance_min_m is not None and rec.distance_max_m is not None
     if rec.distance_min_m > rec.distance_max_m:
         raise _FieldError("distance_min_m", f"distance_min_m {rec.distance_min_m} is larger than "
                           f"distance_max_m {rec.distance_max_m}")
-    fix = ObserverFix(rec.observer_lon, rec.observer_lat, bearing, spread,  # type: ignore[arg-type]
+    fix = ObserverFix(rec.observer_lon, rec.observer_lat, bearing, spread,
                       rec.distance_min_m, rec.distance_max_m)
     try:
         return location_from_observer(fix)

@@ -1,49 +1,34 @@
-"""Fusion: raw detections into located incidents with honest uncertainty, launches paired with impacts, the side of fire.
+"""Fusion: raw detections into located incidents with honest uncertainty, launches paired
+with impacts, and the side of the line the fire came from.
 
-Core: imports ``model``, ``geo`` and ``errors`` (an agreement is passed in, never imported).
-Also the plan of a reprocessing run, streaming latency as data, and the scores against a truth.
+Core: imports ``model``, ``geo`` and ``errors``; an agreement (``linewatch.agreement.Agreement``)
+is passed in and named in type annotations only. Pure: no files, no clock, no printing.
+
+The modules, in the order the data flows through them:
+
+* ``params``: :class:`FusionParams`, every knob of the engine.
+* ``estimation``: measurement models, Fisher information and the Cramér–Rao bound,
+  Levenberg–Marquardt, the wind common to located events.
+* ``columns``: detections and sensors as columns in the working frame.
+* ``fitting``: locating a given group (grid start, robust maximum likelihood).
+* ``candidates``, ``refinement``, ``association``: one tile and time block, from the coarse
+  search through the fine one to the exclusive, greedy acceptance of fits.
+* ``locating``: the hour's wind, the incident records; locating known groups (the oracle).
+* ``layout``: the frame, position along the line, the tiles.
+* ``region_engine``: one region's engine, an hour at a time, with flat memory.
+* ``regions``: the line cut into regions, and their incidents reconciled at the seams.
+* ``pairing``: launches paired with impacts, and attributed a side.
+* ``engine``: the entry points :func:`fuse` and :func:`fuse_chunks`.
+* ``reprocess``: a reprocessing run cut into partitions of region and time.
+* ``latency`` and ``metrics``: streaming latency as data, and scores against a truth.
 """
 
 from __future__ import annotations
 
-from linewatch.fusion.association import (
-    BlockTask,
-    Fit,
-    FusionParams,
-    Prepared,
-    TileGrid,
-    associate_block,
-    fit_rows,
-    grid_start,
-    n_meas,
-    one_per_sensor,
-    prepare,
-    reassign,
-    run_block,
-    sound_speed_for,
-    tile_grid,
-)
-from linewatch.fusion.engine import (
-    ENGINE_VERSION,
-    Combined,
-    Combiner,
-    EngineState,
-    FusedHour,
-    FusionResult,
-    HourOutput,
-    Region,
-    RegionEngine,
-    RegionSetup,
-    engine_label,
-    fuse,
-    fuse_chunks,
-    locate_group,
-    locate_groups,
-    measurements_for,
-    pairing_layout,
-    plan_regions,
-    reconcile_seams,
-)
+from linewatch.fusion.association import BlockTask, associate_block, reassign, run_block
+from linewatch.fusion.candidates import TileGrid, tile_grid
+from linewatch.fusion.columns import Prepared, prepare, sound_speed_for
+from linewatch.fusion.engine import ENGINE_VERSION, FusedHour, FusionResult, engine_label, fuse, fuse_chunks
 from linewatch.fusion.estimation import (
     Measurements,
     chan_ho,
@@ -58,6 +43,7 @@ from linewatch.fusion.estimation import (
     toa_sd,
     travel_time,
 )
+from linewatch.fusion.fitting import Fit, fit_rows, grid_start, n_meas, one_per_sensor
 from linewatch.fusion.latency import (
     FIELDS,
     IncidentLatency,
@@ -67,6 +53,8 @@ from linewatch.fusion.latency import (
     replay_from,
     summarize,
 )
+from linewatch.fusion.layout import pairing_layout
+from linewatch.fusion.locating import locate_group, locate_groups, measurements_for
 from linewatch.fusion.metrics import (
     CHI2_95_2D,
     AssociationScores,
@@ -85,6 +73,9 @@ from linewatch.fusion.metrics import (
     truth_detection_sets,
 )
 from linewatch.fusion.pairing import Pairer, attribute
+from linewatch.fusion.params import FusionParams
+from linewatch.fusion.region_engine import EngineState, HourOutput, RegionEngine
+from linewatch.fusion.regions import Combined, Combiner, Region, RegionSetup, plan_regions, reconcile_seams
 from linewatch.fusion.reprocess import (
     PartitionResult,
     PartitionSpec,

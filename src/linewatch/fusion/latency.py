@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -52,7 +52,7 @@ class IncidentLatency:
     def realtime_s(self) -> float:
         return self.hold_s + self.processing_s
 
-    def row(self) -> tuple:
+    def row(self) -> tuple[str, float, float, float, float, float]:
         """As the store's ``stream_latency`` row (without the stream's name)."""
         return (self.record_id, self.last_detection_s, self.last_enqueued_s, self.stream_time_s,
                 self.trigger_enqueued_s, self.committed_s)
@@ -74,7 +74,14 @@ def incident_latency(record_id: str, detections: Iterable[str],
 
 
 def percentiles(values: Sequence[float], qs: Sequence[float] = (50.0, 99.0)) -> dict[str, float]:
-    """``{"n", "p50", "p99", "max"}`` (NaN when empty; linear interpolation)."""
+    """``{"n", "p50", "p99", "max"}`` (NaN when empty; linear interpolation; NaN values are
+    left out).
+
+    >>> percentiles([0.0, 100.0, float("nan")])
+    {'n': 2.0, 'p50': 50.0, 'p99': 99.0, 'max': 100.0}
+    >>> percentiles([])["p50"]
+    nan
+    """
     v = np.asarray([x for x in values if x == x], float)
     out: dict[str, float] = {"n": float(len(v))}
     for q in qs:
@@ -83,15 +90,21 @@ def percentiles(values: Sequence[float], qs: Sequence[float] = (50.0, 99.0)) -> 
     return out
 
 
-def summarize(rows: Iterable[IncidentLatency | Mapping]) -> dict[str, dict[str, float]]:
+def summarize(rows: Iterable[IncidentLatency | Mapping[str, str | float]]
+              ) -> dict[str, dict[str, float]]:
     """Percentiles of every figure in :data:`FIELDS` over the incidents (rows from the store
     or :class:`IncidentLatency`)."""
-    items = [r if isinstance(r, IncidentLatency) else
-             IncidentLatency(**{k: r[k] for k in asdict(_EMPTY)}) for r in rows]
+    items = [r if isinstance(r, IncidentLatency) else _from_row(r) for r in rows]
     return {f: percentiles([getattr(i, f) for i in items]) for f in FIELDS}
 
 
-_EMPTY = IncidentLatency("", 0.0, 0.0, 0.0, 0.0, 0.0)
+def _from_row(row: Mapping[str, str | float]) -> IncidentLatency:
+    """An incident's latency from a store row (by the names of its fields)."""
+    times = (float(row[k]) for k in _TIMES)
+    return IncidentLatency(str(row["record_id"]), *times)
+
+
+_TIMES = tuple(f.name for f in fields(IncidentLatency) if f.name != "record_id")
 
 
 def replay_from(committed_s: float | None, replay_hours: float | None,
@@ -104,5 +117,9 @@ def replay_from(committed_s: float | None, replay_hours: float | None,
 
 
 def drain_floor(t_max: float, hour_s: float) -> float:
-    """After a drain, the end of the last hour fused: detections before it are late."""
+    """After a drain, the end of the last hour fused: detections before it are late.
+
+    >>> drain_floor(7300.0, 3600.0)
+    10800.0
+    """
     return (math.floor(t_max / hour_s) + 1) * hour_s

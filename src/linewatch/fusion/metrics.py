@@ -34,13 +34,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
+import numpy.typing as npt
 
-from linewatch.fusion.engine import FusionParams, measurements_for
 from linewatch.fusion.estimation import crlb_position
+from linewatch.fusion.locating import measurements_for
+from linewatch.fusion.params import FusionParams
 from linewatch.geo import GEOD, WorkingFrame
 from linewatch.model import Detections, Incident, Sensors, Truth
 
-__all__ = ['AssociationScores', 'CHI2_95_2D', 'LocalizationScores', 'Scores', 'SideScores', 'association_scores', 'crlb_trace_at', 'error_statistics', 'localization_scores', 'match_events', 'offsets_en_m', 'pool_scores', 'score_incidents', 'side_scores', 'truth_detection_sets']
+__all__ = ["AssociationScores", "CHI2_95_2D", "LocalizationScores", "Scores", "SideScores",
+           "association_scores", "crlb_trace_at", "error_statistics", "localization_scores",
+           "match_events", "offsets_en_m", "pool_scores", "score_incidents", "side_scores",
+           "truth_detection_sets"]
 
 CHI2_95_2D = 5.991464547107979
 
@@ -57,7 +62,7 @@ def truth_detection_sets(truth: Truth) -> dict[int, frozenset[str]]:
 
 
 def _overlaps(incident_sets: Sequence[frozenset[str]], truth_sets: Mapping[int, frozenset[str]]
-              ) -> list[Counter]:
+              ) -> list[Counter[int]]:
     """For each incident: true event id -> number of its detections in the incident."""
     owner: dict[str, list[int]] = defaultdict(list)
     for event, ids in truth_sets.items():
@@ -65,7 +70,7 @@ def _overlaps(incident_sets: Sequence[frozenset[str]], truth_sets: Mapping[int, 
             owner[det_id].append(event)
     out = []
     for ids in incident_sets:
-        c: Counter = Counter()
+        c: Counter[int] = Counter()
         for det_id in ids:
             for event in owner.get(det_id, ()):
                 c[event] += 1
@@ -77,7 +82,15 @@ def match_events(incident_detection_sets: Sequence[frozenset[str]],
                  truth_detection_sets: Mapping[int, frozenset[str]], *,
                  min_share: float = 0.6) -> list[tuple[int, int]]:
     """One-to-one ``(incident index, true event id)`` pairs sharing ≥ ``min_share`` of
-    ``max(|incident|, |event|)`` detections, chosen greedily by share; sorted by incident."""
+    ``max(|incident|, |event|)`` detections, chosen greedily by share; sorted by incident.
+
+    The first incident holds 4 of event 7's 5 detections (a share of 0.8); the second holds 2
+    of its own 6 that are event 8's (a third):
+
+    >>> match_events([frozenset("abcd"), frozenset("uvwxyz")],
+    ...              {7: frozenset("abcde"), 8: frozenset("yz")})
+    [(0, 7)]
+    """
     candidates = []
     for i, counts in enumerate(_overlaps(incident_detection_sets, truth_detection_sets)):
         n_i = len(incident_detection_sets[i])
@@ -137,7 +150,7 @@ def association_scores(incident_detection_sets: Sequence[frozenset[str]],
     ghosts = sum(1 for i, c in enumerate(overlaps) if i not in matched_i
                  and (not c or 2 * max(c.values()) <= len(incident_detection_sets[i])))
     merged = sum(1 for c in overlaps if sum(n >= merge_min_detections for n in c.values()) >= 2)
-    pieces: Counter = Counter(e for c in overlaps for e, n in c.items() if n >= merge_min_detections)
+    pieces: Counter[int] = Counter(e for c in overlaps for e, n in c.items() if n >= merge_min_detections)
     split = sum(1 for e in counted - matched_e if pieces[e] >= 2)
     extra = [len(incident_detection_sets[i] - truth_detection_sets[e]) for i, e in tp_pairs]
     missing = [len(truth_detection_sets[e] - incident_detection_sets[i]) for i, e in tp_pairs]
@@ -186,12 +199,19 @@ def error_statistics(error_en_m: np.ndarray, crlb_trace_m2: np.ndarray,
         coverage95=coverage, n_coverage=n_cov)
 
 
-def offsets_en_m(lon0, lat0, lon1, lat1) -> np.ndarray:
-    """Geodesic east/north offsets ``(n, 2)`` in metres from points 0 to points 1."""
-    lon0, lat0, lon1, lat1 = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (lon0, lat0, lon1, lat1))
-    az, _, dist = GEOD.inv(lon0, lat0, lon1, lat1)
-    az = np.radians(np.asarray(az))
-    dist = np.asarray(dist)
+def offsets_en_m(lon0: npt.ArrayLike, lat0: npt.ArrayLike, lon1: npt.ArrayLike,
+                 lat1: npt.ArrayLike) -> np.ndarray:
+    """Geodesic east/north offsets ``(n, 2)`` in metres from points 0 to points 1.
+
+    >>> east, north = offsets_en_m(30.0, 50.0, 30.0, 50.01)[0]    # 0.01° north
+    >>> round(float(north), 1), abs(round(float(east), 1))
+    (1112.3, 0.0)
+    """
+    lons0, lats0, lons1, lats1 = (np.atleast_1d(np.asarray(v, dtype=float))
+                                  for v in (lon0, lat0, lon1, lat1))
+    az_deg, _, dist_m = GEOD.inv(lons0, lats0, lons1, lats1)
+    az = np.radians(np.asarray(az_deg))
+    dist = np.asarray(dist_m)
     return np.column_stack([dist * np.sin(az), dist * np.cos(az)])
 
 
@@ -199,8 +219,8 @@ def crlb_trace_at(sensors: Sensors, detections: Detections, rows: np.ndarray, lo
                   lat: float, *, frame: WorkingFrame, c_m_s: float, noise: FusionParams) -> float:
     """trace of the position bound (true m²) for a source at ``(lon, lat)`` seen by ``rows``."""
     sub = detections.take(np.asarray(rows))
-    x, y = frame.to_xy(np.array([lon]), np.array([lat]))
-    x, y = float(x[0]), float(y[0])
+    xs, ys = frame.to_xy(np.array([lon]), np.array([lat]))
+    x, y = float(xs[0]), float(ys[0])
     m = measurements_for(sensors, sub, np.arange(len(sub)), frame=frame, params=noise,
                          c_m_s=c_m_s, x_m=x, y_m=y)
     cov = crlb_position(x, y, m, c_m_s)

@@ -3,12 +3,12 @@ with a result identical to one sequential run (docs/reprocess.md).
 
 The engine with regions (``FusionParams.region_m``, :func:`linewatch.fusion.engine.fuse_chunks`)
 runs one engine per region of the line; regions share nothing until their incidents meet at
-the seams (:class:`linewatch.fusion.engine.Combiner`). Time is the other cut:
+the seams (:class:`linewatch.fusion.regions.Combiner`). Time is the other cut:
 
 * A **partition** is a region and a window of time ``[T_k, T_k+1)`` (a day, say). It starts
   ``warmup_s`` before ``T_k`` from an empty state (speculatively: the state a run that went on
   from the start would carry at ``T_k`` is not known yet), snapshots its engine state when it
-  reaches ``T_k`` (:class:`~linewatch.fusion.engine.EngineState`: the detections already taken among
+  reaches ``T_k`` (:class:`~linewatch.fusion.region_engine.EngineState`: the detections already taken among
   those the next hour reads), and fuses on to ``T_k+1``, reading the look-ahead past it so its
   last hour is whole; its state at ``T_k+1`` is where the next window must start.
 * **Verification.** Window by window, the state window ``k-1`` ended with (the exact one, once
@@ -30,20 +30,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from linewatch.fusion.engine import (
-    Combiner,
-    EngineState,
-    FusionParams,
-    HourOutput,
-    RegionEngine,
-    RegionSetup,
-    _frame,
-    pairing_layout,
-)
+from linewatch.fusion.association import MapFn
+from linewatch.fusion.layout import frame_for, pairing_layout
+from linewatch.fusion.params import FusionParams
+from linewatch.fusion.region_engine import EngineState, HourOutput, RegionEngine
+from linewatch.fusion.regions import Combined, Combiner, RegionSetup
 from linewatch.model import Detections, Incident, Sensors, sound_speed_m_s
+
+if TYPE_CHECKING:
+    from linewatch.agreement import Agreement
 
 __all__ = ["PartitionResult", "PartitionSpec", "Reprocessed", "Settled", "Window", "assemble", "region_chunks",
            "plan_partitions", "plan_windows", "reach_s", "rerun_spec", "run_partition", "settle"]
@@ -80,7 +77,7 @@ class PartitionResult:
     end_state: EngineState | None         # at ``end_s`` (None: not started; the last window)
     rerun: bool
     n_read: int
-    stats: dict = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=dict)
 
 
 def reach_s(params: FusionParams) -> float:
@@ -129,7 +126,7 @@ def plan_partitions(n_regions: int, windows: list[Window], params: FusionParams,
 
 
 def run_partition(setup: RegionSetup, spec: PartitionSpec, chunks: Iterable[Detections],
-                  params: FusionParams, map_fn: Callable = map) -> PartitionResult:
+                  params: FusionParams, map_fn: MapFn = map) -> PartitionResult:
     """Fuse one partition: ``chunks`` are its region's detections in ``[spec.read_from_s,
     spec.read_to_s)``, in time order, with sensor indices into ``setup.sensors``."""
     region = setup.region
@@ -141,11 +138,11 @@ def run_partition(setup: RegionSetup, spec: PartitionSpec, chunks: Iterable[Dete
     n_read = n_late = 0
 
     def more() -> bool:
-        return spec.last or engine.hour < spec.end_s
+        return spec.last or (engine.hour is not None and engine.hour < spec.end_s)
 
     def step() -> None:
         nonlocal start_state, captured
-        if not captured and engine.hour >= spec.start_s:
+        if not captured and engine.hour is not None and engine.hour >= spec.start_s:
             start_state, captured = (engine.state() if engine.hour == spec.start_s else None), True
         out = engine.step()
         if out.hour_s >= spec.start_s:
@@ -219,24 +216,24 @@ class Reprocessed:
     incidents: tuple[Incident, ...]
     n_detections: int                 # counted once each (by their sensor's home region)
     n_used: int
-    stats: dict
+    stats: dict[str, int]
 
 
-def assemble(results: Iterable[PartitionResult], sensors: Sensors, agreement,
+def assemble(results: Iterable[PartitionResult], sensors: Sensors, agreement: Agreement | None,
              params: FusionParams) -> Reprocessed:
     """The exact partitions' hours, every hour from the first to the last in order, through
-    the seam reconciliation and pairing (:class:`~linewatch.fusion.engine.Combiner`)."""
+    the seam reconciliation and pairing (:class:`~linewatch.fusion.regions.Combiner`)."""
     by_hour: dict[float, list[HourOutput]] = {}
     for res in results:
-        for h in res.hours:
-            by_hour.setdefault(h.hour_s, []).append(h)
-    combiner = Combiner(_frame(sensors, agreement), params,
+        for out in res.hours:
+            by_hour.setdefault(out.hour_s, []).append(out)
+    combiner = Combiner(frame_for(sensors, agreement), params,
                         pairing_layout(sensors, agreement, params).tile_of)
     incidents: list[Incident] = []
     n_det = n_used = 0
     stats: dict[str, int] = {}
 
-    def take(c) -> None:
+    def take(c: Combined) -> None:
         nonlocal n_used
         incidents.extend(c.incidents)
         n_used += c.n_used
@@ -262,8 +259,3 @@ def region_chunks(setup: RegionSetup, chunks: Iterable[Detections]) -> Iterable[
         if len(part):
             yield part
 
-
-def detections_in(det: Detections, lo: float, hi: float) -> Detections:
-    """The detections in ``[lo, hi)`` (``det`` sorted by time)."""
-    a, b = np.searchsorted(det.time_s, [lo, hi], "left")
-    return det.take(np.arange(a, b))

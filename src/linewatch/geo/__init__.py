@@ -1,30 +1,39 @@
-"""Geodesy and places: the working frame, the line index, probabilities of regions, settlements and terrain.
+"""Where things are: geodesy, the working frame, lines, error regions, settlements and terrain.
 
-Core: imports ``model`` and ``errors`` only. Distances are geodesic metres (pyproj),
-coordinates (lon, lat) WGS84 at the edges and a transverse Mercator working frame inside.
+The room for every spatial computation that does not depend on an agreement's rules:
+
+* ``frame``: geodesic distances (pyproj) and the transverse Mercator working frame;
+* ``line_index``: nearest-segment queries against a line (side, signed distance, chainage);
+* ``probability``: normal position errors and the probability of a band, polygon or circle;
+* ``places``: the gazetteer ("4 km south-west of Horlivka");
+* ``terrain``: elevations and line of sight over a digital elevation model.
+
+Core: imports ``model`` and ``errors`` only, and does no I/O. Coordinates are (lon, lat) WGS84
+at the edges and the working frame's metres inside; distances are geodesic metres.
 """
 
 from __future__ import annotations
 
-from linewatch.geo.geodesy import (
+from linewatch.geo.frame import (
     GEOD,
-    STD_NORMAL_SAMPLES,
-    LineIndex,
-    Nearest,
     WorkingFrame,
-    covariances_en,
     densify_geodesic,
     geodesic_distance_m,
     geodesic_length_m,
+    offsets_en,
+)
+from linewatch.geo.line_index import LineIndex, Nearest
+from linewatch.geo.places import COMPASS_8, IN_SETTLEMENT_M, Gazetteer, compass_8, fold_name
+from linewatch.geo.probability import (
+    STD_NORMAL_SAMPLES,
+    covariances_en,
     location_from_observer,
     normal_sd_m,
-    offsets_en,
     prob_in_band,
     prob_in_polygon,
     prob_within_radius,
     sqrtm2,
 )
-from linewatch.geo.places import COMPASS_8, IN_SETTLEMENT_M, Gazetteer, compass_8, fold_name
 from linewatch.geo.terrain import EARTH_RADIUS_M, REFRACTION_K, Terrain
 
 __all__ = [

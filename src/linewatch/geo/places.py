@@ -16,12 +16,13 @@ import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 from scipy.spatial import cKDTree
 
 from linewatch.errors import NotFound
-from linewatch.geo.geodesy import GEOD
+from linewatch.geo.frame import GEOD
 
-__all__ = ['COMPASS_8', 'Gazetteer', 'IN_SETTLEMENT_M', 'compass_8', 'fold_name']
+__all__ = ["COMPASS_8", "IN_SETTLEMENT_M", "Gazetteer", "compass_8", "fold_name"]
 
 #: A point closer than this to a settlement's centre point is described as "in" it. GeoNames
 #: gives one centre point per place, not its built-up area; 1 km is about the radius of the
@@ -49,17 +50,27 @@ def fold_name(name: str) -> str:
 
     ``fold_name("Łódź") == fold_name("LODZ") == "lodz"``; hyphens count as spaces, runs of
     spaces as one, and the apostrophe look-alikes GeoNames uses (``’ ʼ ‘``) become ``'``.
+
+    >>> fold_name("Stanytsya-Luhanska"), fold_name("Łódź")
+    ('stanytsya luhanska', 'lodz')
     """
     text = unicodedata.normalize("NFKD", name.casefold().translate(_FOLD))
     text = "".join(c for c in text if not unicodedata.combining(c))
     return " ".join(text.replace("-", " ").split())
 
 
-def compass_8(azimuth_deg) -> np.ndarray:
-    """The 8-point compass word for each azimuth (degrees clockwise from north)."""
+def compass_8(azimuth_deg: npt.ArrayLike) -> np.ndarray:
+    """The 8-point compass word for each azimuth (degrees clockwise from north).
+
+    Each word covers 45°, centred on its direction:
+
+    >>> compass_8([0, 22.4, 22.5, 90, 225, 350]).tolist()
+    ['north', 'north', 'north-east', 'east', 'south-west', 'north']
+    """
     az = np.mod(np.asarray(azimuth_deg, dtype=float), 360.0)
     sector = np.floor((az + 22.5) / 45.0).astype(np.int64) % 8
-    return np.asarray(COMPASS_8, dtype=object)[sector]
+    words: np.ndarray = np.asarray(COMPASS_8, dtype=object)[sector]
+    return words
 
 
 def _unit_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -76,7 +87,8 @@ class Gazetteer:
     is kept: :meth:`nearest` returns indexes into these columns.
     """
 
-    def __init__(self, names: Sequence[str], lon, lat, population=None,
+    def __init__(self, names: Sequence[str], lon: npt.ArrayLike, lat: npt.ArrayLike,
+                 population: npt.ArrayLike | None = None,
                  country: Sequence[str] | None = None, admin1: Sequence[str] | None = None,
                  *, asciinames: Sequence[str] | None = None) -> None:
         self.names = np.asarray(list(names), dtype=object)
@@ -116,7 +128,7 @@ class Gazetteer:
             self._trees[key] = (rows, cKDTree(_unit_xyz(self.lon[rows], self.lat[rows])))
         return self._trees[key]
 
-    def nearest(self, lon, lat, *, min_population: int = 0
+    def nearest(self, lon: npt.ArrayLike, lat: npt.ArrayLike, *, min_population: int = 0
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The nearest settlement of at least ``min_population`` inhabitants to each point.
 
@@ -151,12 +163,16 @@ class Gazetteer:
         best_az = np.where(best_dist > 0, np.mod(az[pick, order], 360.0), 0.0)
         return best.astype(np.int64), best_dist, best_az
 
-    def describe(self, lon, lat, *, min_population: int = 0) -> list[str]:
+    def describe(self, lon: npt.ArrayLike, lat: npt.ArrayLike, *, min_population: int = 0) -> list[str]:
         """Each point in the OSCE SMM's words, relative to its nearest settlement.
 
         "in Horlivka" within :data:`IN_SETTLEMENT_M` (1 km) of the settlement's centre point,
         else "4 km south-west of Horlivka": the distance rounded to whole kilometres (half
         up; at least 1 km) and the 8-point compass direction from the settlement to the point.
+
+        >>> g = Gazetteer(["Horlivka", "Zolote"], [38.05, 38.52], [48.33, 48.70])
+        >>> g.describe([38.05, 38.0], [48.33, 48.30])
+        ['in Horlivka', '5 km south-west of Horlivka']
         """
         idx, dist, az = self.nearest(lon, lat, min_population=min_population)
         words = compass_8(az)

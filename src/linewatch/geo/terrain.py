@@ -10,11 +10,12 @@ ground at the observer, the target ``tgt_height_m`` above the ground at the targ
 profile between them is sampled along the straight line in the grid (about one sample per
 cell) with bilinear elevations, and the sightline must not pass below the terrain at any
 sample. (In a projected grid that line is the geodesic to well within a cell; in a geographic
-one it bows from it by 2 m at 10 km and 20 m at 30 km.) With earth curvature, a sample at distances ``d1`` and ``d2`` from the two ends is
-raised by ``(1 - k) * d1 * d2 / (2 * R)`` (``R`` = 6,371 km, standard refraction
-``k`` = 0.13); this is the same as lowering each point by ``(1 - k) d² / 2R`` seen from the
-observer, and it makes the horizon over flat ground ``sqrt(2 R / (1 - k)) * (√h1 + √h2)``,
-3.83 km × (√h1 + √h2) with h in metres (3.57 km × without refraction). Distances are geodesic.
+one it bows from it by 2 m at 10 km and 20 m at 30 km.) With earth curvature, a sample at
+distances ``d1`` and ``d2`` from the two ends is raised by ``(1 - k) * d1 * d2 / (2 * R)``
+(``R`` = 6,371 km, standard refraction ``k`` = 0.13); this is the same as lowering each point
+by ``(1 - k) d² / 2R`` seen from the observer, and it makes the horizon over flat ground
+``sqrt(2 R / (1 - k)) * (√h1 + √h2)``, 3.83 km × (√h1 + √h2) with h in metres (3.57 km ×
+without refraction). Distances are geodesic.
 
 Each pair is evaluated in a canonical direction, so the answer is exactly symmetric: A sees B
 from height h1 to h2 if and only if B sees A from h2 to h1. Only bare earth counts: the DEM
@@ -30,13 +31,14 @@ from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 from scipy import sparse
 from scipy.ndimage import map_coordinates, maximum_filter
 from scipy.spatial import cKDTree
 
-from linewatch.geo.geodesy import GEOD
+from linewatch.geo.frame import GEOD
 
 __all__ = ["EARTH_RADIUS_M", "REFRACTION_K", "Terrain"]
 
@@ -107,7 +109,8 @@ class Terrain:
     @property
     def shape(self) -> tuple[int, int]:
         """(rows, cols) of the grid."""
-        return self.elevation.shape  # type: ignore[return-value]
+        rows, cols = self.elevation.shape
+        return rows, cols
 
     @cached_property
     def _is_wgs84(self) -> bool:
@@ -133,7 +136,7 @@ class Terrain:
             grid = np.where(bad, np.nan, grid).astype(grid.dtype)
         return np.ascontiguousarray(grid)
 
-    def pixel_of(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    def pixel_of(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Fractional (row, col) of points, 0 at the centre of the first cell; NaN outside."""
         lon, lat = np.broadcast_arrays(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
         if self._is_wgs84:
@@ -173,9 +176,10 @@ class Terrain:
         coords[0], coords[1] = row.ravel(), col.ravel()
         out = map_coordinates(self._grid, coords, order=1, mode="nearest", prefilter=False,
                               output=np.float64)
-        return out.reshape(row.shape)
+        z: np.ndarray = out.reshape(row.shape)
+        return z
 
-    def elevation_at(self, lon, lat) -> np.ndarray:
+    def elevation_at(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> np.ndarray:
         """Ground elevation (m) at points, bilinear between cell centres; NaN outside the grid.
 
         Also NaN where a neighbouring cell has no data. Between the outermost cell centres and
@@ -193,8 +197,9 @@ class Terrain:
     def _curvature(self, earth_curvature: bool, refraction_k: float) -> float:
         return (1.0 - refraction_k) / (2.0 * EARTH_RADIUS_M) if earth_curvature else 0.0
 
-    def line_of_sight(self, obs_lon, obs_lat, obs_height_m, tgt_lon, tgt_lat, tgt_height_m, *,
-                      step_m: float | None = None, earth_curvature: bool = True,
+    def line_of_sight(self, obs_lon: npt.ArrayLike, obs_lat: npt.ArrayLike,
+                      obs_height_m: npt.ArrayLike, tgt_lon: npt.ArrayLike, tgt_lat: npt.ArrayLike,
+                      tgt_height_m: npt.ArrayLike, *, step_m: float | None = None, earth_curvature: bool = True,
                       refraction_k: float = REFRACTION_K) -> np.ndarray:
         """Whether each observer sees its target over the terrain (arrays broadcast).
 
@@ -229,7 +234,8 @@ class Terrain:
                                  self._curvature(earth_curvature, refraction_k))
         return visible.reshape(shape)
 
-    def visibility_matrix(self, obs_lonlat, tgt_lonlat, obs_height_m, tgt_height_m,
+    def visibility_matrix(self, obs_lonlat: npt.ArrayLike, tgt_lonlat: npt.ArrayLike,
+                          obs_height_m: npt.ArrayLike, tgt_height_m: npt.ArrayLike,
                           max_range_m: float, *, step_m: float | None = None,
                           earth_curvature: bool = True,
                           refraction_k: float = REFRACTION_K) -> sparse.csr_matrix:
@@ -298,7 +304,8 @@ class Terrain:
             self._peaks[interval] = (peaks.ravel(), block, peaks.shape[1])
         return self._peaks[interval]
 
-    def _clear(self, r0, c0, z0, r1, c1, z1, dist_m, step_m: float, curv: float) -> np.ndarray:
+    def _clear(self, r0: np.ndarray, c0: np.ndarray, z0: np.ndarray, r1: np.ndarray, c1: np.ndarray,
+               z1: np.ndarray, dist_m: np.ndarray, step_m: float, curv: float) -> np.ndarray:
         """True where the sightline from eye ``z0`` to eye ``z1`` clears every profile sample.
 
         The profile has ``n = ceil(D / step_m)`` steps; sample ``i`` (1 ≤ i < n) is at
@@ -411,17 +418,28 @@ def _peak_radius(interval: int) -> int:
     return math.ceil(interval / 2 * _MAX_PIXEL_STEP + 1.5)
 
 
-def _canonical(r0, c0, z0, lon0, lat0, r1, c1, z1, lon1, lat1):
+class _End(NamedTuple):
+    """One end of each pair: fractional pixel, eye elevation (m) and place."""
+
+    row: np.ndarray
+    col: np.ndarray
+    z: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+
+
+def _canonical(r0: np.ndarray, c0: np.ndarray, z0: np.ndarray, lon0: np.ndarray, lat0: np.ndarray,
+               r1: np.ndarray, c1: np.ndarray, z1: np.ndarray, lon1: np.ndarray, lat1: np.ndarray
+               ) -> tuple[_End, _End]:
     """The two ends of each pair, ordered by (row, col) so that A→B and B→A compute alike."""
     swap = (r0 > r1) | ((r0 == r1) & (c0 > c1))
-    first = tuple(np.where(swap, v1, v0) for v0, v1 in
-                  ((r0, r1), (c0, c1), (z0, z1), (lon0, lon1), (lat0, lat1)))
-    second = tuple(np.where(swap, v0, v1) for v0, v1 in
-                   ((r0, r1), (c0, c1), (z0, z1), (lon0, lon1), (lat0, lat1)))
+    pairs = ((r0, r1), (c0, c1), (z0, z1), (lon0, lon1), (lat0, lat1))
+    first = _End(*(np.where(swap, v1, v0) for v0, v1 in pairs))
+    second = _End(*(np.where(swap, v0, v1) for v0, v1 in pairs))
     return first, second
 
 
-def _distance_m(lon0, lat0, lon1, lat1) -> np.ndarray:
+def _distance_m(lon0: np.ndarray, lat0: np.ndarray, lon1: np.ndarray, lat1: np.ndarray) -> np.ndarray:
     """Geodesic distances (m) between point arrays, to 3e-5 relative.
 
     Up to 100 km: the ellipsoid's radii of curvature at the mean latitude (2.7e-5 at 100 km,
@@ -431,8 +449,8 @@ def _distance_m(lon0, lat0, lon1, lat1) -> np.ndarray:
     s = np.sin(lat_m)
     w = 1.0 - _E2 * s * s
     nu = _A / np.sqrt(w)
-    dist = np.hypot(nu * np.cos(lat_m) * np.radians(lon1 - lon0),
-                    nu * (1.0 - _E2) / w * np.radians(lat1 - lat0))
+    dist: np.ndarray = np.hypot(nu * np.cos(lat_m) * np.radians(lon1 - lon0),
+                                nu * (1.0 - _E2) / w * np.radians(lat1 - lat0))
     far = np.flatnonzero(dist > 100_000.0)
     if len(far):
         dist[far] = GEOD.inv(lon0[far], lat0[far], lon1[far], lat1[far])[2]
@@ -468,5 +486,6 @@ def _pairs_within(obs: np.ndarray, tgt: np.ndarray, max_range_m: float
 
 
 def _unit_xyz(lonlat: np.ndarray) -> np.ndarray:
+    """Points on the unit sphere of (n, 2) lon/lat rows."""
     lon, lat = np.radians(lonlat[:, 0]), np.radians(lonlat[:, 1])
     return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])

@@ -11,15 +11,20 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
-__all__ = ['DETECTION_KINDS', 'Detections', 'Incident', 'SENSOR_KINDS', 'Sensors', 'Truth', 'sound_speed_m_s']
+__all__ = ["DETECTION_KINDS", "SENSOR_KINDS", "Detections", "Incident", "Sensors", "Truth", "sound_speed_m_s"]
 
 SENSOR_KINDS = ("microphone", "array", "observer", "camera", "uav")
 DETECTION_KINDS = ("launch", "impact", "unknown")
 
 
 def sound_speed_m_s(temperature_c: float | np.ndarray) -> float | np.ndarray:
-    """Speed of sound in dry air: 331.3 * sqrt(1 + T / 273.15) m/s (fusion.md §2.4)."""
+    """Speed of sound in dry air: 331.3 * sqrt(1 + T / 273.15) m/s (fusion.md §2.4).
+
+    >>> round(float(sound_speed_m_s(20.0)), 1)
+    343.2
+    """
     return 331.3 * np.sqrt(1.0 + np.asarray(temperature_c, dtype=float) / 273.15)
 
 
@@ -39,14 +44,17 @@ class Sensors:
         return {str(s): i for i, s in enumerate(self.ids)}
 
     @classmethod
-    def from_columns(cls, ids, lon, lat, kind, elevation_m=None, clock_sd_s=None) -> Sensors:
-        n = len(ids)
-        kind = np.asarray(kind, dtype=object)
-        bad = sorted({str(k) for k in kind if k not in SENSOR_KINDS})
+    def from_columns(cls, ids: npt.ArrayLike, lon: npt.ArrayLike, lat: npt.ArrayLike,
+                     kind: npt.ArrayLike, elevation_m: npt.ArrayLike | None = None,
+                     clock_sd_s: npt.ArrayLike | None = None) -> Sensors:
+        ids_ = np.asarray(ids, dtype=object)
+        n = len(ids_)
+        kinds = np.asarray(kind, dtype=object)
+        bad = sorted({str(k) for k in kinds if k not in SENSOR_KINDS})
         if bad:
             raise ValueError(f"unknown sensor kind(s) {bad}; expected one of {SENSOR_KINDS}")
-        return cls(np.asarray(ids, dtype=object), np.asarray(lon, float), np.asarray(lat, float),
-                   np.zeros(n) if elevation_m is None else np.asarray(elevation_m, float), kind,
+        return cls(ids_, np.asarray(lon, float), np.asarray(lat, float),
+                   np.zeros(n) if elevation_m is None else np.asarray(elevation_m, float), kinds,
                    np.zeros(n) if clock_sd_s is None else np.asarray(clock_sd_s, float))
 
 
@@ -72,12 +80,20 @@ class Detections:
         return len(self.ids)
 
     @classmethod
-    def from_columns(cls, ids, sensor, time_s, time_sd_s, *, bearing_deg=None, bearing_sd_deg=None,
-                     range_m=None, range_sd_m=None, lon=None, lat=None, position_sd_m=None,
-                     kind=None, temperature_c=None) -> Detections:
-        n = len(ids)
-        nan = lambda v: np.full(n, np.nan) if v is None else np.asarray(v, dtype=float)  # noqa: E731
-        d = cls(np.asarray(ids, dtype=object), np.asarray(sensor, dtype=np.int64),
+    def from_columns(cls, ids: npt.ArrayLike, sensor: npt.ArrayLike, time_s: npt.ArrayLike,
+                     time_sd_s: npt.ArrayLike, *, bearing_deg: npt.ArrayLike | None = None,
+                     bearing_sd_deg: npt.ArrayLike | None = None, range_m: npt.ArrayLike | None = None,
+                     range_sd_m: npt.ArrayLike | None = None, lon: npt.ArrayLike | None = None,
+                     lat: npt.ArrayLike | None = None, position_sd_m: npt.ArrayLike | None = None,
+                     kind: npt.ArrayLike | None = None,
+                     temperature_c: npt.ArrayLike | None = None) -> Detections:
+        ids_ = np.asarray(ids, dtype=object)
+        n = len(ids_)
+
+        def nan(v: npt.ArrayLike | None) -> np.ndarray:
+            return np.full(n, np.nan) if v is None else np.asarray(v, dtype=float)
+
+        d = cls(ids_, np.asarray(sensor, dtype=np.int64),
                 np.asarray(time_s, dtype=float), np.asarray(time_sd_s, dtype=float),
                 nan(bearing_deg), nan(bearing_sd_deg), nan(range_m), nan(range_sd_m), nan(lon),
                 nan(lat), nan(position_sd_m),

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-__all__ = ['ExplosionType', 'FIRE_KINDS', 'Finding', 'Kind', 'Location', 'ObserverFix', 'Provenance', 'Report', 'SIGMA_PER_R95', 'SourceKind', 'TimePrecision', 'Verdict', 'covariance_to_ellipse', 'ellipse_to_covariance']
+__all__ = ["FIRE_KINDS", "SIGMA_PER_R95", "ExplosionType", "Finding", "Kind", "Location", "ObserverFix",
+           "Provenance", "Report", "SourceKind", "TimePrecision", "Verdict", "covariance_to_ellipse",
+           "ellipse_to_covariance"]
 
 #: Scale from a 95 % radius (or semi-axis) to one standard deviation of a 2-D normal:
 #: P(r <= R) = 1 - exp(-R**2 / (2 sigma**2)) = 0.95.
@@ -152,7 +154,15 @@ class ObserverFix:
 
 def ellipse_to_covariance(semi_major_m: float, semi_minor_m: float, azimuth_deg: float
                           ) -> tuple[tuple[float, float], tuple[float, float]]:
-    """East/north covariance (m²) of the normal whose 95 % ellipse is given."""
+    """East/north covariance (m²) of the normal whose 95 % ellipse is given.
+
+    A circle of 95 % radius ``R`` has variance ``(R * SIGMA_PER_R95)²`` east and north, and no
+    correlation:
+
+    >>> (cee, cen), (_, cnn) = ellipse_to_covariance(100.0, 100.0, 0.0)
+    >>> round(cee, 1), round(cen, 1), round(cnn, 1)
+    (1669.0, 0.0, 1669.0)
+    """
     a = semi_major_m * SIGMA_PER_R95
     b = semi_minor_m * SIGMA_PER_R95
     az = math.radians(azimuth_deg)
@@ -165,7 +175,16 @@ def ellipse_to_covariance(semi_major_m: float, semi_minor_m: float, azimuth_deg:
 
 
 def covariance_to_ellipse(cee: float, cen: float, cnn: float) -> tuple[float, float, float]:
-    """The 95 % ellipse ``(semi_major_m, semi_minor_m, azimuth_deg)`` of an east/north covariance."""
+    """The 95 % ellipse ``(semi_major_m, semi_minor_m, azimuth_deg)`` of an east/north covariance.
+
+    The inverse of :func:`ellipse_to_covariance`; the azimuth is in ``[0, 180)``:
+
+    >>> (cee, cen), (_, cnn) = ellipse_to_covariance(300.0, 100.0, 30.0)
+    >>> [round(v, 6) for v in covariance_to_ellipse(cee, cen, cnn)]
+    [300.0, 100.0, 30.0]
+    >>> [round(v, 1) for v in covariance_to_ellipse(4000.0, 0.0, 1000.0)]  # wider east than north
+    [154.8, 77.4, 90.0]
+    """
     tr = cee + cnn
     det_term = math.sqrt(max(((cee - cnn) / 2.0) ** 2 + cen * cen, 0.0))
     l1 = max(tr / 2.0 + det_term, 0.0)

@@ -41,7 +41,7 @@ def utc_iso(t: datetime | float | None, *, timespec: TimeSpec = "auto") -> str |
     A naive datetime is refused: linewatch never guesses a time zone. ``None`` (an open end)
     stays ``None``.
 
-    >>> utc_iso(datetime(2026, 6, 15, 5, 30, tzinfo=timezone.utc))
+    >>> utc_iso(datetime(2026, 6, 15, 5, 30, tzinfo=UTC))
     '2026-06-15T05:30:00Z'
     >>> utc_iso(1781501400.25, timespec="milliseconds")
     '2026-06-15T05:30:00.250Z'

@@ -11,14 +11,19 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from linewatch.render.maps import draw_base, map_axes
+from linewatch.agreement import Agreement
+from linewatch.formats.resources import Boundaries
+from linewatch.render.basemap import draw_base, map_axes
+
+__all__ = ["KIND_STYLE", "plan_html", "plan_map", "save", "sweep_figure"]
 
 KIND_STYLE = {"microphone": ("^", "#1f77b4"), "array": ("s", "#2ca02c"), "observer": ("o", "#d62728"),
               "camera": ("D", "#9467bd"), "uav": ("P", "#ff7f0e")}
 
 
-def _lims(agreement, x: np.ndarray, y: np.ndarray, aspect: float) -> tuple[float, float, float, float]:
-    x0, x1, y0, y1 = x.min(), x.max(), y.min(), y.max()
+def _lims(x: np.ndarray, y: np.ndarray, aspect: float) -> tuple[float, float, float, float]:
+    """The map's extent around the points, padded, at the box's aspect ratio."""
+    x0, x1, y0, y1 = float(x.min()), float(x.max()), float(y.min()), float(y.max())
     pad = 0.05 * max(x1 - x0, y1 - y0, 10_000.0)
     x0, x1, y0, y1 = x0 - pad, x1 + pad, y0 - pad, y1 + pad
     w, h = x1 - x0, y1 - y0
@@ -31,11 +36,12 @@ def _lims(agreement, x: np.ndarray, y: np.ndarray, aspect: float) -> tuple[float
     return x0, x1, y0, y1
 
 
-def plan_map(agreement, boundaries, demand_x, demand_y, value, sites_x, sites_y, site_kind, *,
+def plan_map(agreement: Agreement, boundaries: Boundaries, demand_x: np.ndarray, demand_y: np.ndarray,
+             value: np.ndarray, sites_x: np.ndarray, sites_y: np.ndarray, site_kind: np.ndarray, *,
              title: str, label: str, cmap: str, vmin: float, vmax: float) -> Figure:
     """Demand points coloured by ``value`` with the chosen sites on top, on the base map."""
     figsize, box = (10.0, 8.0), (0.6, 0.5, 7.6, 7.0)
-    lims = _lims(agreement, np.concatenate([demand_x, sites_x]), np.concatenate([demand_y, sites_y]),
+    lims = _lims(np.concatenate([demand_x, sites_x]), np.concatenate([demand_y, sites_y]),
                  box[2] / box[3])
     fig, ax = map_axes(figsize, box, lims)
     draw_base(ax, agreement, boundaries, lims)
@@ -80,6 +86,7 @@ def sweep_figure(rows: list[dict[str, Any]]) -> Figure:
 
 
 def save(fig: Figure, path: Path) -> Path:
+    """Write the figure (PNG at 110 dpi); returns ``path``."""
     fig.savefig(path, dpi=110)
     return path
 
@@ -115,7 +122,8 @@ def plan_html(plan: dict[str, Any], figures: dict[str, str]) -> str:
              f"<p><b>{s['sites']:,} assets</b>, cost {s['cost']:,.0f}; monitors: "
              f"{s['crew_per_shift']:,} per shift, {s['crew_total']:,} in total. Solved by HiGHS: "
              f"{plan['solver']['gap_to_lp'] * 100:.2f} % above the linear relaxation's bound "
-             f"({plan['solver']['lp_bound']:,.0f}; HiGHS's bound {plan['solver'].get('dual_bound', plan['solver']['lp_bound']):,.0f}); "
+             f"({plan['solver']['lp_bound']:,.0f}; "
+             f"HiGHS's bound {plan['solver'].get('dual_bound', plan['solver']['lp_bound']):,.0f}); "
              f"{plan['solver']['status']}.</p>",
              "<h2>Assets by type</h2>", _table(s["by_type"], ["asset", "kind", "count", "cost",
                                                               "crew_per_shift", "crew_total"]),
@@ -141,7 +149,8 @@ def plan_html(plan: dict[str, Any], figures: dict[str, str]) -> str:
                   f"bound; fusion in clutter locates fewer than have enough detections.</p>",
                   _table(c["stretches"], [k for k in c["stretches"][0]] if c["stretches"] else [])]
     for name, path in figures.items():
-        parts.append(f'<figure><img src="{html.escape(path)}" alt="{html.escape(name)}" style="max-width:100%"></figure>')
+        parts.append(f'<figure><img src="{html.escape(path)}" alt="{html.escape(name)}" '
+                     'style="max-width:100%"></figure>')
     style = ("body{font-family:DejaVu Sans,sans-serif;max-width:1000px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;"
              "padding:3px 8px;font-size:0.9em;text-align:right}th{background:#f2f2f2}")

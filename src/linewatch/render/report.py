@@ -63,7 +63,7 @@ def render_html(report: dict[str, Any], *, map_file: str | None, trend_file: str
         party=lambda pid: parties.get(pid, "not attributed") if pid else "not attributed")
 
 
-def _points(report: dict[str, Any], reports: Sequence[Report] | None) -> dict[str, tuple[str, np.ndarray, np.ndarray]]:
+def _points(report: dict[str, Any], reports: Sequence[Report] | None) -> dict[str, tuple[str, float, float]]:
     """``id -> (kind, lon, lat)`` of the day's records, from ``reports`` or the report's table."""
     if reports is not None:
         return {r.id: (r.kind.value, r.location.lon, r.location.lat) for r in reports}

@@ -1,23 +1,29 @@
 """The daily report as data, in the structure of the OSCE SMM daily report.
 
-Core: imports ``agreement``, ``verification``, ``model``, ``geo`` and ``errors``. It returns a
-JSON-ready dict; ``linewatch.render`` draws and writes it.
+The room for what the report says (not how it looks):
+
+* ``counts``: :func:`count_day`, one UTC day's records counted into figures;
+* ``sections``: the report's sections, each day's figures beside the previous day's with the
+  records behind them;
+* ``daily``: :func:`build_daily_report`, the whole report with its header and summary.
+
+Core: imports ``agreement``, ``verification``, ``model``, ``geo`` and ``errors``, and does no
+I/O and reads no clock. It returns a JSON-ready dict; ``linewatch.render`` draws and writes it.
 """
 
 from __future__ import annotations
 
-from linewatch.reporting.daily import (
+from linewatch.reporting.counts import (
     DISENGAGEMENT_CATEGORY,
     EXPLOSION_ORDER,
     FIRE_ORDER,
-    FORMAT,
     INSIDE_PROBABILITY,
     KIND_LABELS,
     NEAR_DISENGAGEMENT_M,
     SECURITY_CATEGORY,
-    build_daily_report,
     count_day,
 )
+from linewatch.reporting.daily import FORMAT, build_daily_report
 
 __all__ = [
     "DISENGAGEMENT_CATEGORY",

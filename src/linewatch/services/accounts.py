@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from linewatch.store.service_tables import User
 
@@ -63,6 +64,6 @@ class Principal:
     def can(self, capability: str) -> bool:
         return capability in self.capabilities
 
-    def as_dict(self) -> dict[str, str | None]:
+    def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "role": self.role, "party": self.party,
                 "capabilities": sorted(self.capabilities)}

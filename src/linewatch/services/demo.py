@@ -14,9 +14,12 @@ from __future__ import annotations
 import json
 import os
 import time as _time
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from linewatch.coverage import place_coverage
 from linewatch.errors import InputError
@@ -24,23 +27,25 @@ from linewatch.formats import record_from_dict, write_records
 from linewatch.formats.network import write_network
 from linewatch.formats.sensors import write_detections, write_sensors
 from linewatch.model import utc_iso
+from linewatch.services.agreements import load_agreement_file
 from linewatch.services.audit import AuditLog, generate_keys, load_private_key, load_public_key
-from linewatch.services.pipeline import (
+from linewatch.services.fuse import fuse_files
+from linewatch.services.ingest import ingest_file
+from linewatch.services.report import HISTORY_DAYS, daily_report
+from linewatch.services.submissions import keep_daily_report, release_daily_report
+from linewatch.services.verify import (
     coverage_from_network,
-    daily_report,
     day_window,
-    fuse_files,
-    ingest_file,
-    load_agreement_file,
     remember_network,
+    verify_allegations,
     verify_store,
 )
-from linewatch.services.submissions import keep_daily_report, release_daily_report
 from linewatch.sim import SCENARIOS, generate_day, network_from_simulation, simulate, simulate_allegations
 from linewatch.store import open_store
 
 DEFAULT_DAY = date(2026, 6, 15)
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "agreements"
+#: the example agreements shipped inside the package (``examples/agreements`` links here)
+EXAMPLES = Path(str(resources.files("linewatch.data").joinpath("agreements")))
 
 #: Rows a real feed gets wrong; each must end up in the quarantine with its reason.
 MALFORMED_JSONL = [
@@ -55,7 +60,7 @@ MALFORMED_JSONL = [
 ]
 
 
-def _write_jsonl(path: Path, records: list[dict], extra_lines: list[str] = ()) -> None:
+def _write_jsonl(path: Path, records: list[dict], extra_lines: Sequence[str] = ()) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for r in records:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
@@ -68,8 +73,109 @@ def _write_fmt(path: Path, records: list[dict], fmt: str) -> None:
         write_records([record_from_dict(r) for r in records], fh, fmt=fmt)
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What the demo writes as a mission would receive it."""
+
+    files: list[Path]                 # report and allegation files, in ingest order
+    sensors: Path
+    detections: Path
+    network: Path
+    n_sensors: int
+
+
+def _day_of(ag: Any, day: date | None) -> date:
+    day = day or DEFAULT_DAY
+    if ag.start is not None and day < ag.start.date() + timedelta(days=7):
+        day = ag.start.date() + timedelta(days=14)
+    return day
+
+
+def _report_files(ag: Any, day: date, seed: int, inputs: Path) -> list[Path]:
+    """A week of reports, the report day's split by source and format as they would arrive."""
+    history: list[dict] = []
+    today: list[dict] = []
+    for back in range(6, -1, -1):
+        intensity = 1.0 if back == 0 else 0.55 + 0.08 * (6 - back)
+        recs = generate_day(ag, day - timedelta(days=back), seed=seed, intensity=intensity)
+        (today if back == 0 else history).extend(recs)
+    by_source: dict[str, list[dict]] = {}
+    for r in today:
+        by_source.setdefault(r["source_kind"], []).append(r)
+    files = [inputs / "history.jsonl", inputs / f"posts-and-patrols-{day}.jsonl", inputs / f"acoustic-{day}.jsonl"]
+    _write_jsonl(files[0], history)
+    _write_jsonl(files[1], by_source.get("observation_post", []) + by_source.get("patrol", []), MALFORMED_JSONL)
+    _write_jsonl(files[2], by_source.get("acoustic_sensor", []))
+    for kind, fmt, name in (("fixed_camera", "csv", "cameras"), ("uav", "geojson", "uav")):
+        files.append(inputs / f"{name}-{day}.{fmt}")
+        _write_fmt(files[-1], by_source.get(kind, []), fmt)
+    # a few open-source items, arriving in ACLED's format
+    osint = [dict(r, id=f"os-{r['id']}", source_kind="open_source", source_id="Local media")
+             for r in today if r["kind"] == "explosion" and r.get("explosion_type") == "impact"
+             and "lon" in r][:8]
+    files.append(inputs / f"open-sources-{day}.csv")
+    _write_fmt(files[-1], osint, "acled")
+    return files
+
+
+def _sensor_files(ag: Any, day: date, seed: int, inputs: Path) -> tuple[_Inputs, Path]:
+    """Two hours of the acoustic network's raw detections, the network behind them, and the
+    parties' allegations about those hours (true, naming the wrong party, false, where nothing
+    could have seen it, and one malformed)."""
+    sim = simulate(ag, replace(SCENARIOS["active"], duration_s=2 * 3600.0,
+                               start_s=datetime.combine(day, time(1), tzinfo=UTC).timestamp()),
+                   seed=seed)
+    sensors_path, detections_path = inputs / "sensors.csv", inputs / f"detections-{day}.jsonl"
+    with sensors_path.open("w", encoding="utf-8", newline="") as fh:
+        write_sensors(sim.sensors, fh)
+    with detections_path.open("w", encoding="utf-8") as fh:
+        write_detections(sim.detections, sim.sensors, fh)
+    assert sim.network is not None   # simulate() always says which network it ran
+    network = network_from_simulation(sim.network)
+    network_path = write_network(network, inputs / "network.json", sensors_file="sensors.csv")
+    scripted = simulate_allegations(
+        sim.truth, ag, seed=seed, n_true=4, n_wrong=2, n_false=3, n_uncovered=2,
+        coverage=lambda lon, lat, t: place_coverage(
+            network, (lon, lat), t - 1800, t + 1800, "explosion", radius_m=1500.0, n_points=16,
+            step_s=300.0).probability)
+    claims = inputs / f"allegations-{day}.jsonl"
+    _write_jsonl(claims, [_allegation_input(s.allegation) for s in scripted],
+                 [json.dumps({"id": "claim-bad-1", "alleging_party": ag.party_ids[0],
+                              "accused_party": ag.party_ids[0], "kind": "shelling",
+                              "time": f"{day}T02:00:00Z", "lon": 37.8, "lat": 48.5,
+                              "received_time": f"{day}T09:00:00Z"})])
+    return _Inputs([], sensors_path, detections_path, network_path, len(sim.sensors)), claims
+
+
+def _run_pipeline(store: Any, loaded: Any, day: date, inputs: _Inputs, out_dir: Path, key: Any,
+                  say: Any) -> tuple[dict[str, Path], list[Any]]:
+    """Ingest, fuse, verify, adjudicate, report, keep and release: the mission's day."""
+    for f in inputs.files:
+        s = ingest_file(store, f)
+        say(f"  ingested {f.name}: {s.added} added, {s.duplicate} duplicates, {s.quarantined} quarantined")
+    fused = fuse_files(store, inputs.sensors, inputs.detections, out_dir / "incidents.geojson", loaded=loaded)
+    say(f"  fused {fused.n_detections:,} raw detections of {inputs.n_sensors} sensors into "
+        f"{fused.n_incidents} incidents ({fused.n_pairs} launch-impact pairs), {fused.n_stored} stored")
+    # verify the report's days (the day and the history the report compares it with)
+    start, end = day_window(day - timedelta(days=HISTORY_DAYS))[0], day_window(day)[1]
+    run, v = verify_store(store, loaded, start=start, end=end)
+    n_viol = sum(1 for f in v.findings if f.verdict.value == "violation")
+    say(f"  verified {len(v.places)} records of {start:%Y-%m-%d} to {day}: "
+        f"{len(v.findings)} findings, {n_viol} violations (run {run})")
+    coverage, coverage_name, net = coverage_from_network(inputs.network)
+    remember_network(store, inputs.network)
+    _, judged = verify_allegations(store, loaded, coverage=coverage, coverage_name=coverage_name,
+                                   start=day_window(day)[0], end=end, key=key)
+    paths = daily_report(store, loaded, day, out_dir / "report", key=key, network=net)
+    # the web service's copy of the report, released to the parties and the public
+    keep_daily_report(store, loaded, day, paths, built_by="demo")
+    release_daily_report(store, day, released_by="demo")
+    return paths, judged
+
+
 def run_demo(out_dir: Path, *, seed: int = 20251, agreement_path: Path | None = None,
-             console=None, day: date | None = None) -> dict[str, Path]:
+             console: Any = None, day: date | None = None) -> dict[str, Path]:
+    """The main job: write a seeded week of inputs, then run the mission's day over them."""
     say = console.print if console is not None else (lambda *a, **k: None)
     t0 = _time.perf_counter()
     agreement_path = agreement_path or EXAMPLES / "line-of-contact.yaml"
@@ -77,108 +183,25 @@ def run_demo(out_dir: Path, *, seed: int = 20251, agreement_path: Path | None = 
         raise InputError(f"{agreement_path}: agreement file not found (pass --agreement FILE)")
     loaded = load_agreement_file(agreement_path)
     ag = loaded.agreement
-    day = day or DEFAULT_DAY
-    if ag.start is not None and day < ag.start.date() + timedelta(days=7):
-        day = ag.start.date() + timedelta(days=14)
+    day = _day_of(ag, day)
     out_dir = Path(out_dir)
-    inputs = out_dir / "input"
-    inputs.mkdir(parents=True, exist_ok=True)
+    inputs_dir = out_dir / "input"
+    inputs_dir.mkdir(parents=True, exist_ok=True)
     db = out_dir / "linewatch.sqlite"
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
     say(f"[bold]linewatch demo[/]: {ag.title}, report day {day.isoformat()}, seed {seed}")
-
-    history, today = [], []
-    for back in range(6, -1, -1):
-        d = day - timedelta(days=back)
-        intensity = 1.0 if back == 0 else 0.55 + 0.08 * (6 - back)
-        recs = generate_day(ag, d, seed=seed, intensity=intensity)
-        (today if back == 0 else history).extend(recs)
-    by_source: dict[str, list[dict]] = {}
-    for r in today:
-        by_source.setdefault(r["source_kind"], []).append(r)
-    files = []
-    p = inputs / "history.jsonl"
-    _write_jsonl(p, history)
-    files.append(p)
-    p = inputs / f"posts-and-patrols-{day.isoformat()}.jsonl"
-    _write_jsonl(p, by_source.get("observation_post", []) + by_source.get("patrol", []), MALFORMED_JSONL)
-    files.append(p)
-    p = inputs / f"acoustic-{day.isoformat()}.jsonl"
-    _write_jsonl(p, by_source.get("acoustic_sensor", []))
-    files.append(p)
-    for kind, fmt, name in (("fixed_camera", "csv", "cameras"), ("uav", "geojson", "uav")):
-        p = inputs / f"{name}-{day.isoformat()}.{ 'csv' if fmt == 'csv' else 'geojson'}"
-        _write_fmt(p, by_source.get(kind, []), fmt)
-        files.append(p)
-    # a few open-source items, arriving in ACLED's format
-    osint = [dict(r, id=f"os-{r['id']}", source_kind="open_source", source_id="Local media")
-             for r in today if r["kind"] == "explosion" and r.get("explosion_type") == "impact"
-             and "lon" in r][:8]
-    p = inputs / f"open-sources-{day.isoformat()}.csv"
-    _write_fmt(p, osint, "acled")
-    files.append(p)
-
-    # the acoustic network's raw detections for two hours of the night, as a mission gets them
-    sim = simulate(ag, replace(SCENARIOS["active"], duration_s=2 * 3600.0,
-                               start_s=datetime.combine(day, time(1), tzinfo=UTC).timestamp()),
-                   seed=seed)
-    sensors_path, detections_path = inputs / "sensors.csv", inputs / f"detections-{day.isoformat()}.jsonl"
-    with sensors_path.open("w", encoding="utf-8", newline="") as fh:
-        write_sensors(sim.sensors, fh)
-    with detections_path.open("w", encoding="utf-8") as fh:
-        write_detections(sim.detections, sim.sensors, fh)
-
-    # the sensor network behind them (what it could have detected), for the allegations
-    network = network_from_simulation(sim.network)
-    network_path = write_network(network, inputs / "network.json", sensors_file="sensors.csv")
-    # the parties' allegations about those hours: true ones, ones naming the wrong party,
-    # false ones, ones where nothing could have seen it, and one malformed
-    scripted = simulate_allegations(
-        sim.truth, ag, seed=seed, n_true=4, n_wrong=2, n_false=3, n_uncovered=2,
-        coverage=lambda lon, lat, t: place_coverage(
-            network, (lon, lat), t - 1800, t + 1800, "explosion", radius_m=1500.0, n_points=16,
-            step_s=300.0).probability)
-    p = inputs / f"allegations-{day.isoformat()}.jsonl"
-    _write_jsonl(p, [_allegation_input(s.allegation) for s in scripted],
-                 [json.dumps({"id": "claim-bad-1", "alleging_party": ag.party_ids[0],
-                              "accused_party": ag.party_ids[0], "kind": "shelling",
-                              "time": f"{day.isoformat()}T02:00:00Z", "lon": 37.8, "lat": 48.5,
-                              "received_time": f"{day.isoformat()}T09:00:00Z"})])
-    files.append(p)
-    keys_dir = out_dir / "keys"
-    private_path, public_path = generate_keys(keys_dir, force=True)
+    sensing, claims = _sensor_files(ag, day, seed, inputs_dir)
+    inputs = replace(sensing, files=[*_report_files(ag, day, seed, inputs_dir), claims])
+    private_path, public_path = generate_keys(out_dir / "keys", force=True)
     key = load_private_key(private_path)
-
     with open_store(db) as store:
-        for f in files:
-            s = ingest_file(store, f)
-            say(f"  ingested {f.name}: {s.added} added, {s.duplicate} duplicates, "
-                f"{s.quarantined} quarantined")
-        fused = fuse_files(store, sensors_path, detections_path, out_dir / "incidents.geojson",
-                           loaded=loaded)
-        say(f"  fused {fused.n_detections:,} raw detections of {len(sim.sensors)} sensors into "
-            f"{fused.n_incidents} incidents ({fused.n_pairs} launch-impact pairs), "
-            f"{fused.n_stored} stored")
-        start, end = day_window(day)
-        run, v = verify_store(store, loaded, start=start, end=end)
-        n_viol = sum(1 for f in v.findings if f.verdict.value == "violation")
-        say(f"  verified {len(v.places)} records of {day.isoformat()}: {len(v.findings)} findings, "
-            f"{n_viol} violations (run {run})")
-        coverage, coverage_name, net = coverage_from_network(network_path)
-        remember_network(store, network_path)
-        paths = daily_report(store, loaded, day, out_dir / "report", coverage=coverage,
-                             coverage_name=coverage_name, key=key, network=net)
-        # the web service's copy of the report, released to the parties and the public
-        keep_daily_report(store, loaded, day, paths, built_by="demo")
-        release_daily_report(store, day, released_by="demo")
+        paths, judged = _run_pipeline(store, loaded, day, inputs, out_dir, key, say)
         users_path = _demo_users(store, out_dir, ag.party_ids)
-        runs = store.allegation_runs()
-        verdicts = store.allegation_verdicts(runs[-1]["id"]) if runs else []
         counts: dict[str, int] = {}
-        for v in verdicts:
-            counts[v["verdict"]] = counts.get(v["verdict"], 0) + 1
-        say(f"  {len(verdicts)} allegations judged: "
+        for f in judged:
+            counts[str(f.verdict)] = counts.get(str(f.verdict), 0) + 1
+        say(f"  {len(judged)} allegations judged: "
             + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items())))
         audit = AuditLog(store).verify(load_public_key(public_path))
         say(f"  audit log: {AuditLog(store).size()} entries, "

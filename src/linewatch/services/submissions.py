@@ -2,7 +2,7 @@
 objects, and daily reports built into the store and released.
 
 They go through the same parsers, store calls and audit log as the file-based ingest in
-:mod:`linewatch.services.pipeline`: a bad object is quarantined with its position and field, an id stored
+:mod:`linewatch.services.ingest`: a bad object is quarantined with its position and field, an id stored
 with the same content is a duplicate, with other content a conflict (quarantined).
 """
 
@@ -16,9 +16,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from linewatch.formats.records import Parsed, Rejected, parse_record, record_to_dict
-from linewatch.services.pipeline import LoadedAgreement, _log_new, _site_resolver, content_hash, daily_report
-from linewatch.store import Store, StoredRecord
+from linewatch.formats.records import Parsed, Rejected, parse_record
+from linewatch.model import Report
+from linewatch.services.agreements import LoadedAgreement, site_resolver
+from linewatch.services.audit import AuditLog
+from linewatch.services.report import daily_report
+from linewatch.store import Store
 
 
 @dataclass
@@ -53,28 +56,28 @@ def submit_records(store: Store, objects: list[Any], *, submitted_by: str,
     body = _raw(objects).encode("utf-8")
     sha = hashlib.sha256(body).hexdigest()
     out = Submission()
-    records: list[StoredRecord] = []
-    rejected: list[tuple] = []
+    records: list[Report] = []
+    rejected: list[Rejected] = []
     for i, obj in enumerate(objects):
         item = (parse_record(obj, name=source, line=i + 1, raw=_raw(obj)) if isinstance(obj, dict)
                 else _not_object(source, i, obj))
         if isinstance(item, Parsed):
-            data = record_to_dict(item.report)
-            records.append(StoredRecord(item.report, data, content_hash(data), source, i + 1))
+            records.append(item.report)
             out.ids.append(item.report.id)
         else:
-            rejected.append((item.file, item.line, item.field, item.reason, item.raw))
+            rejected.append(item)
             out.rejected.append((i, item.field, item.reason))
             out.ids.append(None)
     with store.transaction() as c:  # one commit: the batch, its records, their audit entries
         store.serialize_writes(c)
         batch = store.begin_batch(source, sha, "api", submitted_by=submitted_by)
-        res = store.add_chunk(records, rejected, batch_id=batch, file_sha256=sha)
+        res = store.add_records(records, rejected, batch_id=batch, file_sha256=sha)
         store.finish_batch(batch)
-        _log_new(store)
-    for rec, why in res.conflicts:
-        out.rejected.append((rec.line - 1, "id", why))
-        out.ids[rec.line - 1] = None
+        AuditLog(store).log_new_records()
+    for conflict in res.conflicts:
+        line = int(conflict.line or 1)
+        out.rejected.append((line - 1, "id", conflict.reason))
+        out.ids[line - 1] = None
     out.rejected.sort()
     out.added, out.duplicate = res.added, res.duplicate
     out.quarantined = len(rejected) + len(res.conflicts)
@@ -84,7 +87,7 @@ def submit_records(store: Store, objects: list[Any], *, submitted_by: str,
 def submit_allegations(store: Store, objects: list[Any], *, submitted_by: str,
                        source: str) -> Submission:
     """Store allegation objects (docs/allegation-formats.md) submitted by ``submitted_by``."""
-    from linewatch.formats.allegations import _parse, allegation_to_dict
+    from linewatch.formats.allegations import parse_allegation
     from linewatch.formats.resources import load_gazetteer
     body = _raw(objects).encode("utf-8")
     sha = hashlib.sha256(body).hexdigest()
@@ -94,30 +97,30 @@ def submit_allegations(store: Store, objects: list[Any], *, submitted_by: str,
         nonlocal gazetteer
         gazetteer = gazetteer or load_gazetteer()
         return gazetteer.resolve(name, country=country)
-    sites = _site_resolver(store)
+    sites = site_resolver(store)
     out = Submission()
     rows: list[tuple] = []
-    rejected: list[tuple] = []
+    rejected: list[Rejected] = []
     for i, obj in enumerate(objects):
-        item = (_parse(obj, name=source, line=i + 1, raw=_raw(obj), settlements=settlements,
+        item = (parse_allegation(obj, name=source, line=i + 1, raw=_raw(obj), settlements=settlements,
                        sites=sites) if isinstance(obj, dict) else _not_object(source, i, obj))
         if isinstance(item, Rejected):
-            rejected.append((item.file, item.line, item.field, item.reason, item.raw))
+            rejected.append(item)
             out.rejected.append((i, item.field, item.reason))
             out.ids.append(None)
         else:
-            data = allegation_to_dict(item.allegation)
-            rows.append((data, content_hash(data), source, i + 1))
-            out.ids.append(data["id"])
+            rows.append((item.allegation, source, i + 1))
+            out.ids.append(item.allegation.id)
     with store.transaction() as c:
         store.serialize_writes(c)
         batch = store.begin_batch(source, sha, "api-allegations", submitted_by=submitted_by)
         res = store.add_allegations(rows, rejected, batch_id=batch, file_sha256=sha)
         store.finish_batch(batch)
-        _log_new(store)
-    for (file, line, fld, reason, raw), _ in res.conflicts:
-        out.rejected.append((int(line) - 1, fld, reason))
-        out.ids[int(line) - 1] = None
+        AuditLog(store).log_new_records()
+    for conflict in res.conflicts:
+        line = int(conflict.line or 1)
+        out.rejected.append((line - 1, conflict.field, conflict.reason))
+        out.ids[line - 1] = None
     out.rejected.sort()
     out.added, out.duplicate = res.added, res.duplicate
     out.quarantined = len(rejected) + len(res.conflicts)
@@ -132,7 +135,7 @@ def build_daily_report(store: Store, loaded: LoadedAgreement, day: date, *, buil
                        network_path: str | Path | None = None, key=None) -> dict[str, Any]:
     """Build the day's report (as ``linewatch report`` does) and keep it in the store, with its
     HTML, PDF, JSON and figures; returns the report's JSON. Refused once the day is released."""
-    from linewatch.services.pipeline import coverage_from_network
+    from linewatch.services.verify import coverage_from_network
     coverage = name = network = None
     if network_path is not None:
         coverage, name, network = coverage_from_network(network_path)
@@ -146,7 +149,7 @@ def build_daily_report(store: Store, loaded: LoadedAgreement, day: date, *, buil
 
 def keep_daily_report(store: Store, loaded: LoadedAgreement, day: date,
                       paths: dict[str, Path], *, built_by: str) -> dict[str, Any]:
-    """Keep a report written by :func:`linewatch.services.pipeline.daily_report` (every file of its
+    """Keep a report written by :func:`linewatch.services.report.daily_report` (every file of its
     directory) in the store; returns the report's JSON."""
     folder = Path(paths["json"]).parent
     files = [(p.relative_to(folder).as_posix(), _MEDIA[p.suffix], p.read_bytes())

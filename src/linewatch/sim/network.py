@@ -1,4 +1,8 @@
-"""The simulator's network as the coverage model sees it: its curves, outages, views and flights.
+"""The network a simulated run used, and the same network as the coverage model sees it.
+
+:class:`SimNetwork` (``simulated_network(...)`` and ``simulate(...).network``) states what the
+run applied: the sensors down for the whole run, each camera's axis, and every UAV sortie; it
+draws nothing the detections depend on.
 
 The simulator depends on the coverage model, not the other way round: its detection
 parameters default to the coverage model's curves (:data:`linewatch.coverage.DETECTABILITY`),
@@ -7,12 +11,39 @@ and a run's network turns into a :class:`linewatch.coverage.Network` here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from linewatch.coverage import DETECTABILITY, CameraView, Detectability, Flight, Network, Outage
-from linewatch.sim.world import ScenarioParams, SimNetwork
+from linewatch.model import Sensors
+from linewatch.sim.scenarios import ScenarioParams
 
-__all__ = ["detectability_from_params", "network_from_simulation"]
+__all__ = ["SimNetwork", "detectability_from_params", "network_from_simulation"]
+
+
+@dataclass(frozen=True, eq=False)
+class SimNetwork:
+    """The network a run used, as the coverage model needs it (it becomes a
+    :class:`linewatch.coverage.Network` with :func:`network_from_simulation`).
+
+    Exactly what the simulator applies: the sensors that are down (silent) for the whole run,
+    each camera's optical axis (its field of view and range are ``params.camera_half_fov_deg``
+    and ``params.camera_range_m``), and every UAV sortie (a UAV sees only while airborne,
+    within ``params.uav_radius_m`` of its orbit centre, the sensor's position). Times are epoch
+    seconds (UTC). ``run_end_s`` is the latest time an event can happen: the end of the run
+    plus the longest time of flight (impacts come after their launches).
+    """
+
+    sensors: Sensors
+    params: ScenarioParams
+    down: np.ndarray                  # bool per sensor
+    run_start_s: float
+    run_end_s: float
+    camera_azimuth_deg: np.ndarray    # per sensor: true azimuth of a camera's axis, else NaN
+    flight_sensor: np.ndarray         # per sortie: index of its UAV in ``sensors``
+    flight_start_s: np.ndarray
+    flight_end_s: np.ndarray
 
 
 def _launch_impact(params: ScenarioParams) -> dict[tuple[str, str], Detectability]:

@@ -17,10 +17,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from linewatch.agreement import Agreement
+from linewatch.agreement import Agreement, BufferZoneC, SiteC
 from linewatch.geo import GEOD
 from linewatch.model import utc_iso
 
@@ -33,9 +35,15 @@ _FIRE_P = [0.45, 0.35, 0.12, 0.04, 0.04]
 _EXPLOSION_TYPES = ["impact", "airburst", "outgoing", "undetermined"]
 _EXPLOSION_P = [0.2, 0.1, 0.25, 0.45]
 
+#: A record in the canonical dict form of the JSONL format.
+Record = dict[str, Any]
+Floats = npt.NDArray[np.float64]
+
 
 @dataclass(frozen=True)
 class Post:
+    """A mission observation post, on a party's side of the line."""
+
     id: str
     lon: float
     lat: float
@@ -52,7 +60,8 @@ class _Line:
         self.li = agreement.line_index
         self.length_m = self.li.length_m
 
-    def at(self, chainage_m: np.ndarray, offset_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def at(self, chainage_m: Floats, offset_m: Floats) -> tuple[Floats, Floats]:
+        """WGS84 points at a chainage and a signed offset (positive on the left) from the line."""
         li = self.li
         seg = np.clip(np.searchsorted(li.chain0, chainage_m, side="right") - 1, 0, li.n_segments - 1)
         t = np.clip((chainage_m - li.chain0[seg]) / li.geo_len[seg], 0, 1)
@@ -63,6 +72,7 @@ class _Line:
         return self.ag.frame.to_lonlat(x, y)
 
     def sign(self, party: str) -> float:
+        """+1 for the party on the line's left, -1 for the other."""
         return 1.0 if self.ag.side_of[party] == "left" else -1.0
 
 
@@ -79,7 +89,7 @@ def observation_posts(agreement: Agreement, *, spacing_km: float = 20.0) -> list
     return posts
 
 
-def generate_day(agreement: Agreement, day: date, *, seed: int, intensity: float = 1.0) -> list[dict]:
+def generate_day(agreement: Agreement, day: date, *, seed: int, intensity: float = 1.0) -> list[Record]:
     """The records of one day, sorted by id."""
     rng = np.random.default_rng([seed, day.toordinal()])
     line = _Line(agreement)
@@ -87,7 +97,7 @@ def generate_day(agreement: Agreement, day: date, *, seed: int, intensity: float
     post_lon = np.array([p.lon for p in posts])
     post_lat = np.array([p.lat for p in posts])
     start = datetime.combine(day, time(0), tzinfo=UTC)
-    out: list[dict] = []
+    out: list[Record] = []
     out += _fire(rng, agreement, line, posts, post_lon, post_lat, start, day, intensity)
     out += _weapons(rng, agreement, line, start, day, intensity)
     out += _incidents(rng, agreement, line, start, day)
@@ -95,7 +105,7 @@ def generate_day(agreement: Agreement, day: date, *, seed: int, intensity: float
     return out
 
 
-def _night_times(rng, start: datetime, n: int) -> list[datetime]:
+def _night_times(rng: np.random.Generator, start: datetime, n: int) -> list[datetime]:
     # most fire at dusk and night: hours weighted towards 17:00-05:00 UTC
     w = np.array([3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 3, 4, 4, 4, 4, 3, 3], float)
     hours = rng.choice(24, size=n, p=w / w.sum())
@@ -103,7 +113,8 @@ def _night_times(rng, start: datetime, n: int) -> list[datetime]:
     return [start + timedelta(seconds=int(s)) for s in secs]
 
 
-def _fire(rng, ag, line, posts, post_lon, post_lat, start, day, intensity) -> list[dict]:
+def _fire(rng: np.random.Generator, ag: Agreement, line: _Line, posts: list[Post], post_lon: Floats,
+          post_lat: Floats, start: datetime, day: date, intensity: float) -> list[Record]:
     n = int(rng.poisson(320 * intensity))
     hot = rng.uniform(0.05, 0.95, size=6) * line.length_m
     from_hot = rng.random(n) < 0.75
@@ -126,9 +137,9 @@ def _fire(rng, ag, line, posts, post_lon, post_lat, start, day, intensity) -> li
             off = line.sign(other) * rng.uniform(300, 8000)
         else:
             off = rng.choice([-1, 1]) * rng.uniform(200, 6000)
-        lon, lat = line.at(np.array([ch[i]]), np.array([off]))
-        lon, lat = float(lon[0]), float(lat[0])
-        rec = {"kind": kind, "time": utc_iso(times[i])}
+        at_lon, at_lat = line.at(np.array([ch[i]]), np.array([off]))
+        lon, lat = float(at_lon[0]), float(at_lat[0])
+        rec: Record = {"kind": kind, "time": utc_iso(times[i])}
         if kind == "explosion":
             rec["explosion_type"] = etype
         live_fire = kind == "bursts_and_shots" and rng.random() < 0.05
@@ -153,7 +164,8 @@ def _prefix(source_kind: str) -> str:
             "acoustic_sensor": "ac", "open_source": "os"}.get(source_kind, "x")
 
 
-def _observe(rng, rec, lon, lat, posts, post_lon, post_lat, t) -> None:
+def _observe(rng: np.random.Generator, rec: Record, lon: float, lat: float, posts: list[Post],
+             post_lon: Floats, post_lat: Floats, t: datetime) -> None:
     """Who saw it, and how they reported where."""
     _, _, dist = GEOD.inv(post_lon, post_lat, np.full(len(posts), lon), np.full(len(posts), lat))
     j = int(np.argmin(dist))
@@ -182,7 +194,8 @@ def _observe(rng, rec, lon, lat, posts, post_lon, post_lat, t) -> None:
                    radius_m=80.0)
 
 
-def _weapons(rng, ag, line, start, day, intensity) -> list[dict]:
+def _weapons(rng: np.random.Generator, ag: Agreement, line: _Line, start: datetime, day: date,
+             intensity: float) -> list[Record]:
     classes = list(ag.weapon_classes.values())
     if not classes:
         return []
@@ -191,8 +204,8 @@ def _weapons(rng, ag, line, start, day, intensity) -> list[dict]:
     for i in range(n):
         w = classes[int(rng.integers(len(classes)))]
         party = str(rng.choice(ag.party_ids))
-        widths = [ag.zones[z].width_m.get(party, 0) for z in w.banned_from
-                  if getattr(ag.zones[z], "width_m", None)]
+        zones = [ag.zones[z] for z in w.banned_from]
+        widths = [z.width_m.get(party, 0) for z in zones if isinstance(z, BufferZoneC) and z.width_m]
         limit = max(widths) if widths else 20_000
         inside = rng.random() < 0.3
         dist = rng.uniform(2000, limit * 0.9) if inside else rng.uniform(limit * 1.1, limit * 1.1 + 40_000)
@@ -213,21 +226,25 @@ def _weapons(rng, ag, line, start, day, intensity) -> list[dict]:
     return out
 
 
-def _incidents(rng, ag, line, start, day) -> list[dict]:
-    out = []
-    t = lambda h: start + timedelta(hours=h, minutes=int(rng.integers(0, 60)))  # noqa: E731
-    sites = [z for z in ag.zones.values() if z.kind == "site" and z.point is not None
+def _incidents(rng: np.random.Generator, ag: Agreement, line: _Line, start: datetime, day: date) -> list[Record]:
+    out: list[Record] = []
+
+    def t(h: int) -> datetime:
+        return start + timedelta(hours=h, minutes=int(rng.integers(0, 60)))
+
+    sites = [(z, z.point) for z in ag.zones.values() if isinstance(z, SiteC) and z.point is not None
              and z.category in ("energy", "electricity", "water", "nuclear")]
     if sites:
-        site = sites[int(rng.integers(len(sites)))]
+        site, point = sites[int(rng.integers(len(sites)))]
         when = t(int(rng.integers(0, 5)))
         out.append({"id": f"pt-{day.isoformat()}-S001", "kind": "infrastructure_strike",
-                    "time": utc_iso(when), "lon": site.point[0], "lat": site.point[1], "radius_m": 400.0,
+                    "time": utc_iso(when), "lon": point[0], "lat": point[1], "radius_m": 400.0,
                     "category": site.category, "source_kind": "patrol", "source_id": "PATROL-07",
                     "received_time": utc_iso(when + timedelta(hours=5)),
                     "description": f"Damage to {site.name} observed; assessed as caused by artillery."})
-    places = lambda n, lo, hi: line.at(rng.uniform(0, line.length_m, n),  # noqa: E731
-                                       rng.choice([-1, 1], n) * rng.uniform(lo, hi, n))
+    def places(n: int, lo: float, hi: float) -> tuple[Floats, Floats]:
+        return line.at(rng.uniform(0, line.length_m, n), rng.choice([-1, 1], n) * rng.uniform(lo, hi, n))
+
     lon, lat = places(3, 1000, 15000)
     what = [("denial", 0.0, "Armed personnel denied passage at a checkpoint."),
             ("delay", 115.0, "Patrol delayed at a checkpoint for 1 hour and 55 minutes."),

@@ -1,4 +1,7 @@
-"""Stores: where records, detections, quarantine rows, verdicts and agreements live.
+"""Stores: where records, detections, quarantine rows, verdicts, agreements and the audit log live.
+
+Shell: imports the core and ``linewatch.formats`` (the canonical forms), never services, the CLI
+or the web service. A store takes and returns domain objects.
 
 ``open_store(url)`` takes ``sqlite:///path`` or a plain path (the embedded default), or
 ``postgresql://user@host:port/db`` (PostgreSQL with PostGIS, for a multi-user mission). Both
@@ -10,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from linewatch.errors import StoreError
-from linewatch.store.base import AddResult, QuarantineRow, Store, StoredRecord
+from linewatch.store.base import AddResult, AllegationRun, QuarantineRow, Store, VerificationRun
 from linewatch.store.sqlite import SQLiteStore
 
 SCHEMES = ("sqlite", "postgresql", "postgres")
@@ -31,4 +34,4 @@ def open_store(url: str | Path) -> Store:
     return SQLiteStore(text)
 
 
-__all__ = ["AddResult", "QuarantineRow", "SQLiteStore", "Store", "StoredRecord", "open_store"]
+__all__ = ["AddResult", "AllegationRun", "QuarantineRow", "SQLiteStore", "Store", "VerificationRun", "open_store"]

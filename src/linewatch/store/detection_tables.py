@@ -23,6 +23,7 @@ import numpy as np
 from linewatch.errors import InputError, NotFound
 from linewatch.model import Detections, Sensors
 from linewatch.store.service_tables import in_parts
+from linewatch.store.tables import Tables
 
 _COLUMNS = ("id", "sensor_id", "time_s", "time_sd_s", "bearing_deg", "bearing_sd_deg", "range_m",
             "range_sd_m", "lon", "lat", "position_sd_m", "kind", "temperature_c")
@@ -60,9 +61,7 @@ def detections_from_rows(rows: list[tuple], sensors: Sensors, index: dict[str, i
     return det, len(rows) - len(keep)
 
 
-class DetectionTables:
-    conn: object
-
+class DetectionTables(Tables):
     def add_detections(self, det: Detections, sensors: Sensors, *, batch_id: int | None = None,
                        enqueue: bool = False) -> int:
         """Store detections (their sensors' ids from ``sensors``) in one transaction; a

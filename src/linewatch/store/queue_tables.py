@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 
 from linewatch.errors import Conflict
 from linewatch.store.service_tables import in_parts
+from linewatch.store.tables import Tables
 
 _PROGRESS = ("name", "owner", "fence", "lease_until_s", "committed_s", "floor_s", "batch_id",
              "engine", "params", "n_detections", "n_incidents", "updated_s")
@@ -39,10 +40,7 @@ _LATENCY = ("record_id", "last_detection_s", "last_enqueued_s", "stream_time_s",
             "trigger_enqueued_s", "committed_s")
 
 
-class QueueTables:
-    conn: object
-    dialect: str
-
+class QueueTables(Tables):
     # -- the queue ----------------------------------------------------------------------------
     def queue_depth(self) -> tuple[int, float | None]:
         """How many detections are queued, and the enqueue time of the oldest (None: empty)."""
@@ -149,7 +147,9 @@ class QueueTables:
                 known |= {r[0] for r in c.execute(
                     f"SELECT detection_id FROM stream_claims WHERE stream = ? AND detection_id IN "
                     f"({marks})", [name, *part]).fetchall()}
-            claimed, late, seen = [], [], set(known)
+            claimed: list[tuple[str, float, float]] = []
+            late: list[tuple[str, float, float]] = []
+            seen = set(known)
             for _, det_id, t, enq in rows:
                 if det_id in seen:
                     continue
@@ -167,7 +167,8 @@ class QueueTables:
                       ) -> list[tuple[str, float, float]]:
         """The stream's claims ``(detection id, time_s, enqueued_s)`` from ``since_s`` on, by
         time then id."""
-        sql, args = "SELECT detection_id, time_s, enqueued_s FROM stream_claims WHERE stream = ?", [name]
+        sql = "SELECT detection_id, time_s, enqueued_s FROM stream_claims WHERE stream = ?"
+        args: list[str | float] = [name]
         if since_s is not None:
             sql += " AND time_s >= ?"
             args.append(since_s)

@@ -12,9 +12,11 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from linewatch.errors import Conflict, InputError, NotFound
 from linewatch.model import utc_iso
+from linewatch.store.tables import Tables
 
 ROLES = ("admin", "analyst", "monitor", "public")   # and "party:<id>"
 
@@ -71,7 +73,8 @@ def record_filter(*, start: datetime | None = None, end: datetime | None = None,
     ``[start, end)``, by the box of their ellipse meeting ``bbox`` (SQLite's R*Tree, or the
     GiST index on PostGIS's ``extent``), by ``column IN values`` for each non-empty ``within``
     pair, and (``current``) leaving out fusion records a later fusion run superseded."""
-    join, where, args = "", [], []
+    join, where = "", []
+    args: list[Any] = []
     if bbox is not None:
         if dialect == "postgresql":
             where.append("r.extent && ST_MakeEnvelope(?, ?, ?, ?, 4326)")
@@ -89,17 +92,14 @@ def record_filter(*, start: datetime | None = None, end: datetime | None = None,
     for column, values in within:
         if values:
             where.append(f"{column} IN ({','.join('?' * len(values))})")
-            args += list(values)
+            args.extend(values)
     if current:
         where.append("NOT EXISTS (SELECT 1 FROM superseded s WHERE s.batch_id = r.batch_id "
                      "AND r.time_s >= s.start_s AND r.time_s < s.end_s)")
     return join, where, args
 
 
-class ServiceTables:
-    conn: object
-    dialect: str
-
+class ServiceTables(Tables):
     # -- users --------------------------------------------------------------------------------
     def add_user(self, name: str, role: str, token_sha256: str) -> User:
         check_role(role)

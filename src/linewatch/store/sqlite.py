@@ -14,9 +14,9 @@ import shapely
 
 from linewatch.errors import StoreError
 from linewatch.store import migrations
-from linewatch.store.base import AddResult, QuarantineRow, Store, StoredRecord, ellipse_box
+from linewatch.store.base import Store, ellipse_box
 
-__all__ = ["AddResult", "QuarantineRow", "SQLiteStore", "StoredRecord"]
+__all__ = ["SQLiteStore"]
 
 
 class SQLiteStore(Store):

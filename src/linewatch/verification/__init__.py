@@ -1,11 +1,21 @@
 """Verification: records placed and judged against the agreement, and the parties' allegations adjudicated.
 
-Core: imports ``agreement``, ``coverage``, ``geo``, ``model`` and ``errors``. Every verdict cites
-its rule, gives a probability and its evidence; results are sorted, whatever the input order.
+The room for verdicts:
+
+* ``records``: :func:`verify` places every record (side, distances, sector, zones) and runs
+  every rule in force at its time, giving :class:`~linewatch.model.Finding` values;
+* ``allegations``: a party's allegation as received and the verdict on it, as values;
+* ``adjudication``: :func:`adjudicate` reaches those verdicts from the records and what the
+  network could have detected.
+
+Core: imports ``agreement``, ``coverage``, ``geo``, ``model`` and ``errors``, and does no I/O.
+Every verdict cites its rule, gives a probability and its evidence; results are sorted, whatever
+the input order.
 """
 
 from __future__ import annotations
 
+from linewatch.verification.adjudication import adjudicate, coverage_kind, network_coverage
 from linewatch.verification.allegations import (
     ALLEGATION_ENGINE,
     AdjudicationParams,
@@ -14,12 +24,10 @@ from linewatch.verification.allegations import (
     AllegationKind,
     AllegationVerdict,
     AllegedPlace,
+    Coverage,
     CoverageAnswer,
     Match,
-    adjudicate,
-    coverage_kind,
     mirror_allegation,
-    network_coverage,
     verdict_counts,
 )
 from linewatch.verification.records import (
@@ -42,6 +50,7 @@ __all__ = [
     "AllegationVerdict",
     "AllegedPlace",
     "Batch",
+    "Coverage",
     "CoverageAnswer",
     "ENGINE_VERSION",
     "Match",

@@ -8,18 +8,18 @@ the result does not depend on the order of the input.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from linewatch.agreement import REGISTRY, Agreement, Placement, RuleContext, in_force_probability
+from linewatch.agreement import REGISTRY, Agreement, CompiledRule, Placement, RuleContext, in_force_probability
 from linewatch.geo import covariances_en
-from linewatch.model import Finding, Report, Verdict
+from linewatch.model import Finding, Location, Report, Verdict, utc_datetime
 
-__all__ = ['Batch', 'ENGINE_VERSION', 'PlaceFacts', 'Verification', 'classify', 'finding_to_dict', 'utc', 'verify']
+__all__ = ["ENGINE_VERSION", "Batch", "PlaceFacts", "Verification", "classify", "finding_to_dict", "utc", "verify"]
 
 #: Bumped whenever a change can alter a verdict; stored with every verification run.
 ENGINE_VERSION = "verify-1"
@@ -56,50 +56,56 @@ class Batch:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def in_force(self, rule) -> np.ndarray:
-        return in_force_probability(self.time_s, self.window_s, _epoch(rule.start, -math.inf),
-                                    _epoch(rule.end, math.inf)) > 0
+    def in_force(self, rule: CompiledRule[Any]) -> np.ndarray:
+        """Whether each record's time window meets the rule's validity."""
+        in_force: np.ndarray = in_force_probability(self.time_s, self.window_s, _epoch(rule.start, -math.inf),
+                                                    _epoch(rule.end, math.inf)) > 0
+        return in_force
 
     @classmethod
     def from_reports(cls, reports: Sequence[Report], agreement: Agreement) -> Batch:
         n = len(reports)
 
-        def col(get, dtype=object):
-            return np.fromiter((get(r) for r in reports), dtype=dtype, count=n) if dtype is not object \
-                else np.array([get(r) for r in reports] + [None], dtype=object)[:n]
+        def objects(get: Callable[[Report], Any]) -> np.ndarray:
+            # the trailing None keeps a 1-D object array whatever the values are (tuples, lists)
+            return np.array([get(r) for r in reports] + [None], dtype=object)[:n]
+
+        def numbers(get: Callable[[Report], float], dtype: type[np.generic]) -> np.ndarray:
+            return np.fromiter((get(r) for r in reports), dtype=dtype, count=n)
 
         loc = [r.location for r in reports]
-        cov = covariances_en(np.array([g.semi_major_m for g in loc]),
-                             np.array([g.semi_minor_m for g in loc]),
-                             np.array([g.azimuth_deg for g in loc]))
         origins = [r.origin for r in reports]
-        has_origin = np.array([o is not None for o in origins], dtype=bool)
         o = [g if g is not None else loc[i] for i, g in enumerate(origins)]
-        weapon = col(lambda r: r.weapon_class)
+        weapon = objects(lambda r: r.weapon_class)
         return cls(
-            ids=col(lambda r: r.id),
-            kind=col(lambda r: r.kind.value),
-            time_s=col(lambda r: r.time.timestamp(), float),
-            window_s=col(lambda r: r.time_window_s, float),
+            ids=objects(lambda r: r.id),
+            kind=objects(lambda r: r.kind.value),
+            time_s=numbers(lambda r: r.time.timestamp(), np.float64),
+            window_s=numbers(lambda r: r.time_window_s, np.float64),
             lon=np.array([g.lon for g in loc], dtype=float),
             lat=np.array([g.lat for g in loc], dtype=float),
-            cov_en=cov,
-            explosion_type=col(lambda r: r.explosion_type.value if r.explosion_type else None),
+            cov_en=_covariances(loc),
+            explosion_type=objects(lambda r: r.explosion_type.value if r.explosion_type else None),
             weapon_class=weapon,
             weapon_class_id=np.array([agreement.weapon_class_of(w) for w in weapon] + [None],
                                      dtype=object)[:n],
-            count=col(lambda r: r.count, np.int64),
-            category=col(lambda r: r.category),
-            aircraft_type=col(lambda r: r.aircraft_type),
-            purpose=col(lambda r: r.purpose),
-            party=col(lambda r: r.party),
-            has_origin=has_origin,
+            count=numbers(lambda r: r.count, np.int64),
+            category=objects(lambda r: r.category),
+            aircraft_type=objects(lambda r: r.aircraft_type),
+            purpose=objects(lambda r: r.purpose),
+            party=objects(lambda r: r.party),
+            has_origin=np.array([g is not None for g in origins], dtype=bool),
             origin_lon=np.array([g.lon for g in o], dtype=float),
             origin_lat=np.array([g.lat for g in o], dtype=float),
-            origin_cov_en=covariances_en(np.array([g.semi_major_m for g in o]),
-                                         np.array([g.semi_minor_m for g in o]),
-                                         np.array([g.azimuth_deg for g in o])),
+            origin_cov_en=_covariances(o),
         )
+
+
+def _covariances(locations: Sequence[Location]) -> np.ndarray:
+    """(n, 2, 2) east/north covariances of the locations' 95 % ellipses."""
+    return covariances_en(np.array([g.semi_major_m for g in locations]),
+                          np.array([g.semi_minor_m for g in locations]),
+                          np.array([g.azimuth_deg for g in locations]))
 
 
 @dataclass(frozen=True)
@@ -193,7 +199,7 @@ def _place_facts(agreement: Agreement, batch: Batch, pl: Placement, ctx: RuleCon
     out = []
     for i, rid in enumerate(batch.ids):
         sp = {p: round(float(v[i]), 6) for p, v in sides.items()}
-        side = max(sp, key=sp.get) if sp and max(sp.values()) > 0.5 else None
+        side = max(sp, key=lambda p: sp[p]) if sp and max(sp.values()) > 0.5 else None
         out.append(PlaceFacts(
             record_id=str(rid), side=side, side_probability=sp,
             distance_to_line_m=None if pl.line_signed_m is None else round(float(abs(pl.line_signed_m[i])), 2),
@@ -210,5 +216,5 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
             "evidence": list(f.evidence), "party": f.party, "explanation": f.explanation}
 
 
-def utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)
+#: The aware UTC datetime of epoch seconds: :func:`linewatch.model.utc_datetime` (public here too).
+utc = utc_datetime

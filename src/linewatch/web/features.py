@@ -136,3 +136,7 @@ def coverage_grid(network: Any, agreement: Agreement, at: datetime, kind: str, *
 def _network_lonlat(network: Any) -> list[np.ndarray]:
     sensors = network.sensors
     return [np.column_stack([sensors.lon, sensors.lat])] if len(sensors) else []
+
+
+__all__ = ["ELLIPSE_POINTS", "agreement_features", "basemap", "coverage_grid", "ellipse_polygon", "record_feature",
+           "record_location", "sides_of"]

@@ -1,17 +1,20 @@
 """What the web service holds while it runs: the store (one connection per worker thread:
-SQLite, one writer at a time, or PostgreSQL), the agreement and network in use, and the
-signing key."""
+SQLite, one writer at a time, or PostgreSQL), the agreement and network in use, the signing
+key, the tokens seen lately and the base map. One :class:`ServiceState` per app, at
+``app.state.linewatch``; a route gets it with the dependency ``linewatch.web.deps.State``."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from linewatch.errors import NotFound
-from linewatch.services.pipeline import LoadedAgreement
+from linewatch.services import LoadedAgreement
 from linewatch.store import Store, open_store
+from linewatch.web.auth import TokenCache
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,9 @@ class ServiceConfig:
 
 
 class ServiceState:
+    """The store (a connection per thread), the agreement and network in use (each loaded once
+    per version), the signing key, the token cache and the base map, for one app."""
+
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
         self._local = threading.local()
@@ -36,6 +42,8 @@ class ServiceState:
         self.write_lock = threading.Lock()   # one writer in this process: no busy waits
         self._agreement: tuple[str, LoadedAgreement] | None = None
         self._network: tuple[Path, Any] | None = None
+        self._basemap: dict[str, Any] | None = None
+        self.tokens = TokenCache()
         self.store()                          # open (and migrate) now: fail at start, not later
 
     def store(self) -> Store:
@@ -50,10 +58,8 @@ class ServiceState:
     def close(self) -> None:
         with self._lock:
             for st in self._stores:
-                try:
+                with contextlib.suppress(Exception):
                     st.close()
-                except Exception:
-                    pass
             self._stores.clear()
 
     def agreement(self) -> LoadedAgreement | None:
@@ -89,7 +95,7 @@ class ServiceState:
         if path is None:
             return None
         if self._network is None or self._network[0] != path:
-            from linewatch.services.pipeline import coverage_from_network
+            from linewatch.services import coverage_from_network
             self._network = (path, coverage_from_network(path)[2])
         return self._network[1]
 
@@ -98,3 +104,18 @@ class ServiceState:
             return None
         from linewatch.services.audit import load_private_key
         return load_private_key(self.config.key)
+
+    def basemap(self) -> dict[str, Any]:
+        """The base map's countries as GeoJSON (built once)."""
+        if self._basemap is None:
+            from linewatch.formats.resources import load_boundaries
+            from linewatch.web.features import basemap
+            self._basemap = basemap(load_boundaries())
+        return self._basemap
+
+    def released_days(self) -> set[str]:
+        """The days whose daily report is released."""
+        return {r["day"] for r in self.store().daily_reports(released_only=True)}
+
+
+__all__ = ["ServiceConfig", "ServiceState"]

@@ -1,0 +1,58 @@
+"""Options and helpers every command group shares: the store, the agreement, a signing key, times.
+
+One definition each, so ``--db`` reads the same everywhere (a path or URL, ``LINEWATCH_DB``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+__all__ = ["DEFAULT_DB", "AgreementOpt", "DbOpt", "SignOpt", "err", "load_key", "open_db", "out",
+           "parse_time"]
+
+#: data lines are not broken when piped
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+DEFAULT_DB = "linewatch.sqlite"
+DbOpt = Annotated[str, typer.Option(
+    "--db", envvar="LINEWATCH_DB",
+    help="The store: a SQLite path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB (env LINEWATCH_DB).")]
+AgreementOpt = Annotated[Path | None, typer.Option(
+    "--agreement", "-a", help="Agreement file (default: the one the store used last).")]
+SignOpt = Annotated[Path | None, typer.Option(
+    "--sign-with", help="Ed25519 private key (linewatch keys generate) to sign with.")]
+
+
+def open_db(db: str) -> Any:
+    """The store at ``db`` (opened, migrated)."""
+    from linewatch.store import open_store
+    return open_store(db)
+
+
+def load_key(path: Path | None) -> Any:
+    """The Ed25519 private key at ``path``, or None."""
+    if path is None:
+        return None
+    from linewatch.services.audit import load_private_key
+    return load_private_key(path)
+
+
+def parse_time(value: str | None, name: str) -> datetime | None:
+    """An option's ISO 8601 time or date (a date is midnight UTC); a time needs its zone."""
+    if value is None:
+        return None
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint=name) from exc
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC) if len(value) <= 10 else t
+        if t.tzinfo is None:
+            raise typer.BadParameter(f"{value!r} has no time zone (add Z or +00:00)", param_hint=name)
+    return t.astimezone(UTC)

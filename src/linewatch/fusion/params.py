@@ -1,0 +1,71 @@
+"""The fusion engine's parameters: one frozen value that every step of the engine reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["FusionParams"]
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    """The fusion engine's parameters (lengths in metres, times in seconds)."""
+
+    temperature_c: float | None = None     # None: the detections' median temperature, else 15 °C
+    celerity_jitter: float = 0.002         # per-path relative sound-speed noise
+    wind_allowance_m_s: float = 1.0        # unmodelled wind during association, as per-path noise
+    estimate_wind: bool = True             # estimate a wind per block and relocate with it
+    wind_block_s: float = 3600.0
+    wind_min_events: int = 3
+    wind_residual_m_s: float = 0.5         # what the estimated wind leaves, as per-path noise
+    #: associate again with the hour's estimated wind (fewer fragments of events whose far
+    #: arrivals the wind pushed out of the gate, at about twice the work)
+    reassociate: bool = True
+    #: rounds in which every detection goes to the incident that explains it best, and the
+    #: incidents are refitted (and dropped if they no longer hold): merged and split events
+    reassign_rounds: int = 2
+    wind_m_s: tuple[float, float] = (0.0, 0.0)  # the wind (east, north) fits assume
+    min_sensors: int = 7                   # distinct sensors with an arrival time
+    expected_share: float = 0.5            # of the detections the network should have made
+    min_expected: float = 8.0              # where the network hears less, clutter wins: no search
+    near_m: float = 4_000.0                # sensors this close to a source hear it nearly always:
+    near_silent: int = 1                   # more silent ones than this (and than this share)
+    near_silent_share: float = 0.25        # make the incident a ghost
+    #: distance at which a sensor hears half the events: a quiet source (for the share test)
+    #: and a loud one (for where searching is worth it at all)
+    detection_range_m: tuple[float, float] = (8_000.0, 15_000.0)
+    max_range_m: float = 25_000.0          # farthest sensor-source distance considered
+    grid_m: float = 1_000.0                # coarse search cell
+    window_s: float = 30.0                 # origin-time window of the coarse search
+    block_s: float = 600.0                 # time block whose candidates compete best-first
+    #: candidates up to this far past a block compete too (and hold their detections), so an
+    #: event just after the block's end is not carved into wrong fits that the block can keep
+    block_overlap_s: float = 60.0
+    tile_m: float = 60_000.0               # tile core length along the line
+    tile_margin_m: float = 25_000.0        # a tile's sensors reach this far beyond its core
+    search_margin_m: float = 15_000.0      # and its search this far (sources that compete)
+    gate_sigma: float = 3.5                # outlier gate on whitened residuals
+    max_chi2_per_dof: float = 3.0
+    projectile_speed_m_s: tuple[float, float] = (150.0, 700.0)
+    max_flight_m: float = 45_000.0
+    side_threshold: float = 0.95
+    #: regions of the line fused on their own (their own tiles, hourly wind and detections
+    #: taken), each with ``region_margin_m`` of sensors beyond its core, so the line can be
+    #: reprocessed in parallel (docs/reprocess.md); None: the whole line as one region
+    region_m: float | None = None
+    region_margin_m: float = 40_000.0
+
+    def __post_init__(self) -> None:
+        ratio = self.wind_block_s / self.block_s
+        if self.block_s <= 0 or ratio < 1 or abs(ratio - round(ratio)) > 1e-9:
+            raise ValueError(f"block_s ({self.block_s!r}) must divide wind_block_s "
+                             f"({self.wind_block_s!r})")
+        if 2 * self.tile_margin_m >= self.tile_m:
+            raise ValueError(f"tile_margin_m ({self.tile_margin_m!r}) must be under half of "
+                             f"tile_m ({self.tile_m!r}): tiles two apart must not overlap")
+        if self.region_m is not None and not self.region_m > 0:
+            raise ValueError(f"region_m ({self.region_m!r}) must be positive")
+        if self.region_margin_m < self.max_range_m:
+            raise ValueError(f"region_margin_m ({self.region_margin_m!r}) must be at least "
+                             f"max_range_m ({self.max_range_m!r}): every sensor that hears an "
+                             "event at a region's edge must be in the region")
