@@ -275,7 +275,7 @@ def test_a_released_daily_report_is_an_entry_of_a_known_type(store_url, key, pub
 
 
 def test_services_audit_keeps_the_names_others_import():
-    """services/pipeline, submissions, demo, streaming, web and cli import these from there."""
+    """services (ingest, verify, report, fuse), submissions, demo, streaming, web and cli import these from there."""
     import linewatch.audit as core
     import linewatch.services.audit as svc
     for name in ("AuditLog", "make_bundle", "generate_keys", "load_private_key", "load_public_key",

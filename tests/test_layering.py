@@ -207,3 +207,23 @@ def test_a_module_outside_the_map_is_caught(copy):
         shutil.rmtree(copy / "misc")
         (copy / "stray.py").unlink()
     assert found == {"stray.py", "misc/__init__.py"}
+
+
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 80
+
+
+def test_no_module_or_function_outgrows_a_readable_size():
+    """No module over 500 lines, no function over 80 (from ``def`` to its last line)."""
+    found = []
+    for path in sorted(PKG.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        rel = path.relative_to(PKG)
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            found.append(f"{rel}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                n = (node.end_lineno or node.lineno) - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    found.append(f"{rel}:{node.lineno}: {node.name}() is {n} lines")
+    assert not found, "\n".join(found)

@@ -168,3 +168,25 @@ def test_stored_results_out_of_date_is_an_error_a_caller_can_catch(tmp_path, wee
         ingest_file(s, week)
         with pytest.raises(OutOfDate, match="linewatch verify"):
             stored_results(s, loaded, DAY)
+
+
+def test_the_api_builds_from_stored_runs_or_runs_them_first(tmp_path, week, loaded):
+    from fastapi.testclient import TestClient
+
+    from linewatch.services.accounts import new_token, token_sha256
+    from linewatch.web import ServiceConfig, create_app
+    db = tmp_path / "s.sqlite"
+    token = new_token()
+    with open_store(db) as s:
+        loaded.record(s)
+        ingest_file(s, week)
+        s.add_user("ana", "analyst", token_sha256(token))
+    h = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(ServiceConfig(str(db), poll_s=0.05))) as client:
+        r = client.post(f"/api/v1/daily-reports/{DAY}", headers=h)
+        assert r.status_code == 409 and "linewatch verify" in r.json()["detail"]
+        r = client.post(f"/api/v1/daily-reports/{DAY}", params={"verify_first": "true"}, headers=h)
+        assert r.status_code == 201, r.text
+    with open_store(db) as s:
+        assert len(s.verification_runs()) == 1
+        assert json.loads(s.daily_report_json(str(DAY)))["sources"]["verification_run"]["id"] == 1

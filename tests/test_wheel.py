@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_a_wheel_runs_the_demo_outside_the_checkout(tmp_path):
     dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
                     "-w", str(dist), str(ROOT)], check=True, capture_output=True, cwd=tmp_path)
     wheel = next(dist.glob("linewatch-*.whl"))
     venv = tmp_path / "venv"

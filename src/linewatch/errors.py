@@ -19,7 +19,8 @@ Programming mistakes stay builtin ``TypeError``/``ValueError``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 
 class LinewatchError(Exception):
@@ -92,7 +93,7 @@ class Infeasible(LinewatchError):
 
     exit_code = 10
 
-    def __init__(self, message: str, stretches: Iterable[tuple[float, float]] = ()) -> None:
+    def __init__(self, message: str, stretches: Iterable[Mapping[str, Any]] = ()) -> None:
         super().__init__(message)
         self.stretches = list(stretches)
 

@@ -43,7 +43,7 @@ def _parse_extent(value: str | None) -> tuple[float, float, float, float] | None
     if len(parts) != 4 or not (parts[0] < parts[1] and parts[2] < parts[3]):
         raise typer.BadParameter(f"{value!r}: expected LON_MIN,LON_MAX,LAT_MIN,LAT_MAX with "
                                  "min < max", param_hint="--extent")
-    return parts  # type: ignore[return-value]
+    return parts[0], parts[1], parts[2], parts[3]
 
 
 def coverage(
@@ -82,13 +82,14 @@ def coverage(
     if not 0.0 < threshold <= 1.0:
         raise typer.BadParameter(f"{threshold!r} is not in (0, 1]", param_hint="--threshold")
     box = _parse_extent(extent)
-    source = network or sensors
+    source = network if network is not None else sensors
+    assert source is not None   # exactly one of them was given
     if not source.is_file():
         raise InputError(f"{source}: no such file")
     if network is not None:
         net, rejected = read_network(network)
     else:
-        with open_text(sensors) as f:
+        with open_text(source) as f:
             found, rejected = read_sensors(f, name=str(sensors))
         net = Network(found)
     if rejected:

@@ -11,8 +11,10 @@ the core's. Data flows one way: ingest → store → verify → report.
 - :mod:`~linewatch.services.report`: the daily report from the stored runs;
 - :mod:`~linewatch.services.audit`: the tamper-evident log, keys and report bundles;
 - :mod:`~linewatch.services.submissions`, :mod:`~linewatch.services.accounts`: the web service's writes and users;
-- :mod:`~linewatch.services.plan`: mission planning; :mod:`~linewatch.services.streaming`,
-  :mod:`~linewatch.services.distributed`: fusion as a stream and on Dask; :mod:`~linewatch.services.demo`.
+- :mod:`~linewatch.services.plan`: mission planning;
+- :mod:`~linewatch.services.streaming` (with ``stream_run``, ``stream_lease``, ``stream_queue``):
+  fusion as a stream; :mod:`~linewatch.services.distributed`: fusion over months, on Dask;
+- :mod:`~linewatch.services.demo`: the main job.
 """
 
 from __future__ import annotations

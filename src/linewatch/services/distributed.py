@@ -166,9 +166,10 @@ def _client(scheduler: str | None, workers: int | None) -> Iterator[Client]:
     # the system early; fusion allocates many small numpy arrays, and with it runs ~40 % slower
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
     environ["MALLOC_TRIM_THRESHOLD_"] = 1 << 27
+    # the scheduler's web server takes a free port on the loopback (another cluster may hold 8787)
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
             LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                         host="127.0.0.1", dashboard_address=None) as cluster, \
+                         host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster, \
             Client(cluster) as client:
         yield client
 

@@ -132,15 +132,17 @@ _MEDIA = {".html": "text/html; charset=utf-8", ".json": "application/json", ".pd
 
 
 def build_daily_report(store: Store, loaded: LoadedAgreement, day: date, *, built_by: str,
-                       network_path: str | Path | None = None, key=None) -> dict[str, Any]:
-    """Build the day's report (as ``linewatch report`` does) and keep it in the store, with its
-    HTML, PDF, JSON and figures; returns the report's JSON. Refused once the day is released."""
+                       network_path: str | Path | None = None, key: Any = None,
+                       verify_first: bool = False) -> dict[str, Any]:
+    """Build the day's report (as ``linewatch report`` does, from the stored runs, or after
+    running them with ``verify_first``) and keep it in the store, with its HTML, PDF, JSON and
+    figures; returns the report's JSON. Refused once the day is released."""
     from linewatch.services.verify import coverage_from_network
     coverage = name = network = None
     if network_path is not None:
         coverage, name, network = coverage_from_network(network_path)
     with tempfile.TemporaryDirectory(prefix="linewatch-report-") as tmp:
-        kwargs: dict[str, Any] = {"key": key}
+        kwargs: dict[str, Any] = {"key": key, "verify_first": verify_first}
         if coverage is not None:
             kwargs.update(coverage=coverage, coverage_name=name, network=network)
         paths = daily_report(store, loaded, day, Path(tmp), **kwargs)

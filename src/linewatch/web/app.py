@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from linewatch import __version__
-from linewatch.errors import Conflict, InputError, LinewatchError, NotFound, StoreError
+from linewatch.errors import Conflict, InputError, LinewatchError, NotFound, OutOfDate, StoreError
 from linewatch.web.routes import API_ROUTERS, dashboard
 from linewatch.web.state import ServiceConfig, ServiceState
 
@@ -18,7 +18,7 @@ TAGS = ("session", "records", "verification", "allegations", "agreement", "repor
 DESCRIPTION = ("Ceasefire monitoring: records, fused incidents, verdicts, allegations, coverage, daily reports "
                "and the audit log. Authenticate with `Authorization: Bearer <token>` (tokens from `linewatch "
                "user add`). See docs/api.md.")
-_STATUS = {NotFound: 404, Conflict: 409, InputError: 400, StoreError: 503}
+_STATUS = {NotFound: 404, Conflict: 409, OutOfDate: 409, InputError: 400, StoreError: 503}
 
 
 def create_app(config: ServiceConfig | str) -> FastAPI:
@@ -43,7 +43,8 @@ def create_app(config: ServiceConfig | str) -> FastAPI:
 
 
 async def linewatch_error(request: Request, exc: Exception) -> JSONResponse:
-    """A use case's error as its status: not found 404, conflict 409, bad input 400, store 503."""
+    """A use case's error as its status: not found 404, conflict or stored results out of date 409,
+    bad input 400, the store unusable 503."""
     status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
     return JSONResponse({"detail": str(exc)}, status_code=status)
 

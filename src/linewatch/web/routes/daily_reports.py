@@ -5,12 +5,14 @@ files (HTML, PDF, JSON and the figures), building one and releasing it (docs/api
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import Field
 
+from linewatch.errors import Conflict
 from linewatch.web.deps import Analyst, ReportReader, State
 from linewatch.web.schemas import DailyReportInfo
+from linewatch.web.state import ServiceState
 from linewatch.web.visibility import report_visible
 
 router = APIRouter(tags=["reports"])
@@ -45,13 +47,28 @@ def daily_report_part(day: date, name: Annotated[str, Field(pattern=r"^[\w.-]+$"
                     headers={"Content-Security-Policy": HTML_POLICY} if media.startswith("text/html") else None)
 
 
+def _not_released(state: ServiceState, day: str) -> None:
+    """A released report is final: its rebuild is refused before the build, which takes seconds
+    and needs up-to-date stored results (the store refuses it again when the report is put)."""
+    for r in state.store().daily_reports(released_only=True):
+        if r["day"] == day:
+            raise Conflict(f"the daily report of {day} was released at {r['released_at']}; a released "
+                           "report is never rebuilt")
+
+
 @router.post("/daily-reports/{day}", status_code=201,
              summary="Build (or rebuild, until released) the daily report of a day")
-def build_report(day: date, p: Analyst, state: State) -> dict[str, Any]:
+def build_report(day: date, p: Analyst, state: State,
+                 verify_first: Annotated[bool, Query(description=(
+                     "run verify over the report's days and the allegation verdicts over the day "
+                     "first (else the stored runs must be current: 409 names what is stale)"))] = False,
+                 ) -> dict[str, Any]:
     from linewatch.services.submissions import build_daily_report
     with state.write_lock:
+        _not_released(state, day.isoformat())
         report = build_daily_report(state.store(), state.require_agreement(), day, built_by=p.name,
-                                    network_path=state.network_path(), key=state.signing_key())
+                                    network_path=state.network_path(), key=state.signing_key(),
+                                    verify_first=verify_first)
     return {"day": day.isoformat(), "summary": report.get("summary"),
             "files": sorted(state.store().daily_report_digests(day.isoformat()))}
 
