@@ -1,7 +1,7 @@
 """``linewatch coverage``: draw what the network could have detected at a time.
 
 :func:`coverage` is a typer command body; ``linewatch.cli.main`` registers it with
-``app.command("coverage")(coverage)``. It parses, calls ``linewatch.coverage.model`` and the
+``app.command("coverage")(coverage)``. It parses, calls ``linewatch.coverage`` and the
 renderer, and prints one line of results. Errors are :class:`~linewatch.errors.LinewatchError`
 (the CLI's exit codes) or typer usage errors (exit 2).
 """

@@ -1,4 +1,4 @@
-"""Coverage maps and the share of the line covered each hour (``linewatch.coverage.model``).
+"""Coverage maps and the share of the line covered each hour (``linewatch.coverage``).
 
 :func:`coverage_figure` draws, for one event kind at one time, the probability that the
 network would have detected an event at each place (a raster), the threshold's contour, the
