@@ -4,6 +4,7 @@ outside the checkout, from a fresh virtual environment that holds the wheel."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -16,9 +17,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_a_wheel_runs_the_demo_outside_the_checkout(tmp_path):
+    # built from a copy of what the checkout ships, so that the build leaves nothing in it
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     dist = tmp_path / "dist"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                    "-w", str(dist), str(ROOT)], check=True, capture_output=True, cwd=tmp_path)
+                    "-w", str(dist), str(source)], check=True, capture_output=True, cwd=tmp_path)
     wheel = next(dist.glob("linewatch-*.whl"))
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
