@@ -34,9 +34,10 @@ def ellipse_polygon(lon: float, lat: float, semi_major_m: float, semi_minor_m: f
 
 
 def record_location(data: dict[str, Any]) -> Any:
-    """The record's point and 95 % ellipse (an observer's bearing and distance band resolved)."""
-    from linewatch.formats.records import record_from_dict
-    return record_from_dict(data).location
+    """The stored record's point and 95 % ellipse (an observer's bearing and distance band
+    resolved), from its canonical form: it was validated when it was stored."""
+    from linewatch.formats.canonical import record_from_canonical
+    return record_from_canonical(data).location
 
 
 def record_feature(data: dict[str, Any], *, side: str | None = None,
