@@ -43,12 +43,14 @@ def verification_inputs(store: Store, loaded: LoadedAgreement, start: datetime |
 def verify_store(store: Store, loaded: LoadedAgreement, *, start: datetime | None = None,
                  end: datetime | None = None) -> tuple[int, Verification]:
     """Verify the stored records of ``[start, end)`` and store the run; ``(run id, result)``."""
+    # the digest first: a record stored meanwhile by another writer makes the run stale, never
+    # silently part of a digest whose verdicts do not cover it
+    inputs = verification_inputs(store, loaded, start, end)
     reports = store.reports(start=start, end=end)
     verification = verify(loaded.agreement, reports)
     loaded.record(store)
     run = store.save_verification(agreement_sha256=loaded.sha256, verification=verification,
-                                  window_start=start, window_end=end,
-                                  inputs_sha256=verification_inputs(store, loaded, start, end))
+                                  window_start=start, window_end=end, inputs_sha256=inputs)
     return run, verification
 
 
@@ -90,6 +92,7 @@ def verify_allegations(store: Store, loaded: LoadedAgreement, *, coverage: Any =
     log (signed with ``key``, an Ed25519 private key, if given) and return
     ``(run id, findings)``."""
     from linewatch.verification import ALLEGATION_ENGINE, adjudicate
+    inputs = allegation_inputs(store, loaded, coverage_name, start, end)   # first, as in verify_store
     allegations = stored_allegations(store, start=start, end=end)
     reach = _reach(allegations)
     records = store.reports(start=reach[0], end=reach[1]) if reach else []
@@ -99,7 +102,7 @@ def verify_allegations(store: Store, loaded: LoadedAgreement, *, coverage: Any =
         agreement_sha256=loaded.sha256, agreement_id=loaded.agreement.id,
         agreement_version=loaded.agreement.version, engine=ALLEGATION_ENGINE,
         coverage=coverage_name, findings=findings, window_start=start, window_end=end,
-        inputs_sha256=allegation_inputs(store, loaded, coverage_name, start, end))
+        inputs_sha256=inputs)
     log = AuditLog(store, key=key)
 
     def earlier(subject: str) -> int | None:     # a verdict given again corrects the last one
