@@ -298,4 +298,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE verification_runs ADD COLUMN inputs_sha256 TEXT;
         ALTER TABLE allegation_runs ADD COLUMN inputs_sha256 TEXT;
     """),
+    ("0008_sessions", """
+        SELECT 1; -- sessions (issue 15, accounts): filled in below
+    """),
+    ("0009_quarantine_excerpt", """
+        SELECT 1; -- quarantine excerpts (issue 15, input bounds): filled in below
+    """),
+    ("0010_audit_coverage", """
+        SELECT 1; -- audit coverage (issue 15, audit): filled in below
+    """),
 ]
