@@ -121,12 +121,15 @@ class LogScan:
     """One pass over the log in index order: :meth:`add` every row, then :meth:`result`.
 
     ``keys`` (by key id) check every signature, and a verdict, report or tree head without one is
-    a problem; ``sizes`` are the log sizes whose roots are kept (those the tree heads claim).
+    a problem; ``sizes`` are the log sizes whose roots are kept (those the tree heads claim);
+    ``witness`` is a verifier's own copy of the leaf hashes of the log's first entries (packed):
+    an entry whose leaf is not the witness's is named, and a log shorter than it fails.
     """
 
-    def __init__(self, keys: Mapping[str, Ed25519PublicKey], sizes: Iterable[int]) -> None:
+    def __init__(self, keys: Mapping[str, Ed25519PublicKey], sizes: Iterable[int], witness: bytes = b"") -> None:
         self.keys = dict(keys)
         self.sizes = set(sizes)
+        self.witness = witness
         self.roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
         self.logged_heads: list[tuple[int, str, bytes]] = []
         self.n_signatures = 0
@@ -153,6 +156,10 @@ class LogScan:
             leaf = bytes(32)
         else:
             leaf = self._check_row(row, where)
+            held = self.witness[idx * merkle.HASH_SIZE:(idx + 1) * merkle.HASH_SIZE]
+            if held and held != leaf:
+                self.problems.append(Problem(where, "is not the entry the witness holds: it was changed after "
+                                             "it was checked", idx, row.subject_id))
             if self.keys:
                 self.n_signatures += self._check_signature(row, where)
             if row.entry_type == "tree_head":
@@ -198,6 +205,10 @@ class LogScan:
         """The scan's verdict, with the logged tree heads and ``heads`` (held elsewhere) checked,
         and ``more`` problems found beside the log (its tables); the earliest problem first."""
         problems = list(self.problems)
+        held = len(self.witness) // merkle.HASH_SIZE
+        if self.size < held:
+            problems.append(Problem(f"entries {self.size}..{held - 1}", f"missing: the witness holds {held} "
+                                    f"entries, the log only {self.size} (its tail was removed)", self.size))
         for idx, subject, payload in self.logged_heads:
             _check_logged_head(idx, subject, payload, self.roots, self.keys, problems)
         for head in heads:

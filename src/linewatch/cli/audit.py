@@ -109,19 +109,31 @@ def audit_verify(
         head: Annotated[list[Path] | None, typer.Option(
             "--head", help="A published tree head the log must still match (repeatable).")] = None,
         skip_tables: Annotated[bool, typer.Option(
-            "--skip-tables", help="Do not compare the records and allegations tables with the log.")] = False,
+            "--skip-tables", help="Do not compare the tables (records, allegations, runs, released "
+            "reports) with the log.")] = False,
+        witness: Annotated[Path | None, typer.Option(
+            "--witness", help="The witness directory to check against and keep up to date (default: "
+            "beside a SQLite store; for PostgreSQL under ~/.local/state/linewatch/witness).")] = None,
+        no_witness: Annotated[bool, typer.Option(
+            "--no-witness", help="Neither read nor update a witness.")] = False,
         as_json: JsonOpt = False) -> None:
-    """Recompute the whole log: every entry, every tree head and (with --public-key) every
-    signature; name the first entry that does not match. Exit 8 if anything does not."""
+    """Recompute the whole log: every entry, every tree head, the witness and (with --public-key)
+    every signature, and compare the tables with it; name the first entry or row that does not
+    match. Exit 8 if anything does not; when all holds, the witness is brought up to date."""
     from linewatch.audit import TreeHead
     from linewatch.services.audit import AuditLog, load_public_key, read_json_file
+    from linewatch.services.audit_witness import Witness, default_witness
     keys = [load_public_key(p) for p in public_key or []]
     heads = [TreeHead.from_dict(read_json_file(p, "tree head"), str(p)) for p in head or []]
     with _store(db) as store:
-        r = AuditLog(store).verify(keys or None, heads=heads, check_tables=not skip_tables)
+        held = None if no_witness else Witness(witness) if witness is not None else default_witness(store)
+        log = AuditLog(store, witness=held)
+        r = log.verify(keys or None, heads=heads, check_tables=not skip_tables)
+        log.update_witness(r)
     if as_json:
         out.print_json(json.dumps({"ok": r.ok, "size": r.size, "root_hash": r.root_hash.hex(),
                                    "signatures_checked": r.n_signatures, "tree_heads": r.n_tree_heads,
+                                   "witness": str(held.path) if held is not None else None,
                                    "n_problems": r.n_problems, "problems": _problems_json(r.problems)}))
         if not r.ok:
             raise typer.Exit(EXIT_VERIFICATION_FAILED)
@@ -130,7 +142,9 @@ def audit_verify(
         _fail(r.problems, r.n_problems)
     sigs = f"{r.n_signatures} signatures checked" if keys else "signatures not checked (no --public-key)"
     out.print(f"OK: {r.size} entries, root {r.root_hash.hex()}, {r.n_tree_heads} tree heads, {sigs}",
-              highlight=False)
+              highlight=False, markup=False)
+    if held is not None:
+        out.print(f"witness: {held.path} holds the log's {r.size} entries", highlight=False, markup=False)
 
 
 @audit_app.command("prove")
@@ -202,9 +216,10 @@ def audit_head(
         out_path: Annotated[Path | None, typer.Option("--out", "-o", help="File (default stdout).")] = None) -> None:
     """Write the log's tree head; with --sign-with, a signed head that is logged as published."""
     from linewatch.services.audit import AuditLog, load_private_key
+    from linewatch.services.audit_witness import default_witness
     key = load_private_key(sign_with) if sign_with else None
     with _store(db) as store:
-        log = AuditLog(store, key=key)
+        log = AuditLog(store, key=key, witness=default_witness(store))
         head = log.publish_tree_head() if key is not None else log.tree_head()
     _write_json(head.to_dict(), out_path)
 
@@ -229,7 +244,7 @@ def audit_consistency(
 
 @audit_app.command("sync")
 def audit_sync(db: DbOpt = DEFAULT_DB) -> None:
-    """Log every stored record and allegation that is not in the log yet."""
+    """Log every stored record, allegation, run and supersession that is not in the log yet."""
     from linewatch.services.audit import AuditLog
     with _store(db) as store:
         n = AuditLog(store).log_new_records(full=True)

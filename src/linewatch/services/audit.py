@@ -88,9 +88,11 @@ from linewatch.audit import (
     verify_bundle,
 )
 from linewatch.errors import InputError, NotFound
+from linewatch.services.audit_coverage import coverage_problems, pending_coverage
 from linewatch.store.audit_tables import SYNCED_TABLES, AuditTables
 
 if TYPE_CHECKING:
+    from linewatch.services.audit_witness import Witness
     from linewatch.store import Store
 
 PRIVATE_KEY_NAME = "linewatch-signing-key.pem"
@@ -192,11 +194,12 @@ class AuditLog:
     """
 
     def __init__(self, store: Store, *, key: Ed25519PrivateKey | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, witness: Witness | None = None) -> None:
         self.store = store
         self.tables = AuditTables(store)
         self.key = key
         self.clock = clock or _utc_now
+        self.witness = witness
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
@@ -260,10 +263,12 @@ class AuditLog:
         return entry.sign(self.key)
 
     def log_new_records(self, *, full: bool = False) -> int:
-        """Append an entry for every row of ``records`` and ``allegations`` not yet in the log.
+        """Append an entry for every row of ``records`` and ``allegations`` not yet in the log,
+        and for every verification or allegation run and every supersession not yet in it.
 
         The payload is the row's stored canonical JSON; an allegation that supersedes another is
-        logged as a correction of the other's latest entry. Idempotent; returns how many were added.
+        logged as a correction of the other's latest entry; a run or a supersession is logged as
+        its digest (:mod:`linewatch.services.audit_coverage`). Idempotent; returns how many were added.
         Rows are logged in insertion (rowid) order, so by default only rows after the last one
         logged are looked at; ``full`` looks at every row (``linewatch audit sync``).
         """
@@ -285,6 +290,7 @@ class AuditLog:
                     in_batch[rid] = start + len(items)
                     items.append((etype, rid, data, prev))
                 added += len(self._insert(c, items, None))
+            added += len(self._insert(c, pending_coverage(self.tables, c), None))
         return added
 
     # -- reading ----------------------------------------------------------------------------
@@ -335,6 +341,8 @@ class AuditLog:
             head = self.tree_head().sign(key)
             AuditLog(self.store, key=key, clock=lambda: head.timestamp)._insert(
                 c, [("tree_head", f"tree-head-{head.tree_size}", head.to_dict())], None)
+        if self.witness is not None:
+            self.witness.save(head, self.tables.leaves(head.tree_size))
         return head
 
     def published_heads(self) -> list[TreeHead]:
@@ -379,18 +387,37 @@ class AuditLog:
         """Recompute every leaf from its stored fields and payload, the tree heads and signatures.
 
         ``heads`` are tree heads held elsewhere (published, sent to a party): each must be the
-        root of the log at its size. With ``public_keys``, every signature is checked and a
-        verdict, report or tree head without one is a problem. ``check_tables`` compares the
-        ``records`` and ``allegations`` tables with their newest logged versions.
+        root of the log at its size; so must the log's :attr:`witness`, whose leaves name the
+        first entry changed since it was taken (:mod:`linewatch.services.audit_witness`). With
+        ``public_keys``, every signature is checked and a verdict, report or tree head without
+        one is a problem. ``check_tables`` compares the tables with their newest logged versions:
+        records and allegations (their JSON and every column derived from it), agreements, runs,
+        supersessions and released reports (:mod:`linewatch.services.audit_coverage`).
         """
         if isinstance(public_keys, Ed25519PublicKey):
             public_keys = [public_keys]
         keys = {key_id(k): k for k in public_keys or ()}
+        held = self.witness.load() if self.witness is not None else None
+        if held is not None:
+            heads = [*heads, held[0]]
         claimed = {claimed_head_size(p) for _, p in self.tables.tree_head_payloads()}
-        scan = LogScan(keys, {h.tree_size for h in heads} | {s for s in claimed if s is not None})
+        scan = LogScan(keys, {h.tree_size for h in heads} | {s for s in claimed if s is not None},
+                       witness=held[1] if held is not None else b"")
         for row, bad_text in self.tables.scan():
             scan.add(row, bad_text)
         return scan.result(heads, self._check_tables() if check_tables else ())
+
+    def update_witness(self, result: VerifyResult) -> bool:
+        """After a passing :meth:`verify`, bring the witness up to the log's size (a signed head
+        it holds is kept while the log has not grown); whether it changed."""
+        if self.witness is None or not result.ok:
+            return False
+        held = self.witness.load()
+        if held is not None and held[0].tree_size >= result.size:
+            return False
+        head = TreeHead(result.size, result.root_hash, self.clock())
+        self.witness.save(head, self.tables.leaves(result.size))
+        return True
 
     def _check_tables(self) -> list[Problem]:
         """Every row of the synced tables must be its newest logged version, and every logged one there."""
@@ -406,7 +433,7 @@ class AuditLog:
             for rid, idx in self.tables.logged_not_in_table(etype, table):
                 problems.append(Problem(f"{table} row {rid!r}", f"is logged (entry {idx}) but missing "
                                         "from the table", idx, rid))
-        return problems
+        return problems + coverage_problems(self.tables)
 
 
 # -- report bundles --------------------------------------------------------------------------------
@@ -422,7 +449,7 @@ def make_bundle(report_files: Mapping[str, bytes], log: AuditLog, key: Ed25519Pr
     """
     manifest = report_manifest(report_files, report_id=report_id, created_at=created_at or log.clock(),
                                signer_key_id=key_id(key))
-    signer = AuditLog(log.store, key=key, clock=log.clock)
+    signer = AuditLog(log.store, key=key, clock=log.clock, witness=log.witness)
     with signer._tx():
         try:
             previous: int | None = signer.latest(report_id, "report").index

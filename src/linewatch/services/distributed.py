@@ -260,5 +260,8 @@ def write_run(store: Store, run: ReprocessRun, *, params: FusionParams, start_s:
             added += store.add_records([replace(r, id=f"{r.id}.r{run_id}") for r in reports], batch_id=batch,
                                        file_sha256=sha, source=source).added
             AuditLog(store).log_new_records()
-    store.finish_fusion_run(run_id, n_detections=run.n_detections, n_incidents=len(incidents))
+    with store.transaction() as c:  # what the run supersedes is logged as it takes effect
+        store.serialize_writes(c)
+        store.finish_fusion_run(run_id, n_detections=run.n_detections, n_incidents=len(incidents))
+        AuditLog(store).log_new_records()
     return run_id, added

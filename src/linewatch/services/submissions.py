@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from linewatch.errors import Conflict
 from linewatch.formats.records import Parsed, Rejected, parse_record
 from linewatch.model import Report
 from linewatch.services.agreements import LoadedAgreement, site_resolver
@@ -136,8 +137,10 @@ def build_daily_report(store: Store, loaded: LoadedAgreement, day: date, *, buil
                        verify_first: bool = False) -> dict[str, Any]:
     """Build the day's report (as ``linewatch report`` does, from the stored runs, or after
     running them with ``verify_first``) and keep it in the store, with its HTML, PDF, JSON and
-    figures; returns the report's JSON. Refused once the day is released."""
+    figures; returns the report's JSON. A released day is refused (Conflict) before anything is
+    built: a released report is final, and its build would take seconds only to be refused."""
     from linewatch.services.verify import coverage_from_network
+    refuse_released(store, day)
     coverage = name = network = None
     if network_path is not None:
         coverage, name, network = coverage_from_network(network_path)
@@ -147,6 +150,16 @@ def build_daily_report(store: Store, loaded: LoadedAgreement, day: date, *, buil
             kwargs.update(coverage=coverage, coverage_name=name, network=network)
         paths = daily_report(store, loaded, day, Path(tmp), **kwargs)
         return keep_daily_report(store, loaded, day, paths, built_by=built_by)
+
+
+def refuse_released(store: Store, day: date) -> None:
+    """Conflict when the day's daily report is released (it is never rebuilt); the store
+    refuses it again when a report is put."""
+    day_s = day.isoformat()
+    for r in store.daily_reports(released_only=True):
+        if r["day"] == day_s:
+            raise Conflict(f"the daily report of {day_s} was released at {r['released_at']} by "
+                           f"{r['released_by']}; a released report is never rebuilt")
 
 
 def keep_daily_report(store: Store, loaded: LoadedAgreement, day: date,
@@ -166,15 +179,14 @@ def release_daily_report(store: Store, day: date, *, released_by: str) -> str:
     """Release the day's report to the parties and the public; the release is logged in the
     audit log with the SHA-256 of every file. Returns when it was released."""
     from linewatch.services.audit import AuditLog
+    from linewatch.store.integrity import Integrity
     day_s = day.isoformat()
-    released = store.release_daily_report(day_s, released_by=released_by)
-    log = AuditLog(store)
-    try:
-        log.latest(f"daily-report:{day_s}", "release")
-    except LookupError:
-        files = store.daily_report_digests(day_s)
-        log.append("release", f"daily-report:{day_s}",
-                   {"day": day_s, "released_at": released, "released_by": released_by,
-                    "files": files})
+    with store.transaction():       # the release and its log entry commit together
+        released = store.release_daily_report(day_s, released_by=released_by)
+        log = AuditLog(store)
+        try:
+            log.latest(f"daily-report:{day_s}", "release")
+        except LookupError:
+            log.append("release", f"daily-report:{day_s}", Integrity(store).released_reports()[day_s])
     return released
 

@@ -49,8 +49,10 @@ def verify_store(store: Store, loaded: LoadedAgreement, *, start: datetime | Non
     reports = store.reports(start=start, end=end)
     verification = verify(loaded.agreement, reports)
     loaded.record(store)
-    run = store.save_verification(agreement_sha256=loaded.sha256, verification=verification,
-                                  window_start=start, window_end=end, inputs_sha256=inputs)
+    with store.transaction():       # the run and its log entry commit together
+        run = store.save_verification(agreement_sha256=loaded.sha256, verification=verification,
+                                      window_start=start, window_end=end, inputs_sha256=inputs)
+        AuditLog(store).log_new_records()
     return run, verification
 
 
@@ -98,11 +100,6 @@ def verify_allegations(store: Store, loaded: LoadedAgreement, *, coverage: Any =
     records = store.reports(start=reach[0], end=reach[1]) if reach else []
     findings = list(adjudicate(allegations, records, loaded.agreement, coverage))
     loaded.record(store)
-    run = store.save_allegation_run(
-        agreement_sha256=loaded.sha256, agreement_id=loaded.agreement.id,
-        agreement_version=loaded.agreement.version, engine=ALLEGATION_ENGINE,
-        coverage=coverage_name, findings=findings, window_start=start, window_end=end,
-        inputs_sha256=inputs)
     log = AuditLog(store, key=key)
 
     def earlier(subject: str) -> int | None:     # a verdict given again corrects the last one
@@ -110,10 +107,17 @@ def verify_allegations(store: Store, loaded: LoadedAgreement, *, coverage: Any =
             return log.latest(subject, "verdict").index
         except NotFound:
             return None
-    log.append_many([("verdict", f.allegation_id,
-                      {**f.as_dict(), "run": run, "coverage": coverage_name,
-                       "agreement_sha256": loaded.sha256}, earlier(f.allegation_id))
-                     for f in findings])
+    with store.transaction():       # the run, its verdicts and their log entries commit together
+        run = store.save_allegation_run(
+            agreement_sha256=loaded.sha256, agreement_id=loaded.agreement.id,
+            agreement_version=loaded.agreement.version, engine=ALLEGATION_ENGINE,
+            coverage=coverage_name, findings=findings, window_start=start, window_end=end,
+            inputs_sha256=inputs)
+        log.append_many([("verdict", f.allegation_id,
+                          {**f.as_dict(), "run": run, "coverage": coverage_name,
+                           "agreement_sha256": loaded.sha256}, earlier(f.allegation_id))
+                         for f in findings])
+        log.log_new_records()
     return run, findings
 
 

@@ -127,6 +127,23 @@ class AuditTables:
             f"ORDER BY r.rowid", (after, etype)).fetchall())
 
     @staticmethod
+    def logged_subjects(c: Any, etype: str) -> set[str]:
+        """The subject ids logged as ``etype``."""
+        return {str(r[0]) for r in c.execute("SELECT DISTINCT subject_id FROM audit_log WHERE entry_type = ?",
+                                             (etype,))}
+
+    def latest_by_subject(self, etype: str, *, payloads: bool = True) -> dict[str, tuple[int, bytes | None]]:
+        """``subject id -> (index, payload)`` of the newest ``etype`` entry about each subject
+        (``payload`` None unless ``payloads``), ids decoded with replacement characters."""
+        sel = "a.payload" if payloads else "NULL"
+        rows = self.conn.execute(
+            f"SELECT {self._bytes('m.subject_id')}, m.idx, {sel} FROM (SELECT subject_id, max(idx) AS idx "
+            f"FROM audit_log WHERE entry_type = ? GROUP BY subject_id) m JOIN audit_log a ON a.idx = m.idx",
+            (etype,))
+        return {blob(s).decode("utf-8", errors="replace"): (int(i), None if p is None else blob(p))
+                for s, i, p in rows}
+
+    @staticmethod
     def latest_index(c: Any, etype: str, subject_id: str) -> int | None:
         """The index of the newest entry of ``etype`` about ``subject_id``."""
         got = c.execute("SELECT max(idx) FROM audit_log WHERE entry_type = ? AND subject_id = ?",
