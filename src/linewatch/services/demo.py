@@ -29,6 +29,7 @@ from linewatch.formats.sensors import write_detections, write_sensors
 from linewatch.model import utc_iso
 from linewatch.services.agreements import load_agreement_file
 from linewatch.services.audit import AuditLog, generate_keys, load_private_key, load_public_key
+from linewatch.services.audit_witness import default_witness
 from linewatch.services.fuse import fuse_files
 from linewatch.services.ingest import ingest_file
 from linewatch.services.report import HISTORY_DAYS, daily_report
@@ -203,8 +204,10 @@ def run_demo(out_dir: Path, *, seed: int = 20251, agreement_path: Path | None = 
             counts[str(f.verdict)] = counts.get(str(f.verdict), 0) + 1
         say(f"  {len(judged)} allegations judged: "
             + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items())))
-        audit = AuditLog(store).verify(load_public_key(public_path))
-        say(f"  audit log: {AuditLog(store).size()} entries, "
+        log = AuditLog(store, witness=default_witness(store))
+        audit = log.verify(load_public_key(public_path))
+        log.update_witness(audit)   # so that a later change or a cut tail is caught and named
+        say(f"  audit log: {audit.size} entries, "
             + ("verified" if audit.ok else f"DOES NOT VERIFY: {audit.first}"))
     say(f"  signed report bundle: {paths['bundle']} (check it with: linewatch audit verify-report "
         f"{paths['bundle']} --public-key {public_path})")

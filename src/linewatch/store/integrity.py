@@ -28,6 +28,7 @@ import shapely
 from linewatch.formats.allegations import allegation_from_stored
 from linewatch.formats.canonical import content_hash, record_from_canonical
 from linewatch.model import Report
+from linewatch.store.audit_tables import blob
 from linewatch.store.record_tables import ellipse_box
 
 if TYPE_CHECKING:
@@ -272,7 +273,7 @@ class Integrity:
             for name, media_type, content in self.conn.execute(
                     "SELECT name, media_type, content FROM daily_report_files WHERE day = ? ORDER BY name",
                     (day,)):
-                files[name] = hashlib.sha256(bytes(content)).hexdigest()
+                files[name] = hashlib.sha256(blob(content)).hexdigest()
                 media[name] = media_type
             out[str(day)] = {"day": day, "released_at": released_at, "released_by": released_by,
                              "built_at": built_at, "built_by": built_by, "agreement_sha256": agreement,
