@@ -8,6 +8,11 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+# the audit witness of a PostgreSQL store lives under XDG_STATE_HOME: never the user's own in tests
+import tempfile  # noqa: E402
+
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="linewatch-test-state-")
+
 
 # -- stores: every test that takes ``store_url`` or ``new_store_url`` runs on both ---------------
 #
