@@ -54,7 +54,7 @@ def pending_coverage(tables: AuditTables, c: Any) -> list[tuple[str, str, Any, i
                 if digest is not None:
                     items.append(("run", subject, digest, None))
     logged = tables.logged_subjects(c, "supersession")
-    items += [("supersession", s, d, None) for s, d in integrity.supersessions() if s not in logged]
+    items += [("supersession", s, d, None) for s, d in integrity.supersessions(skip=logged)]
     return items
 
 

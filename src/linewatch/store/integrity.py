@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import shapely
@@ -249,11 +249,14 @@ class Integrity:
         return out
 
     # -- fusion runs superseding earlier incidents ----------------------------------------------
-    def supersessions(self) -> list[tuple[str, dict[str, Any]]]:
-        """``(subject, digest)`` of every row of ``superseded``: its window and the records it hides."""
+    def supersessions(self, skip: Container[str] = ()) -> list[tuple[str, dict[str, Any]]]:
+        """``(subject, digest)`` of every row of ``superseded`` whose subject is not in ``skip``:
+        its window and the records it hides."""
         out = []
         for batch, start_s, end_s, by_run in self.conn.execute(
-                "SELECT batch_id, start_s, end_s, by_run FROM superseded ORDER BY by_run, batch_id"):
+                "SELECT batch_id, start_s, end_s, by_run FROM superseded ORDER BY by_run, batch_id").fetchall():
+            if f"superseded:{batch}:{by_run}" in skip:
+                continue
             ids = [_text(r[0]) for r in self.conn.execute(
                 f"SELECT {self._b('id')} FROM records WHERE batch_id = ? AND time_s >= ? AND time_s < ? "
                 "ORDER BY id", (batch, start_s, end_s))]
