@@ -96,6 +96,8 @@ def _call(client, method, path, role, tokens, *, some_record, some_claim):
         kwargs["json"] = {"name": f"made-by-{role.replace(':', '-')}", "role": "public"}
     elif (method, path) == ("POST", "/session"):
         kwargs = {"json": {"token": tokens["public"]}}
+    elif (method, path) == ("DELETE", "/session"):   # ends the session POST /session began
+        kwargs = {"headers": {"X-Linewatch-CSRF": "1"}}
     elif (method, path) == ("POST", "/daily-reports/{day}"):
         url = f"{API}/daily-reports/2026-13-01"  # allowed callers get 422: no build in the walk
     elif (method, path) == ("GET", "/coverage"):
@@ -390,7 +392,7 @@ def test_users_tokens_are_stored_hashed_and_revocable(served):
     if db.startswith("sqlite:///"):  # nor anywhere else in the file
         assert token not in Path(db[len("sqlite:///"):]).read_bytes().decode("latin-1")
     assert client.post(f"{API}/users", json={"name": "liaison-2", "role": "public"}, headers=h).status_code == 409
-    assert client.post(f"{API}/users", json={"name": "x", "role": "king"}, headers=h).status_code == 400
+    assert client.post(f"{API}/users", json={"name": "x", "role": "king"}, headers=h).status_code == 422
     assert client.delete(f"{API}/users/liaison-2", headers=h).status_code == 204
     assert client.get(f"{API}/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 

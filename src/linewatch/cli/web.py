@@ -68,17 +68,16 @@ def serve(
 
 
 @user_app.command("add")
-def user_add(name: Annotated[str, typer.Argument(help="A name without spaces.")],
+def user_add(name: Annotated[str, typer.Argument(help="A name without spaces, never used before.")],
              role: Annotated[str, typer.Option("--role", "-r", help="admin, analyst, monitor, public "
-                                               "or party:<party id>.")],
+                                               "or party:<id> (a party of the stored agreement).")],
              db: DbOpt = DEFAULT_DB,
              as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Create a user and print its token, once (the store keeps only its SHA-256)."""
-    from linewatch.services.accounts import new_token, token_sha256
+    from linewatch.services.accounts import add_user
     from linewatch.store import open_store
-    token = new_token()
     with open_store(db) as store:
-        user = store.add_user(name, role, token_sha256(token))
+        user, token = add_user(store, name, role)
     if as_json:
         out.print_json(json.dumps({"name": user.name, "role": user.role, "token": token}))
     else:
@@ -100,8 +99,9 @@ def user_list(db: DbOpt = DEFAULT_DB) -> None:
 
 @user_app.command("remove")
 def user_remove(name: Annotated[str, typer.Argument(help="The user.")], db: DbOpt = DEFAULT_DB) -> None:
-    """Revoke a user's token (the name stays in the store, so that its history does)."""
+    """Revoke a user's token and end its sessions, at once (the name stays in the store, taken for
+    good, so that its history stays tied to it)."""
     from linewatch.store import open_store
     with open_store(db) as store:
         store.revoke_user(name)
-    err.print(f"user {name}: token revoked")
+    err.print(f"user {name}: token revoked, sessions ended; the name stays taken")

@@ -299,7 +299,16 @@ PG_MIGRATIONS: dict[str, str] = {
         ALTER TABLE allegation_runs ADD COLUMN inputs_sha256 TEXT;
     """,
     "0008_sessions": """
-        SELECT 1; -- sessions (issue 15, accounts): filled in below
+        -- the dashboard's sessions: the SHA-256 of a random session id (the cookie), whose
+        -- user, until when (epoch seconds); a logout or the user's removal deletes the row
+        CREATE TABLE sessions (
+            id_sha256 TEXT PRIMARY KEY,
+            user_name TEXT NOT NULL REFERENCES users(name),
+            created_at TEXT NOT NULL,
+            expires_s DOUBLE PRECISION NOT NULL
+        );
+        CREATE INDEX sessions_user ON sessions(user_name);
+        CREATE INDEX sessions_expiry ON sessions(expires_s);
     """,
     "0009_quarantine_excerpt": """
         SELECT 1; -- quarantine excerpts (issue 15, input bounds): filled in below

@@ -1,5 +1,6 @@
-"""The store's tables for the web service: users, submitters, daily reports, networks, and the
-paged, filtered reads the API serves (migration ``0004_service``).
+"""The store's tables for the web service: users and their sessions, submitters, daily reports,
+networks, and the paged, filtered reads the API serves (migrations ``0004_service``,
+``0008_sessions``).
 
 :class:`ServiceTables` is mixed into :class:`~linewatch.store.base.Store`; it uses
 ``self.conn``, ``self.transaction()``, ``self._lock()`` and ``self.dialect``.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,9 +61,19 @@ def in_parts(values: Sequence, size: int = 500) -> Iterator[tuple[str, list]]:
         yield ", ".join("?" * len(part)), part
 
 
+PARTY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}")   # an agreement's id (agreement.schema)
+
+
 def check_role(role: str) -> str:
-    if role in ROLES or (role.startswith("party:") and len(role) > len("party:")):
+    """``role`` if it is one of :data:`ROLES` or ``party:<id>`` with an id an agreement could
+    hold (whether the agreement in use has that party is ``linewatch.services.accounts``'s check)."""
+    if role in ROLES:
         return role
+    if role.startswith("party:"):
+        if PARTY_ID.fullmatch(role[len("party:"):]):
+            return role
+        raise InputError(f"role {role!r}: {role[len('party:'):]!r} is not a party id (letters, digits "
+                         "and _.:- , starting with a letter or digit, at most 80)")
     raise InputError(f"role {role!r}: use one of {', '.join(ROLES)} or party:<party id>")
 
 
@@ -102,6 +114,8 @@ def record_filter(*, start: datetime | None = None, end: datetime | None = None,
 class ServiceTables(Tables):
     # -- users --------------------------------------------------------------------------------
     def add_user(self, name: str, role: str, token_sha256: str) -> User:
+        """A new user. A name is used once: a removed user's name stays removed, so that what
+        it did (ingest batches, releases, the audit log) stays tied to that one account."""
         check_role(role)
         if not name or len(name) > 100 or any(c.isspace() for c in name):
             raise InputError(f"user name {name!r}: 1 to 100 characters, no spaces")
@@ -110,11 +124,12 @@ class ServiceTables(Tables):
             row = c.execute("SELECT revoked_at FROM users WHERE name = ?", (name,)).fetchone()
             if row is not None and row[0] is None:
                 raise Conflict(f"user {name!r} exists; remove it first to issue a new token")
+            if row is not None:
+                raise Conflict(f"user {name!r} was removed at {row[0]}; a removed name stays removed "
+                               "(its history stays tied to it): choose another name")
             now = _now()
             c.execute("INSERT INTO users (name, role, token_sha256, created_at, revoked_at) "
-                      "VALUES (?, ?, ?, ?, NULL) ON CONFLICT (name) DO UPDATE SET role = "
-                      "excluded.role, token_sha256 = excluded.token_sha256, created_at = "
-                      "excluded.created_at, revoked_at = NULL", (name, role, token_sha256, now))
+                      "VALUES (?, ?, ?, ?, NULL)", (name, role, token_sha256, now))
         return User(name, role, now)
 
     def user_by_token(self, token_sha256: str) -> User | None:
@@ -128,11 +143,41 @@ class ServiceTables(Tables):
             "SELECT name, role, created_at, revoked_at FROM users ORDER BY name")]
 
     def revoke_user(self, name: str) -> None:
+        """Revoke the user's token and end its sessions, in one transaction."""
         with self.transaction() as c:
             cur = c.execute("UPDATE users SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
                             (_now(), name))
             if cur.rowcount == 0:
                 raise NotFound("user", name)
+            c.execute("DELETE FROM sessions WHERE user_name = ?", (name,))
+
+    # -- the dashboard's sessions (migration 0008_sessions) ------------------------------------
+    def add_session(self, id_sha256: str, user_name: str, expires_s: float) -> None:
+        """A session of a current user, by the SHA-256 of its id, until ``expires_s`` (epoch
+        seconds); expired sessions are deleted on the way."""
+        now = datetime.now(UTC)
+        with self.transaction() as c:
+            c.execute("DELETE FROM sessions WHERE expires_s <= ?", (now.timestamp(),))
+            row = c.execute("SELECT 1 FROM users WHERE name = ? AND revoked_at IS NULL",
+                            (user_name,)).fetchone()
+            if row is None:
+                raise NotFound("user", user_name)
+            c.execute("INSERT INTO sessions (id_sha256, user_name, created_at, expires_s) "
+                      "VALUES (?, ?, ?, ?)", (id_sha256, user_name, utc_iso(now), float(expires_s)))
+
+    def user_by_session(self, id_sha256: str) -> User | None:
+        """The session's user, while the session has not expired or ended and the user is current."""
+        row = self.conn.execute(
+            "SELECT u.name, u.role, u.created_at, u.revoked_at FROM sessions s JOIN users u "
+            "ON u.name = s.user_name WHERE s.id_sha256 = ? AND s.expires_s > ? AND u.revoked_at IS NULL",
+            (id_sha256, datetime.now(UTC).timestamp())).fetchone()
+        return User(*row) if row else None
+
+    def end_session(self, id_sha256: str) -> bool:
+        """End a session (log out); False if there was none."""
+        with self.transaction() as c:
+            cur = c.execute("DELETE FROM sessions WHERE id_sha256 = ?", (id_sha256,))
+            return cur.rowcount > 0
 
     # -- paged reads --------------------------------------------------------------------------
     def page_records(self, *, start: datetime | None = None, end: datetime | None = None,

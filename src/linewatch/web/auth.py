@@ -1,28 +1,30 @@
-"""How a request proves who it is: the bearer token, or the dashboard's cookie and CSRF header.
+"""How a request proves who it is: the bearer token, or the dashboard's session cookie and CSRF header.
 
-A request carries its token as ``Authorization: Bearer TOKEN`` or, from the dashboard, in the
-HttpOnly cookie set by ``POST /api/v1/session``; a write made with the cookie must also carry the
-header ``X-Linewatch-CSRF`` (a cross-site form cannot set it). Tokens and roles are
+A request carries its token as ``Authorization: Bearer TOKEN`` or, from the dashboard, the
+HttpOnly cookie set by ``POST /api/v1/session``. The cookie holds a random session id, not the
+token: the store keeps its SHA-256 with an expiry, and a logout (``DELETE /api/v1/session``) or
+the user's removal deletes it. A write made with the cookie, the logout included, must also
+carry the header ``X-Linewatch-CSRF`` (a cross-site form cannot set it).
+
+Nothing is cached: each request looks its token or session up in the store (an indexed
+read), so that a revocation, by this service or by ``linewatch user remove`` in another
+process, holds from the very next request. Tokens, sessions and roles are
 ``linewatch.services.accounts``; the dependencies that check them are ``linewatch.web.deps``.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
-from linewatch.services.accounts import CAPABILITIES, TOKEN_PREFIX, Principal, new_token, token_sha256
+from linewatch.services.accounts import CAPABILITIES, SESSION_TTL_S, TOKEN_PREFIX, Principal, new_token, token_sha256
 
-COOKIE = "linewatch_token"
+COOKIE = "linewatch_session"
 CSRF_HEADER = "x-linewatch-csrf"
-TOKEN_CACHE_S = 5.0
-TOKEN_CACHE_SIZE = 10_000
 
 
-def token_from(authorization: str, cookies: dict[str, str]) -> tuple[str | None, bool]:
-    """The request's token and whether it came in the session cookie (the header wins)."""
+def credentials_from(authorization: str, cookies: dict[str, str]) -> tuple[str | None, bool]:
+    """The request's token, or its session id and True when it came in the session cookie
+    (the header wins)."""
     if authorization.lower().startswith("bearer "):
         return authorization[7:].strip(), False
     if COOKIE in cookies:
@@ -30,38 +32,19 @@ def token_from(authorization: str, cookies: dict[str, str]) -> tuple[str | None,
     return None, False
 
 
-class TokenCache:
-    """Who holds each token (by its SHA-256), remembered for ``ttl_s``: a revocation made by
-    another process (``linewatch user remove``) takes effect within that time, one made by this
-    service at once (it calls :meth:`clear`)."""
-
-    def __init__(self, ttl_s: float = TOKEN_CACHE_S, size: int = TOKEN_CACHE_SIZE) -> None:
-        self.ttl_s = ttl_s
-        self.size = size
-        self._hits: dict[str, tuple[Principal, float]] = {}   # token hash -> (who, valid until)
-        self._lock = threading.Lock()
-
-    def lookup(self, digest: str, user_by_token: Callable[[str], Any]) -> Principal | None:
-        """The token's user: from the cache, else from ``user_by_token`` (the store)."""
-        now = time.monotonic()
-        hit = self._hits.get(digest)
-        if hit is not None and hit[1] > now:
-            return hit[0]
-        user = user_by_token(digest)
-        with self._lock:
-            if user is None:
-                self._hits.pop(digest, None)
-                return None
-            if len(self._hits) > self.size:
-                self._hits.clear()
-            who = Principal.of(user)
-            self._hits[digest] = (who, now + self.ttl_s)
-        return who
-
-    def clear(self) -> None:
-        with self._lock:
-            self._hits.clear()
+def lookup(store: Any, secret: str, by_cookie: bool) -> Principal | None:
+    """Who holds the token (or, ``by_cookie``, the session), read from the store now."""
+    digest = token_sha256(secret)
+    user = store.user_by_session(digest) if by_cookie else store.user_by_token(digest)
+    return None if user is None else Principal.of(user)
 
 
-__all__ = ["CAPABILITIES", "COOKIE", "CSRF_HEADER", "TOKEN_CACHE_S", "TOKEN_PREFIX", "Principal", "TokenCache",
-           "new_token", "token_from", "token_sha256"]
+def session_cookie(secure: bool) -> dict[str, Any]:
+    """The session cookie's attributes: HttpOnly, SameSite=Strict, for the session's lifetime,
+    ``Secure`` when the request came over TLS."""
+    return {"httponly": True, "samesite": "strict", "path": "/", "max_age": int(SESSION_TTL_S),
+            "secure": secure}
+
+
+__all__ = ["CAPABILITIES", "COOKIE", "CSRF_HEADER", "TOKEN_PREFIX", "Principal", "credentials_from", "lookup",
+           "new_token", "session_cookie", "token_sha256"]

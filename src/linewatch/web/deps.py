@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from linewatch.web.auth import CSRF_HEADER, Principal, token_from, token_sha256
+from linewatch.web.auth import CSRF_HEADER, Principal, credentials_from, lookup
 from linewatch.web.state import ServiceState
 
 
@@ -24,15 +24,17 @@ def get_state(request: Request) -> ServiceState:
 State = Annotated[ServiceState, Depends(get_state)]
 
 
-async def principal(request: Request, state: State) -> Principal:
-    """The caller, by bearer token or session cookie; a write with the cookie needs the CSRF header."""
-    token, by_cookie = token_from(request.headers.get("authorization", ""), request.cookies)
-    if not token:
+def principal(request: Request, state: State) -> Principal:
+    """The caller, by bearer token or session cookie, looked up in the store at each request (in
+    the thread pool: a blocking read); a write with the cookie needs the CSRF header."""
+    secret, by_cookie = credentials_from(request.headers.get("authorization", ""), request.cookies)
+    if not secret:
         raise HTTPException(401, "authentication required: Authorization: Bearer <token>",
                             headers={"WWW-Authenticate": "Bearer"})
-    who = state.tokens.lookup(token_sha256(token), state.store().user_by_token)
+    who = lookup(state.store(), secret, by_cookie)
     if who is None:
-        raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, "unknown, expired or revoked session" if by_cookie else "unknown or revoked token",
+                            headers={"WWW-Authenticate": "Bearer"})
     if by_cookie and request.method not in ("GET", "HEAD") and CSRF_HEADER not in request.headers:
         raise HTTPException(403, f"a write with the session cookie needs the {CSRF_HEADER} header")
     return who

@@ -1,6 +1,6 @@
 """What the web service holds while it runs: the store (one connection per worker thread:
 SQLite, one writer at a time, or PostgreSQL), the agreement and network in use, the signing
-key, the tokens seen lately and the base map. One :class:`ServiceState` per app, at
+key and the base map. One :class:`ServiceState` per app, at
 ``app.state.linewatch``; a route gets it with the dependency ``linewatch.web.deps.State``."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 from linewatch.errors import NotFound
 from linewatch.services import LoadedAgreement
 from linewatch.store import Store, open_store
-from linewatch.web.auth import TokenCache
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ class ServiceConfig:
 
 class ServiceState:
     """The store (a connection per thread), the agreement and network in use (each loaded once
-    per version), the signing key, the token cache and the base map, for one app."""
+    per version), the signing key and the base map, for one app."""
 
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
@@ -43,7 +42,6 @@ class ServiceState:
         self._agreement: tuple[str, LoadedAgreement] | None = None
         self._network: tuple[Path, Any] | None = None
         self._basemap: dict[str, Any] | None = None
-        self.tokens = TokenCache()
         self.store()                          # open (and migrate) now: fail at start, not later
 
     def store(self) -> Store:
