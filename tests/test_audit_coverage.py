@@ -314,3 +314,11 @@ def test_a_damaged_witness_is_an_input_error(store_url, tmp_path):
     r = _cli("audit", "verify", "--db", store_url, "--witness", witness)
     assert isinstance(r.exception, InputError) and r.exception.exit_code == 4   # main() exits with it
     assert "the witness is damaged" in str(r.exception)
+
+
+@given(lon=st.floats(-180, 180), lat=st.floats(-90, 90))
+def test_the_checked_point_is_the_stored_point(lon, lat):
+    import shapely
+
+    from linewatch.store.integrity import point_wkb
+    assert point_wkb(lon, lat) == shapely.to_wkb(shapely.Point(lon, lat))

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 from collections.abc import Container, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
-
-import shapely
 
 from linewatch.formats.allegations import allegation_from_stored
 from linewatch.formats.canonical import content_hash, record_from_canonical
@@ -110,6 +109,19 @@ def allegation_columns(data: dict[str, Any]) -> dict[str, Any]:
             "content_hash": content_hash(data)}
 
 
+def point_wkb(lon: float, lat: float) -> bytes:
+    """The little-endian WKB of a 2-D point, as ``shapely.to_wkb`` writes it (a tenth of the time).
+
+    >>> import shapely
+    >>> point_wkb(37.5, 48.25) == shapely.to_wkb(shapely.Point(37.5, 48.25))
+    True
+    """
+    return _WKB_POINT.pack(1, 1, lon, lat)
+
+
+_WKB_POINT = struct.Struct("<BIdd")
+
+
 def _text(value: Any) -> Any:
     """A text column read as bytes (SQLite keeps whatever was written), decoded for comparison."""
     return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
@@ -190,7 +202,7 @@ class Integrity:
                     "extent.ymin": lo_lat, "extent.ymax": hi_lat}
             yield from _differ("records", rid, dict(zip(want, got)), want, index)
             return
-        wkb = shapely.to_wkb(shapely.Point(loc.lon, loc.lat))
+        wkb = point_wkb(loc.lon, loc.lat)
         if not _same(got[0], wkb):
             yield CellMismatch("records", rid, "geom", got[0], wkb, index)
         for col, stored, expected in zip(("min_lon", "max_lon", "min_lat", "max_lat"), got[1:],
