@@ -14,8 +14,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from linewatch.errors import InputError
+from linewatch.cli.options import input_file, optional_input, say
 
 __all__ = ["coverage"]
 
@@ -84,8 +85,8 @@ def coverage(
     box = _parse_extent(extent)
     source = network if network is not None else sensors
     assert source is not None   # exactly one of them was given
-    if not source.is_file():
-        raise InputError(f"{source}: no such file")
+    input_file(source, "--network" if network is not None else "--sensors")
+    agreement = optional_input(agreement, "--agreement")
     if network is not None:
         net, rejected = read_network(network)
     else:
@@ -94,8 +95,9 @@ def coverage(
         net = Network(found)
     if rejected:
         first = rejected[0]
-        err.print(f"[yellow]warning:[/] {len(rejected)} sensor row(s) rejected; first: "
-                  f"{first.file}: line {first.line}: {first.reason}", highlight=False)
+        err.print("[yellow]warning:[/] " + escape(f"{len(rejected)} sensor row(s) rejected; first: "
+                                                  f"{first.file}: line {first.line}: {first.reason}"),
+                  highlight=False)
     ag = load_agreement_file(agreement).agreement if agreement else None
     fig = coverage_figure(net, time_s, kind, agreement=ag, boundaries=load_boundaries(),
                           gazetteer=load_gazetteer(), extent=box, threshold=threshold)
@@ -105,4 +107,4 @@ def coverage(
         share = line_coverage(net, ag.line_parts, time_s, kind, threshold=threshold, duration_s=0.0)
         summary += (f"; {share:.1%} of the line ({ag.line_length_km:,.1f} km) covered "
                     f"(P >= {threshold:g} for {kind}) at {at}")
-    out.print(summary, highlight=False)
+    say(out, summary)

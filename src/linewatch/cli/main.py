@@ -12,18 +12,32 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from linewatch import __version__
-from linewatch.cli.options import DEFAULT_DB, AgreementOpt, DbOpt, SignOpt, err, load_key, open_db, out, parse_time
-from linewatch.errors import InputError, LinewatchError
+from linewatch.cli.options import (
+    DEFAULT_DB,
+    AgreementOpt,
+    DbOpt,
+    SignOpt,
+    cells,
+    err,
+    input_file,
+    load_key,
+    open_db,
+    optional_input,
+    out,
+    parse_time,
+    say,
+)
+from linewatch.errors import LinewatchError
 
 app = typer.Typer(help="Monitor and verify a ceasefire along a demarcation line.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -86,31 +100,31 @@ def agreement_check(file: Path,
                     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Validate an agreement file and print a summary."""
     from linewatch.services import load_agreement_file
-    summary = load_agreement_file(file).agreement.summary()
+    summary = load_agreement_file(input_file(file)).agreement.summary()
     if as_json:
         out.print_json(json.dumps(summary))
         return
-    out.print(f"[bold]{summary['title']}[/] ({summary['id']} v{summary['version']})"
+    out.print(f"[bold]{escape(summary['title'])}[/] ({escape(summary['id'])} v{escape(str(summary['version']))})"
               + (" [yellow]NOTIONAL[/]" if summary["notional"] else ""))
-    out.print("Parties: " + ", ".join(f"{p['name']} ({p['id']}, {p['side'] or 'no side'})"
-                                      for p in summary["parties"]))
+    say(out, "Parties: " + ", ".join(f"{p['name']} ({p['id']}, {p['side'] or 'no side'})"
+                                     for p in summary["parties"]))
     if summary["line_length_km"]:
-        out.print(f"Line: {summary['line_length_km']:.1f} km, {summary['line_vertices']} vertices")
+        say(out, f"Line: {summary['line_length_km']:.1f} km, {summary['line_vertices']} vertices")
     for party, km in summary["reference_lines"].items():
-        out.print(f"Reference line of {party}: {km} km")
+        say(out, f"Reference line of {party}: {km} km")
     valid = summary["valid"]
-    out.print(f"Valid: {valid['start'] or 'open'} to {valid['end'] or 'open'}")
+    say(out, f"Valid: {valid['start'] or 'open'} to {valid['end'] or 'open'}")
     if summary["sectors"]:
-        out.print("Sectors: " + ", ".join(f"{s['name']} ({s['from_km']:g}-{s['to_km']:g} km)"
-                                          for s in summary["sectors"]))
+        say(out, "Sectors: " + ", ".join(f"{s['name']} ({s['from_km']:g}-{s['to_km']:g} km)"
+                                         for s in summary["sectors"]))
     table = Table("zone", "kind", "category", "area km²", title="Zones")
     for z in summary["zones"]:
-        table.add_row(z["id"], z["kind"], z["category"], f"{z['area_km2']:,.1f}")
+        table.add_row(*cells(z["id"], z["kind"], z["category"], f"{z['area_km2']:,.1f}"))
     out.print(table)
     table = Table("rule", "kind", "valid from", "valid to", "text", title="Rules")
     for r in summary["rules"]:
-        table.add_row(r["id"], r["kind"], r["valid"]["start"] or "-", r["valid"]["end"] or "-",
-                      r["text"][:70] + ("…" if len(r["text"]) > 70 else ""))
+        table.add_row(*cells(r["id"], r["kind"], r["valid"]["start"] or "-", r["valid"]["end"] or "-",
+                             r["text"][:70] + ("…" if len(r["text"]) > 70 else "")))
     out.print(table)
 
 
@@ -122,9 +136,9 @@ def agreement_show(file: Path,
     from linewatch.formats.resources import load_boundaries
     from linewatch.render.maps import agreement_figure, save_figure
     from linewatch.services import load_agreement_file
-    ag = load_agreement_file(file).agreement
+    ag = load_agreement_file(input_file(file)).agreement
     path = save_figure(agreement_figure(ag, load_boundaries(), title=ag.title), out_path)
-    out.print(f"wrote {path}")
+    say(out, f"wrote {path}")
 
 
 # -- ingest / export / quarantine -------------------------------------------------------------
@@ -138,22 +152,19 @@ def ingest(files: Annotated[list[Path], typer.Argument(help="JSONL, CSV, GeoJSON
     """Read report files into the store; bad rows go to the quarantine with the reason."""
     from linewatch.services import ingest_file
     total_q = 0
+    files = [input_file(f) for f in files]   # every file is there before any is read
     with _store(db) as store:
         for f in files:
-            if f.is_dir():
-                raise InputError(f"{f}: is a directory, not a file")
-            if not f.is_file():
-                raise InputError(f"{f}: no such file")
             with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                           TimeRemainingColumn(), console=err, transient=True,
                           disable=not err.is_terminal) as bar:
-                task = bar.add_task(f"ingest {f.name}", total=f.stat().st_size)
+                task = bar.add_task(escape(f"ingest {f.name}"), total=f.stat().st_size)
                 s = ingest_file(store, f, fmt=fmt, progress=partial(bar.advance, task))
             total_q += s.quarantined
-            out.print(f"{s.file} ({s.format}): {s.added} added, {s.duplicate} already stored, "
-                      f"{s.quarantined} quarantined")
-            for reason, n in sorted(s.reasons.items()):
-                out.print(f"  quarantined {n}: {reason}")
+            say(out, f"{s.file} ({s.format}): {s.added} added, {s.duplicate} already stored, "
+                     f"{s.quarantined} quarantined")
+            for line in s.reason_lines():
+                say(out, f"  {line}")
     if strict and total_q:
         raise typer.Exit(EXIT_QUARANTINED)
 
@@ -177,7 +188,7 @@ def export(fmt: Annotated[str, typer.Option("--format", help="acled, geojson, cs
     with tmp.open("w", encoding="utf-8", newline="") as fh:
         n = write_records(reports, fh, fmt=fmt)
     tmp.replace(out_path)
-    err.print(f"wrote {n} records to {out_path}")
+    say(err, f"wrote {n} records to {out_path}")
 
 
 @quarantine_app.command("list")
@@ -193,7 +204,7 @@ def quarantine_list(db: DbOpt = DEFAULT_DB,
         return
     table = Table("file", "line", "field", "reason", title=f"Quarantine ({total} rows)")
     for r in rows:
-        table.add_row(Path(r.file).name, str(r.line or ""), r.field or "", r.reason)
+        table.add_row(*cells(Path(r.file).name, r.line or "", r.field, r.reason))
     out.print(table)
 
 
@@ -208,7 +219,7 @@ def verify_cmd(agreement: AgreementOpt = None, db: DbOpt = DEFAULT_DB,
     from linewatch.services import agreement_for, verify_store
     from linewatch.verification import finding_to_dict
     with _store(db) as store:
-        loaded = agreement_for(store, agreement)
+        loaded = agreement_for(store, optional_input(agreement, "--agreement"))
         run, v = verify_store(store, loaded, start=_parse_time(start, "--from"), end=_parse_time(end, "--to"))
     if as_json:
         out.print_json(json.dumps({"run": run, "engine": v.engine, "agreement": v.agreement_id,
@@ -218,10 +229,10 @@ def verify_cmd(agreement: AgreementOpt = None, db: DbOpt = DEFAULT_DB,
     for f in v.findings:
         counts[(f.rule_id, f.verdict.value)] = counts.get((f.rule_id, f.verdict.value), 0) + 1
     table = Table("rule", "violation", "indeterminate", "compliant",
-                  title=f"Verification run {run}: {len(v.places)} records, {v.agreement_id}")
+                  title=f"Verification run {run}: {len(v.places)} records, {escape(v.agreement_id)}")
     for rule in loaded.agreement.rules:
-        table.add_row(rule.id, *(str(counts.get((rule.id, k), 0))
-                                 for k in ("violation", "indeterminate", "compliant")))
+        table.add_row(*cells(rule.id, *(counts.get((rule.id, k), 0)
+                                        for k in ("violation", "indeterminate", "compliant"))))
     out.print(table)
 
 
@@ -239,12 +250,12 @@ def allegations_verify(
     agreement, engine and network it used."""
     from linewatch.services import agreement_for, coverage_from_network, remember_network, verify_allegations
     from linewatch.verification import verdict_counts
-    coverage, name, _ = (coverage_from_network(network) if network is not None
+    coverage, name, _ = (coverage_from_network(input_file(network, "--network")) if network is not None
                          else (None, "none", None))
     with _store(db) as store:
         if network is not None:
             remember_network(store, network)
-        loaded = agreement_for(store, agreement)
+        loaded = agreement_for(store, optional_input(agreement, "--agreement"))
         run, findings = verify_allegations(store, loaded, coverage=coverage, coverage_name=name,
                                            start=_parse_time(start, "--from"),
                                            end=_parse_time(end, "--to"), key=_key(sign_with))
@@ -256,8 +267,8 @@ def allegations_verify(
                   title=f"Allegations run {run}: {len(findings)} allegations, "
                         + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items()))
     for f in findings:
-        table.add_row(f.allegation_id, f.alleging_party, f.accused_party or "", f.kind,
-                      f.verdict.value, f"{f.probability:.2f}", ", ".join(f.evidence[:3]))
+        table.add_row(*cells(f.allegation_id, f.alleging_party, f.accused_party, f.kind,
+                             f.verdict.value, f"{f.probability:.2f}", ", ".join(f.evidence[:3])))
     out.print(table)
 
 
@@ -273,9 +284,9 @@ def allegations_list(db: DbOpt = DEFAULT_DB,
     table = Table("id", "by", "against", "kind", "start", "end", "place", "supersedes",
                   title=f"{len(rows)} allegations")
     for r in rows:
-        table.add_row(r["id"], r["alleging_party"], r.get("accused_party", ""), r["kind"],
-                      r["start"], r["end"], r.get("place_name") or f"{r['lon']:.4f}, {r['lat']:.4f}",
-                      r.get("supersedes", ""))
+        table.add_row(*cells(r["id"], r["alleging_party"], r.get("accused_party"), r["kind"],
+                             r["start"], r["end"], r.get("place_name") or f"{r['lon']:.4f}, {r['lat']:.4f}",
+                             r.get("supersedes")))
     out.print(table)
 
 
@@ -292,21 +303,20 @@ def report(day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD 
            out_dir: Annotated[Path, typer.Option(
                "--out", "-o", help="Directory to write to.")] = Path("reports")) -> None:
     """Write the daily report (HTML, JSON, PDF, map and trend plot) from the stored verification."""
+    from linewatch.cli.options import parse_day
     from linewatch.services import agreement_for, coverage_from_network, daily_report, remember_network
-    try:
-        d = date.fromisoformat(day)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{day!r} is not a date YYYY-MM-DD", param_hint="--date") from exc
-    coverage, name, net = (coverage_from_network(network) if network is not None
+    d = parse_day(day, "--date")
+    coverage, name, net = (coverage_from_network(input_file(network, "--network")) if network is not None
                            else (None, "none", None))
+    key = _key(optional_input(sign_with, "--sign-with"))
     with _store(db) as store:
         if network is not None:
             remember_network(store, network)
-        paths = daily_report(store, agreement_for(store, agreement), d, out_dir, network=net,
-                             key=_key(sign_with), verify_first=verify_first, coverage=coverage,
+        paths = daily_report(store, agreement_for(store, optional_input(agreement, "--agreement")),
+                             d, out_dir, network=net, key=key, verify_first=verify_first, coverage=coverage,
                              coverage_name=name)
     for kind, path in sorted(paths.items()):
-        out.print(f"{kind}: {path}")
+        say(out, f"{kind}: {path}")
 
 
 @app.command()
@@ -321,9 +331,9 @@ def fuse(sensors: Annotated[Path, typer.Option("--sensors", help="Sensors CSV or
          db: DbOpt = DEFAULT_DB) -> None:
     """Fuse raw detections into located incidents; store them and write GeoJSON."""
     from linewatch.services import fuse_files, load_agreement_file
-    for f in (sensors, detections):
-        if not f.is_file():
-            raise InputError(f"{f}: no such file")
+    input_file(sensors, "--sensors")
+    input_file(detections, "--detections")
+    agreement = optional_input(agreement, "--agreement")
     loaded = load_agreement_file(agreement) if agreement else None
     with _store(db) as store, Progress(TextColumn("{task.description}"), BarColumn(),
                                        TextColumn("{task.completed:,} detections"), console=err,
@@ -332,9 +342,9 @@ def fuse(sensors: Annotated[Path, typer.Option("--sensors", help="Sensors CSV or
         s = fuse_files(store, sensors, detections, out_path, loaded=loaded,
                        temperature_c=temperature_c, workers=workers,
                        progress=lambda n: bar.advance(task, n))
-    out.print(f"{s.n_detections:,} detections -> {s.n_incidents:,} incidents "
-              f"({s.n_used:,} detections used, {s.n_pairs} launch-impact pairs, {s.n_quarantined} rows "
-              f"quarantined, {s.n_stored} stored); wrote {out_path}")
+    say(out, f"{s.n_detections:,} detections -> {s.n_incidents:,} incidents "
+             f"({s.n_used:,} detections used, {s.n_pairs} launch-impact pairs, {s.n_quarantined} rows "
+             f"quarantined, {s.n_stored} stored); wrote {out_path}")
 
 
 @app.command()
@@ -351,14 +361,15 @@ def sim(scenario: Annotated[str, typer.Option("--scenario", help="quiet, active,
     from linewatch.sim import SCENARIOS, simulate_chunks
     if scenario not in SCENARIOS:
         raise typer.BadParameter(f"{scenario!r}: expected one of {', '.join(SCENARIOS)}", param_hint="--scenario")
-    ag = load_agreement_file(agreement or EXAMPLES / "line-of-contact.yaml").agreement
+    ag = load_agreement_file(input_file(agreement, "--agreement") if agreement
+                             else EXAMPLES / "line-of-contact.yaml").agreement
     params = SCENARIOS[scenario]
     manifest = write_scenario(simulate_chunks(ag, params, seed=seed), out_dir, params, seed)
     write_sim_network(ag, params, seed, out_dir)
     counts = manifest.get("counts", {}) if isinstance(manifest, dict) else {}
-    out.print(f"scenario {scenario} (seed {seed}): " + ", ".join(f"{v:,} {k}" for k, v in counts.items())
-              + f"; written to {out_dir}/ (" + ", ".join(manifest.get("files", []))
-              + ", scenario.json, network.json)")
+    say(out, f"scenario {scenario} (seed {seed}): " + ", ".join(f"{v:,} {k}" for k, v in counts.items())
+             + f"; written to {out_dir}/ (" + ", ".join(manifest.get("files", []))
+             + ", scenario.json, network.json)")
 
 
 @app.command()
@@ -368,9 +379,10 @@ def demo(out_dir: Annotated[Path, typer.Option(
          agreement: Annotated[Path | None, typer.Option("--agreement", "-a")] = None) -> None:
     """Generate a seeded day of reports, ingest, verify and write the daily report."""
     from linewatch.services.demo import run_demo
-    result = run_demo(out_dir, seed=seed, agreement_path=agreement, console=out)
-    out.print(f"\n[bold green]Daily report[/]: {result['html']}")
-    out.print(f"PDF: {result['pdf']}\nJSON: {result['json']}\nStore: {result['db']}")
+    result = run_demo(out_dir, seed=seed, agreement_path=optional_input(agreement, "--agreement"),
+                      console=out)
+    out.print(f"\n[bold green]Daily report[/]: {escape(str(result['html']))}")
+    say(out, f"PDF: {result['pdf']}\nJSON: {result['json']}\nStore: {result['db']}")
 
 
 def main() -> None:
@@ -378,7 +390,7 @@ def main() -> None:
     try:
         app()
     except LinewatchError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
         sys.exit(exc.exit_code)
 
 

@@ -15,6 +15,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from linewatch.cli.options import input_file, optional_input, say
+
 __all__ = ["plan"]
 
 out = Console(soft_wrap=True)
@@ -36,9 +38,11 @@ def plan(
     """Plan the mission's assets to meet coverage targets at minimum cost (HiGHS), and check it."""
     from linewatch.services.plan import run_plan
     t = time.perf_counter()
-    p = run_plan(agreement, assets, targets, out_dir, dem=dem, candidates=candidates,
-                 check=not no_check, sweep=not no_sweep, say=err.print)
+    p = run_plan(input_file(agreement, "--agreement"), input_file(assets, "--assets"),
+                 input_file(targets, "--targets"), out_dir, dem=optional_input(dem, "--dem"),
+                 candidates=optional_input(candidates, "--candidates"), check=not no_check,
+                 sweep=not no_sweep, say=lambda text: say(err, text))
     s = p["summary"]
-    out.print(f"{s['sites']} assets, cost {s['cost']:,.0f}, monitors {s['crew_per_shift']} per shift "
-              f"({s['crew_total']} in total); {p['solver']['gap_to_lp'] * 100:.2f} % above the LP bound")
-    out.print(f"plan: {out_dir / 'plan.html'} and {out_dir / 'plan.json'} ({time.perf_counter() - t:.0f} s)")
+    say(out, f"{s['sites']} assets, cost {s['cost']:,.0f}, monitors {s['crew_per_shift']} per shift "
+             f"({s['crew_total']} in total); {p['solver']['gap_to_lp'] * 100:.2f} % above the LP bound")
+    say(out, f"plan: {out_dir / 'plan.html'} and {out_dir / 'plan.json'} ({time.perf_counter() - t:.0f} s)")

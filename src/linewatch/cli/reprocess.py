@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from linewatch.cli.options import DEFAULT_DB, DbOpt, err, out
+from linewatch.cli.options import DEFAULT_DB, DbOpt, err, input_file, optional_input, out, say
 from linewatch.errors import InputError
 from linewatch.model import Sensors
 
@@ -62,7 +62,8 @@ def reprocess(start: FromOpt, end: ToOpt, sensors: SensorsOpt, agreement: LineAg
         raise InputError(f"--from {start} is not before --to {end}")
     if scheduler is not None and workers is not None:
         raise InputError("give --scheduler or --workers, not both")
-    net = _read_network(sensors)
+    net = _read_network(input_file(sensors, "--sensors"))
+    agreement = optional_input(agreement, "--agreement")
     loaded = load_agreement_file(agreement) if agreement else None
     params = FusionParams(temperature_c=temperature_c, region_m=region_km * 1000.0)
     with open_store(db) as store, Progress(
@@ -89,9 +90,9 @@ def reprocess(start: FromOpt, end: ToOpt, sensors: SensorsOpt, agreement: LineAg
     pairs = sum(1 for i in run.incidents if i.pair_id and i.kind == "launch")
     seams = (f"; {run.n_partitions} partitions, {run.n_rerun} of {run.n_seams} time seams re-run"
              if run.n_partitions else "")
-    out.print(f"fusion run {run_id} ({run.engine}, {run.mode}): {run.n_detections:,} detections "
-              f"-> {len(run.incidents):,} incidents ({pairs} launch-impact pairs, {added:,} "
-              f"stored){seams}; {run.seconds['total']:.1f} s")
+    say(out, f"fusion run {run_id} ({run.engine}, {run.mode}): {run.n_detections:,} detections "
+             f"-> {len(run.incidents):,} incidents ({pairs} launch-impact pairs, {added:,} "
+             f"stored){seams}; {run.seconds['total']:.1f} s")
 
 
 def _read_network(path: Path) -> Sensors:

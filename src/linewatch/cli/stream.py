@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.text import Text
 
-from linewatch.cli.options import DEFAULT_DB, DbOpt, err, out
+from linewatch.cli.options import DEFAULT_DB, DbOpt, err, input_file, optional_input, out, say
 from linewatch.errors import InputError
 from linewatch.model import Sensors, utc_iso
 
@@ -75,6 +76,7 @@ def _stop_on_signals() -> threading.Event:
 
 def _read_sensors(store: Store, path: Path) -> tuple[Sensors, int]:
     from linewatch.formats.sensors import read_sensors
+    input_file(path, "--sensors")
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             sensors, bad = read_sensors(fh, name=str(path))
@@ -98,6 +100,7 @@ def feed(sensors: SensorsOpt,
     from linewatch.store import open_store
     if rate is not None and rate <= 0:
         raise typer.BadParameter("must be positive", param_hint="--rate")
+    input_file(detections, "--detections")
     stop = _stop_on_signals()
     with open_store(db) as store:
         sens, n_bad = _read_sensors(store, sensors)
@@ -120,8 +123,8 @@ def feed(sensors: SensorsOpt,
         except OSError as exc:
             raise InputError(f"{exc.filename}: cannot read: {exc.strerror}") from exc
     stopped = " (stopped early)" if stop.is_set() else ""
-    out.print(f"{n:,} detections queued ({counts['read'] - n:,} already stored, {n_bad} rows "
-              f"quarantined){stopped}")
+    say(out, f"{n:,} detections queued ({counts['read'] - n:,} already stored, {n_bad} rows "
+             f"quarantined){stopped}")
 
 
 @stream_app.command("fuse")
@@ -139,6 +142,7 @@ def fuse(sensors: SensorsOpt, agreement: LineAgreementOpt = None, until_idle: Un
         params = with_params(FusionParams(), wind_block_s=hour_s, temperature_c=temperature_c)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--hour-s") from exc
+    agreement = optional_input(agreement, "--agreement")
     loaded = load_agreement_file(agreement) if agreement else None
     with open_store(db) as store:
         sens, _ = _read_sensors(store, sensors)
@@ -186,12 +190,12 @@ def _status_printer(where: str, live: Status | None, as_json: bool) -> Callable[
         if s.state == "standby":
             text = f"[standby] stream {s.name} is held by {s.holder}; waiting"
         if live is not None:
-            live.update(text)
+            live.update(Text(text))   # "[streaming]" is text, not a rich tag
         if s.state != seen["state"] and s.state in ("standby", "streaming", "draining"):
-            err.print(f"{s.state}: stream {s.name!r} on {where} ({s.owner})", highlight=False)
+            say(err, f"{s.state}: stream {s.name!r} on {where} ({s.owner})")
         if s.hours != seen["hours"] and not as_json:
-            out.print(f"engine hour from {_time_or_dash(s.committed_s)} fused: {s.incidents:,} incidents "
-                      f"stored so far, last latency {last}", highlight=False)
+            say(out, f"engine hour from {_time_or_dash(s.committed_s)} fused: {s.incidents:,} incidents "
+                     f"stored so far, last latency {last}")
         seen.update(hours=s.hours, state=s.state)
     return status
 
@@ -209,9 +213,9 @@ def _print_summary(name: str, summary: StreamSummary, as_json: bool) -> None:
         return
     how = "drained" if summary.drained else "stopped" if summary.acquired else "stopped as a standby"
     p50, p99 = lat["latency_s"]["p50"], lat["latency_s"]["p99"]
-    out.print(f"{how}: {summary.n_claimed:,} detections claimed ({summary.n_replayed:,} replayed), "
-              f"{summary.n_hours} hours, {summary.n_incidents:,} incidents ({summary.n_stored:,} "
-              f"stored), {summary.n_late} late; latency p50 {p50:.2f} s, p99 {p99:.2f} s", highlight=False)
+    say(out, f"{how}: {summary.n_claimed:,} detections claimed ({summary.n_replayed:,} replayed), "
+             f"{summary.n_hours} hours, {summary.n_incidents:,} incidents ({summary.n_stored:,} "
+             f"stored), {summary.n_late} late; latency p50 {p50:.2f} s, p99 {p99:.2f} s")
 
 
 @stream_app.command("status")
@@ -228,13 +232,13 @@ def status(name: NameOpt = "default",
         out.print_json(json.dumps(rep))
         return
     lag = rep["oldest_queued_age_s"]
-    out.print(f"queue: {rep['queued']:,} detections" + (f", oldest queued {lag:.1f} s ago" if lag is not None else ""))
+    say(out, f"queue: {rep['queued']:,} detections" + (f", oldest queued {lag:.1f} s ago" if lag is not None else ""))
     state = "active" if rep["active"] else "no active consumer"
-    out.print(f"stream {name!r}: {state}" + (f" ({rep['owner']}, token {rep['fence']}, lease "
-                                             f"{rep['lease_left_s']:.1f} s left)" if rep["active"] else ""))
-    out.print(f"  committed hour {_time_or_dash(rep['committed_hour_s'])}, {rep['claimed']:,} detections "
-              f"claimed and buffered, {rep['n_detections']:,} fused, {rep['n_incidents']:,} incidents")
+    say(out, f"stream {name!r}: {state}" + (f" ({rep['owner']}, token {rep['fence']}, lease "
+                                            f"{rep['lease_left_s']:.1f} s left)" if rep["active"] else ""))
+    say(out, f"  committed hour {_time_or_dash(rep['committed_hour_s'])}, {rep['claimed']:,} detections "
+             f"claimed and buffered, {rep['n_detections']:,} fused, {rep['n_incidents']:,} incidents")
     for k, s in rep["latency"].items():
         if s["n"]:
-            out.print(f"  {k}: p50 {s['p50']:.2f} s, p99 {s['p99']:.2f} s, max {s['max']:.2f} s "
-                      f"(last {int(s['n'])} incidents)")
+            say(out, f"  {k}: p50 {s['p50']:.2f} s, p99 {s['p99']:.2f} s, max {s['max']:.2f} s "
+                     f"(last {int(s['n'])} incidents)")

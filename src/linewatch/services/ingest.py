@@ -71,8 +71,18 @@ class _Spool:
             yield Rejected(*json.loads(line))
 
 
+#: the distinct reasons a summary counts one by one (the rest are counted together)
+MAX_REASONS = 1000
+#: the reasons a summary's lines name (the most frequent first)
+SHOWN_REASONS = 10
+
+
 @dataclass
 class IngestSummary:
+    """What one file's ingest did. ``reasons`` counts the quarantined rows by their whole
+    reason (a reason is never cut: ``time: '2026-06-15T10:00' has no time zone`` stays one);
+    past MAX_REASONS distinct reasons, ``other_reasons`` counts the rows of the rest."""
+
     file: str
     format: str
     added: int = 0
@@ -80,11 +90,24 @@ class IngestSummary:
     quarantined: int = 0
     batch_id: int | None = None
     reasons: dict[str, int] = field(default_factory=dict)
+    other_reasons: int = 0
 
     def count(self, reasons: Iterator[str] | list[str]) -> None:
         for reason in reasons:
-            key = reason.split(":")[0][:60]
-            self.reasons[key] = self.reasons.get(key, 0) + 1
+            if reason in self.reasons or len(self.reasons) < MAX_REASONS:
+                self.reasons[reason] = self.reasons.get(reason, 0) + 1
+            else:
+                self.other_reasons += 1
+
+    def reason_lines(self, shown: int = SHOWN_REASONS) -> list[str]:
+        """``quarantined N: REASON`` for the ``shown`` most frequent reasons (then by text),
+        and a line that counts the rows of the others."""
+        ranked = sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+        lines = [f"quarantined {n}: {reason}" for reason, n in ranked[:shown]]
+        rest = sum(n for _, n in ranked[shown:]) + self.other_reasons
+        if rest:
+            lines.append(f"quarantined {rest} more, for other reasons (linewatch quarantine list)")
+        return lines
 
 
 def _open(path: Path) -> IO[bytes]:

@@ -9,10 +9,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import Field
 
-from linewatch.errors import Conflict
 from linewatch.web.deps import Analyst, ReportReader, State
 from linewatch.web.schemas import DailyReportInfo
-from linewatch.web.state import ServiceState
 from linewatch.web.visibility import report_visible
 
 router = APIRouter(tags=["reports"])
@@ -47,15 +45,6 @@ def daily_report_part(day: date, name: Annotated[str, Field(pattern=r"^[\w.-]+$"
                     headers={"Content-Security-Policy": HTML_POLICY} if media.startswith("text/html") else None)
 
 
-def _not_released(state: ServiceState, day: str) -> None:
-    """A released report is final: its rebuild is refused before the build, which takes seconds
-    and needs up-to-date stored results (the store refuses it again when the report is put)."""
-    for r in state.store().daily_reports(released_only=True):
-        if r["day"] == day:
-            raise Conflict(f"the daily report of {day} was released at {r['released_at']}; a released "
-                           "report is never rebuilt")
-
-
 @router.post("/daily-reports/{day}", status_code=201,
              summary="Build (or rebuild, until released) the daily report of a day")
 def build_report(day: date, p: Analyst, state: State,
@@ -63,9 +52,11 @@ def build_report(day: date, p: Analyst, state: State,
                      "run verify over the report's days and the allegation verdicts over the day "
                      "first (else the stored runs must be current: 409 names what is stale)"))] = False,
                  ) -> dict[str, Any]:
-    from linewatch.services.submissions import build_daily_report
+    from linewatch.services.submissions import build_daily_report, refuse_released
+    # a released day is 409 at once, not after another build that holds the writer (the build
+    # checks again, under the lock, before it builds anything)
+    refuse_released(state.store(), day)
     with state.write_lock:
-        _not_released(state, day.isoformat())
         report = build_daily_report(state.store(), state.require_agreement(), day, built_by=p.name,
                                     network_path=state.network_path(), key=state.signing_key(),
                                     verify_first=verify_first)

@@ -2,7 +2,6 @@
 and source (keyset pages), one report with its evidence chain, the time range, and the
 submission of records (docs/api.md, "Queries" and "Ingest")."""
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -34,6 +33,7 @@ from linewatch.web.query import (
     zone_filter,
 )
 from linewatch.web.schemas import Page, SubmissionOut, TimeRange
+from linewatch.web.state import ServiceState
 
 router = APIRouter(tags=["records"])
 
@@ -81,34 +81,41 @@ def _collect(store: Store, loaded: LoadedAgreement | None, q: RecordQuery, after
     return out
 
 
-def _record_query(fused_only: bool) -> Callable[..., dict[str, Any]]:
-    """The handler of ``/reports`` (every record) or ``/incidents`` (fused ones only)."""
-    def handler(request: Request, p: Reader, state: State, start: Start = None, end: End = None,
-                bbox: BBox = None, kind: Multi = None, party: Multi = None, side: Multi = None,
-                source_kind: Multi = None, zone: str | None = None, limit: Limit = 500,
-                cursor: Cursor = None, fmt: Fmt = "geojson", ellipses: bool = False) -> dict[str, Any]:
-        loaded = state.agreement()
-        inside = zone_filter(state, zone)
-        after = decode_cursor(cursor, 2)
-        q = RecordQuery(start=start, end=end, box=parse_bbox(bbox), kinds=kind,
-                        source_kinds=["sensor_fusion"] if fused_only else source_kind,
-                        submitted_by=own_records_of(p), inside=inside, parties=party, sides=side)
-        out = _collect(state.store(), loaded, q, after, limit)
-        # a full page: there may be more (the next page says)
-        nxt = next_url(request, encode_cursor([out[-1][0].time_s, out[-1][0].id])) if len(out) == limit else None
-        if fmt == "json":
-            return {"items": [dict(r.data, side=s, located=[r.lon, r.lat]) for r, s in out],
-                    "count": len(out), "next": nxt}
-        return {"type": "FeatureCollection", "count": len(out), "next": nxt,
-                "features": [record_feature(r.data, side=s, ellipses=ellipses) for r, s in out]}
-    return handler
+def _records_page(request: Request, state: ServiceState, q: RecordQuery, cursor: str | None, limit: int,
+                  fmt: str, ellipses: bool) -> dict[str, Any]:
+    """A page of the records ``q`` selects, as JSON (``items``) or GeoJSON."""
+    out = _collect(state.store(), state.agreement(), q, decode_cursor(cursor, 2), limit)
+    # a full page: there may be more (the next page says)
+    nxt = next_url(request, encode_cursor([out[-1][0].time_s, out[-1][0].id])) if len(out) == limit else None
+    if fmt == "json":
+        return {"items": [dict(r.data, side=s, located=[r.lon, r.lat]) for r, s in out],
+                "count": len(out), "next": nxt}
+    return {"type": "FeatureCollection", "count": len(out), "next": nxt,
+            "features": [record_feature(r.data, side=s, ellipses=ellipses) for r, s in out]}
 
 
-router.get("/reports", response_model=Page, response_model_exclude_unset=True,
-           summary="Stored reports (records) by time, place, zone, kind, party, side and source; "
-           "a monitor sees what it submitted")(_record_query(False))
-router.get("/incidents", response_model=Page, response_model_exclude_unset=True,
-           summary="Incidents fused from raw sensor detections")(_record_query(True))
+@router.get("/reports", response_model=Page, response_model_exclude_unset=True,
+            summary="Stored reports (records) by time, place, zone, kind, party, side and source; "
+            "a monitor sees what it submitted")
+def reports(request: Request, p: Reader, state: State, start: Start = None, end: End = None,
+            bbox: BBox = None, kind: Multi = None, party: Multi = None, side: Multi = None,
+            source_kind: Multi = None, zone: str | None = None, limit: Limit = 500,
+            cursor: Cursor = None, fmt: Fmt = "geojson", ellipses: bool = False) -> dict[str, Any]:
+    q = RecordQuery(start=start, end=end, box=parse_bbox(bbox), kinds=kind, source_kinds=source_kind,
+                    submitted_by=own_records_of(p), inside=zone_filter(state, zone), parties=party, sides=side)
+    return _records_page(request, state, q, cursor, limit, fmt, ellipses)
+
+
+@router.get("/incidents", response_model=Page, response_model_exclude_unset=True,
+            summary="Incidents fused from raw sensor detections (source_kind sensor_fusion) by time, "
+            "place, zone, kind, party and side")
+def incidents(request: Request, p: Reader, state: State, start: Start = None, end: End = None,
+              bbox: BBox = None, kind: Multi = None, party: Multi = None, side: Multi = None,
+              zone: str | None = None, limit: Limit = 500, cursor: Cursor = None, fmt: Fmt = "geojson",
+              ellipses: bool = False) -> dict[str, Any]:
+    q = RecordQuery(start=start, end=end, box=parse_bbox(bbox), kinds=kind, source_kinds=["sensor_fusion"],
+                    submitted_by=own_records_of(p), inside=zone_filter(state, zone), parties=party, sides=side)
+    return _records_page(request, state, q, cursor, limit, fmt, ellipses)
 
 
 def _audit_entry(store: Store, record_id: str) -> dict[str, Any] | None:
