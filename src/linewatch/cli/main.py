@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -303,9 +304,11 @@ def report(day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD 
            out_dir: Annotated[Path, typer.Option(
                "--out", "-o", help="Directory to write to.")] = Path("reports")) -> None:
     """Write the daily report (HTML, JSON, PDF, map and trend plot) from the stored verification."""
-    from linewatch.cli.options import parse_day
     from linewatch.services import agreement_for, coverage_from_network, daily_report, remember_network
-    d = parse_day(day, "--date")
+    try:
+        d = date.fromisoformat(day)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{day!r} is not a date YYYY-MM-DD", param_hint="--date") from exc
     coverage, name, net = (coverage_from_network(input_file(network, "--network")) if network is not None
                            else (None, "none", None))
     key = _key(optional_input(sign_with, "--sign-with"))
