@@ -48,7 +48,7 @@ def _write_json(obj: Any, path: Path | None) -> None:
     tmp = path.with_name(path.name + ".part")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
-    err.print(f"wrote {path}", highlight=False)
+    err.print(f"wrote {path}", highlight=False, markup=False)
 
 
 def _fail(problems: Any, n_problems: int | None = None) -> None:
@@ -78,9 +78,9 @@ def keys_generate(
     from linewatch.services.audit import generate_keys, load_public_key
     priv, pub = generate_keys(directory, force=force)
     out.print(f"private key: {priv} (keep it secret; it signs verdicts, reports and tree heads)",
-              highlight=False)
-    out.print(f"public key:  {pub} (give it to the parties)", highlight=False)
-    out.print(f"key id:      {key_id(load_public_key(pub))}", highlight=False)
+              highlight=False, markup=False)
+    out.print(f"public key:  {pub} (give it to the parties)", highlight=False, markup=False)
+    out.print(f"key id:      {key_id(load_public_key(pub))}", highlight=False, markup=False)
 
 
 @keys_app.command("show")
@@ -95,7 +95,7 @@ def keys_show(
     path = public_key or directory / PUBLIC_KEY_NAME
     key = load_public_key(path)
     pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    out.print(f"key id: {key_id(key)}  ({path})", highlight=False)
+    out.print(f"key id: {key_id(key)}  ({path})", highlight=False, markup=False)
     out.print(pem.decode("ascii"), end="", markup=False, highlight=False)
 
 
@@ -167,7 +167,8 @@ def audit_prove(
         proof = log.prove(subject, size=size, entry_type=entry_type)
     if proof.tree_head.signature is None:
         err.print(f"note: no tree head of {proof.tree_size} entries was published; a party can check "
-                  "this proof only against a head of that size (linewatch audit head)", highlight=False)
+                  "this proof only against a head of that size (linewatch audit head)",
+                  highlight=False, markup=False)
     _write_json(proof.to_dict(), out_path)
 
 
@@ -205,7 +206,8 @@ def audit_check_proof(
         return
     if not result.ok:
         _fail(result.problems)
-    out.print(f"OK: {said}" + ("" if key else " (signatures not checked: no --public-key)"), highlight=False)
+    out.print(f"OK: {said}" + ("" if key else " (signatures not checked: no --public-key)"),
+              highlight=False, markup=False)
 
 
 @audit_app.command("head")
@@ -248,7 +250,7 @@ def audit_sync(db: DbOpt = DEFAULT_DB) -> None:
     from linewatch.services.audit import AuditLog
     with _store(db) as store:
         n = AuditLog(store).log_new_records(full=True)
-    out.print(f"{n} entries appended")
+    out.print(f"{n} entries appended", highlight=False)
 
 
 @audit_app.command("verify-report")
@@ -275,9 +277,9 @@ def audit_verify_report(
         assert r.tree_head is not None and r.entry is not None
         out.print(f"OK: report {r.report_id!r}, {len(r.files)} files, signed by {r.tree_head.key_id}; "
                   f"entry {r.entry.index} of the log of {r.tree_head.tree_size} entries with root "
-                  f"{r.tree_head.root_hash.hex()}", highlight=False)
+                  f"{r.tree_head.root_hash.hex()}", highlight=False, markup=False)
         for name in sorted(r.files):
-            out.print(f"  {name} ({len(r.files[name]):,} bytes)", highlight=False)
+            out.print(f"  {name} ({len(r.files[name]):,} bytes)", highlight=False, markup=False)
     if not r.ok:
         if as_json:
             raise typer.Exit(EXIT_VERIFICATION_FAILED)
@@ -288,4 +290,4 @@ def audit_verify_report(
                 target = extract / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(content)
-        err.print(f"wrote {len(r.files)} files to {extract}", highlight=False)
+        err.print(f"wrote {len(r.files)} files to {extract}", highlight=False, markup=False)

@@ -12,9 +12,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from linewatch.cli.options import DEFAULT_DB, DbOpt
+from linewatch.cli.options import DEFAULT_DB, DbOpt, cells, optional_input, say
 
 __all__ = ["serve", "user_app"]
 
@@ -40,18 +41,15 @@ def serve(
     import anyio
     import uvicorn
 
-    from linewatch.errors import InputError
     from linewatch.web.app import ServiceConfig, create_app
-    if network is not None and not network.is_file():
-        raise InputError(f"{network}: network file not found")
-    if sign_with is not None and not sign_with.is_file():
-        raise InputError(f"{sign_with}: key file not found")
+    optional_input(network, "--network")
+    optional_input(sign_with, "--sign-with")
     app = create_app(ServiceConfig(db, network=network, key=sign_with))
     users = app.state.linewatch.store().users()
-    err.print(f"linewatch serving {db} on http://{host}:{port}/ (API: http://{host}:{port}/docs)")
+    say(err, f"linewatch serving {db} on http://{host}:{port}/ (API: http://{host}:{port}/docs)")
     if not any(u.revoked_at is None for u in users):
-        err.print("[yellow]no users yet:[/] create one with `linewatch user add NAME --role analyst "
-                  f"--db {db}` and log in with its token")
+        err.print("[yellow]no users yet:[/] " + escape(f"create one with `linewatch user add NAME --role "
+                                                      f"analyst --db {db}` and log in with its token"))
 
     def limit_threads() -> None:
         anyio.to_thread.current_default_thread_limiter().total_tokens = workers
@@ -81,8 +79,8 @@ def user_add(name: Annotated[str, typer.Argument(help="A name without spaces, ne
     if as_json:
         out.print_json(json.dumps({"name": user.name, "role": user.role, "token": token}))
     else:
-        err.print(f"user {user.name} ({user.role}) created; its token, shown this once:")
-        out.print(token)
+        say(err, f"user {user.name} ({user.role}) created; its token, shown this once:")
+        say(out, token)
 
 
 @user_app.command("list")
@@ -93,7 +91,7 @@ def user_list(db: DbOpt = DEFAULT_DB) -> None:
         users = store.users()
     table = Table("name", "role", "created", "revoked")
     for u in users:
-        table.add_row(u.name, u.role, u.created_at[:19], (u.revoked_at or "")[:19])
+        table.add_row(*cells(u.name, u.role, u.created_at[:19], (u.revoked_at or "")[:19]))
     out.print(table)
 
 
@@ -104,4 +102,4 @@ def user_remove(name: Annotated[str, typer.Argument(help="The user.")], db: DbOp
     from linewatch.store import open_store
     with open_store(db) as store:
         store.revoke_user(name)
-    err.print(f"user {name}: token revoked, sessions ended; the name stays taken")
+    say(err, f"user {name}: token revoked, sessions ended; the name stays taken")

@@ -177,7 +177,9 @@ def _run_pipeline(store: Any, loaded: Any, day: date, inputs: _Inputs, out_dir: 
 def run_demo(out_dir: Path, *, seed: int = 20251, agreement_path: Path | None = None,
              console: Any = None, day: date | None = None) -> dict[str, Path]:
     """The main job: write a seeded week of inputs, then run the mission's day over them."""
-    say = console.print if console is not None else (lambda *a, **k: None)
+    def say(text: str) -> None:     # plain text: a title or a path is never read as markup
+        if console is not None:
+            console.print(text, markup=False, highlight=False)
     t0 = _time.perf_counter()
     agreement_path = agreement_path or EXAMPLES / "line-of-contact.yaml"
     if not agreement_path.is_file():
@@ -191,7 +193,7 @@ def run_demo(out_dir: Path, *, seed: int = 20251, agreement_path: Path | None = 
     db = out_dir / "linewatch.sqlite"
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
-    say(f"[bold]linewatch demo[/]: {ag.title}, report day {day.isoformat()}, seed {seed}")
+    say(f"linewatch demo: {ag.title}, report day {day.isoformat()}, seed {seed}")
     sensing, claims = _sensor_files(ag, day, seed, inputs_dir)
     inputs = replace(sensing, files=[*_report_files(ag, day, seed, inputs_dir), claims])
     private_path, public_path = generate_keys(out_dir / "keys", force=True)
