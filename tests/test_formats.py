@@ -29,7 +29,18 @@ from linewatch.formats import (
 )
 from linewatch.formats.acled import GEO_PRECISION_RADIUS_M, SUB_EVENT_KINDS
 from linewatch.geo import location_from_observer
-from linewatch.model import ExplosionType, Kind, Location, ObserverFix, Provenance, Report, SourceKind, TimePrecision
+from linewatch.model import (
+    MAX_COUNT,
+    MAX_DELAY_MIN,
+    ExplosionType,
+    Kind,
+    Location,
+    ObserverFix,
+    Provenance,
+    Report,
+    SourceKind,
+    TimePrecision,
+)
 
 DATA = Path(__file__).parent / "data" / "formats"
 UTC = UTC
@@ -421,7 +432,7 @@ ACLED_HEAD = "event_id_cnty,event_date,event_type,sub_event_type,latitude,longit
 
 
 @pytest.mark.parametrize("row, field, words", [
-    ("X1,2021-06-24,Battles,Armed clash,91,38", "latitude", "lat '91'"),
+    ("X1,2021-06-24,Battles,Armed clash,91,38", "latitude", "lat 91"),
     ("X1,2021-06-24,Battles,Armed clash,48,abc", "longitude", "lon 'abc'"),
     (",2021-06-24,Battles,Armed clash,48,38", "event_id_cnty", "missing"),
     ("X1,,Battles,Armed clash,48,38", "event_date", "missing"),
@@ -464,7 +475,7 @@ texts = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, ma
 descriptions = st.text(st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from("\n\r,\"'"),
                        max_size=40)
 ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,20}", fullmatch=True)
-times = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2100, 1, 1),
+times = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2099, 12, 31),
                      timezones=st.just(UTC))
 lons = st.floats(-180, 180)
 lats = st.floats(-90, 90)
@@ -503,13 +514,13 @@ def reports(draw):
         provenance=Provenance(draw(st.sampled_from(SourceKind)), draw(texts), draw(optional(times))),
         time_precision=draw(st.sampled_from(TimePrecision)),
         explosion_type=draw(st.sampled_from(ExplosionType)) if kind is Kind.EXPLOSION else None,
-        weapon_class=draw(optional(texts)), count=draw(st.integers(0, 10**6)),
+        weapon_class=draw(optional(texts)), count=draw(st.integers(0, MAX_COUNT)),
         in_storage=draw(optional(st.booleans())), category=draw(optional(texts)),
         aircraft_type=draw(optional(texts)), party=draw(optional(texts)),
         origin=draw(optional(points() | ellipses())),
         killed=draw(optional(st.integers(0, 1000))), injured=draw(optional(st.integers(0, 1000))),
         corroborated=draw(optional(st.booleans())), restriction=draw(optional(texts)),
-        delay_min=draw(optional(st.floats(0, 1e5))), live_fire_exercise=draw(st.booleans()),
+        delay_min=draw(optional(st.floats(0, MAX_DELAY_MIN))), live_fire_exercise=draw(st.booleans()),
         purpose=draw(optional(texts)), description=draw(descriptions),
         geo_precision=draw(optional(st.integers(1, 3))), engine=draw(optional(texts)),
         extra=tuple(sorted(draw(st.dictionaries(texts, st.text(max_size=8), max_size=3)).items())),

@@ -10,7 +10,9 @@ reason, raw text) for the quarantine; only a file that cannot be read as a whole
 The rooms:
 
 - records (``docs/record-formats.md``): :mod:`~linewatch.formats.records` (the canonical
-  record, its checks and content id), :mod:`~linewatch.formats.record_files` (detect, read,
+  record, its cross-field checks and content id), :mod:`~linewatch.formats.record_schema` (every
+  field typed and bounded), :mod:`~linewatch.formats.lines` (lines read with a size cap, bounded
+  excerpts and quotes of bad input), :mod:`~linewatch.formats.record_files` (detect, read,
   write and open a record file), one module per format — :mod:`~linewatch.formats.jsonl`,
   :mod:`~linewatch.formats.csvfmt`, :mod:`~linewatch.formats.geojson`,
   :mod:`~linewatch.formats.acled`;
@@ -66,7 +68,7 @@ if TYPE_CHECKING:
         write_sim_network,
     )
     from linewatch.formats.planning import read_assets, read_candidates, read_targets
-    from linewatch.formats.records import StrictModel
+    from linewatch.formats.record_schema import StrictModel
     from linewatch.formats.resources import load_boundaries, load_gazetteer
     from linewatch.formats.scenario import write_scenario
     from linewatch.formats.sensor_list import read_sensors, write_sensors
@@ -96,7 +98,7 @@ _HOME = {
                      "is_allegation_header", "is_allegation_object", "parse_allegation",
                      "read_allegations"), "allegations"),
     **dict.fromkeys(("content_hash", "record_from_canonical", "stored_json"), "canonical"),
-    "StrictModel": "records",
+    "StrictModel": "record_schema",
     **dict.fromkeys(("iter_detection_chunks", "read_detections", "write_detections"), "detections"),
     **dict.fromkeys(("read_sensors", "write_sensors"), "sensor_list"),
     **dict.fromkeys(("read_truth", "write_truth"), "truth"),

@@ -13,8 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
 from linewatch.formats.csvfmt import cell, check_header, read_rows
+from linewatch.formats.lines import quote
+from linewatch.formats.record_schema import RecordIn, cells_to_values
 from linewatch.formats.records import Parsed, Rejected, parse_record
-from linewatch.model import ExplosionType, Kind, Report, TimePrecision, utc_iso
+from linewatch.model import EARLIEST_TIME, LATEST_TIME, ExplosionType, Kind, Report, TimePrecision, utc_iso
 
 #: The columns of an ACLED export (2023 layout), in the order :func:`write_acled` writes them.
 ACLED_COLUMNS = (
@@ -81,7 +83,8 @@ def read_acled(stream: Iterable[str], *, name: str) -> Iterator[Parsed | Rejecte
         except _Bad as exc:
             yield Rejected(name, row.line, exc.field, exc.reason, row.raw)
             continue
-        yield parse_record(data, name=name, line=row.line, raw=row.raw, field_names=_FIELD_NAMES)
+        yield parse_record(cells_to_values(RecordIn, data), name=name, line=row.line, raw=row.raw,
+                           field_names=_FIELD_NAMES)
 
 
 def _int(values: dict[str, str], column: str, default: int, allowed: Iterable[int] | None = None) -> int:
@@ -91,7 +94,7 @@ def _int(values: dict[str, str], column: str, default: int, allowed: Iterable[in
     try:
         number = int(text)
     except ValueError:
-        raise _Bad(column, f"{column} {text!r} is not a whole number") from None
+        raise _Bad(column, f"{column} {quote(text)} is not a whole number") from None
     if allowed is not None and number not in allowed:
         raise _Bad(column, f"{column} {number} is not one of {', '.join(map(str, allowed))}")
     if number < 0:
@@ -102,10 +105,14 @@ def _int(values: dict[str, str], column: str, default: int, allowed: Iterable[in
 def _date(text: str) -> date:
     for fmt in _DATE_FORMATS:
         try:
-            return datetime.strptime(text, fmt).date()
+            day = datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    raise _Bad("event_date", f"event_date {text!r} is not a date like 2021-06-24 or 24 June 2021")
+        if not EARLIEST_TIME.date() <= day < LATEST_TIME.date():
+            raise _Bad("event_date", f"event_date {text} is outside the window {EARLIEST_TIME.date()} to "
+                       f"{LATEST_TIME.date()} (docs/record-formats.md, \"Limits\")")
+        return day
+    raise _Bad("event_date", f"event_date {quote(text)} is not a date like 2021-06-24 or 24 June 2021")
 
 
 def _start_time(day: date, precision: TimePrecision) -> datetime:
@@ -122,8 +129,8 @@ def _start_time(day: date, precision: TimePrecision) -> datetime:
 def _to_record(values: dict[str, str]) -> dict[str, Any]:
     sub = values["sub_event_type"]
     if sub not in SUB_EVENT_KINDS:
-        raise _Bad("sub_event_type", f"ACLED sub-event type {sub!r} (event type "
-                   f"{values['event_type']!r}) is not a ceasefire record; linewatch imports only "
+        raise _Bad("sub_event_type", f"ACLED sub-event type {quote(sub)} (event type "
+                   f"{quote(values['event_type'])}) is not a ceasefire record; linewatch imports only "
                    f"{', '.join(map(repr, SUB_EVENT_KINDS))}")
     _, kind, explosion_type = SUB_EVENT_KINDS[sub]
     fatalities = _int(values, "fatalities", 0)

@@ -20,22 +20,23 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationError, field_validator
 
-from linewatch.errors import NotFound
+from linewatch.errors import InputError, NotFound
 from linewatch.formats.jsonl import json_objects
-from linewatch.formats.records import (
+from linewatch.formats.lines import LongLine, csv_safe, long_line_reason, quote, text_lines
+from linewatch.formats.record_schema import (
     Lat,
     Lon,
     Metres,
     RecordId,
-    Rejected,
     StrictModel,
     Text,
-    _reason,
-    canonical_json,
+    cells_to_values,
+    error_reason,
+    input_time,
     no_nul,
     parse_time,
-    text_lines,
 )
+from linewatch.formats.records import Rejected, canonical_json
 from linewatch.model import utc_iso
 from linewatch.verification import Allegation, AllegationKind, AllegedPlace
 
@@ -48,6 +49,8 @@ SETTLEMENT_RADIUS_M = 3_000.0
 POINT_RADIUS_M = 1_000.0
 #: a claim with one time and no window: this much either side of it
 HALF_WINDOW_S = 1_800.0
+#: the most points an area's ring may have
+MAX_AREA_POINTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class _In(StrictModel):
     @field_validator("start", "end", "time", "received_time", mode="before")
     @classmethod
     def _time(cls, value: Any, info) -> datetime:
-        return parse_time(value, info.field_name)
+        return input_time(value, info.field_name)
 
     @field_validator("area", mode="before")
     @classmethod
@@ -92,17 +95,29 @@ class _In(StrictModel):
                 value = json.loads(value)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"area is not GeoJSON: {exc.msg}") from None
+            except (ValueError, RecursionError):
+                raise ValueError("area is not GeoJSON: a number too long, or nested too deeply") from None
         if not (isinstance(value, dict) and value.get("type") == "Polygon"
                 and isinstance(value.get("coordinates"), list) and value["coordinates"]):
             raise ValueError("area must be a GeoJSON Polygon")
         ring = value["coordinates"][0]
+        if not isinstance(ring, list) or len(ring) > MAX_AREA_POINTS:
+            raise ValueError(f"area's ring must be a list of at most {MAX_AREA_POINTS:,} [lon, lat] pairs"
+                             ' (docs/record-formats.md, "Limits")')
         try:
-            pts = [(float(x), float(y)) for x, y in ring]
+            pts = [(_coordinate(x), _coordinate(y)) for x, y in ring]
         except (TypeError, ValueError):
-            raise ValueError("area's ring must be [lon, lat] pairs") from None
+            raise ValueError("area's ring must be [lon, lat] pairs of numbers") from None
         if len(pts) < 4 or any(not (-180 <= x <= 180 and -90 <= y <= 90) for x, y in pts):
             raise ValueError("area's ring needs at least 4 [lon, lat] points within range")
         return value
+
+
+def _coordinate(value: Any) -> float:
+    """A number of an area's ring: an int or a float, not a boolean or a string."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"not a number: {quote(value)}")
+    return float(value)
 
 
 class _Problem(Exception):
@@ -143,7 +158,7 @@ def _place(rec: _In, settlements: Settlements | None, sites: Sites | None) -> tu
         try:
             lon, lat = settlements(rec.settlement, rec.country)
         except NotFound:
-            raise _Problem("settlement", f"unknown settlement {rec.settlement!r}"
+            raise _Problem("settlement", f"unknown settlement {quote(rec.settlement)}"
                            + (f" in {rec.country}" if rec.country else "")) from None
         r = SETTLEMENT_RADIUS_M if rec.radius_m is None else rec.radius_m
         return AllegedPlace(lon, lat, r, name=rec.settlement), category
@@ -153,7 +168,7 @@ def _place(rec: _In, settlements: Settlements | None, sites: Sites | None) -> tu
     try:
         lon, lat, radius_m, site_category = sites(rec.site)
     except NotFound:
-        raise _Problem("site", f"the agreement has no site {rec.site!r}") from None
+        raise _Problem("site", f"the agreement has no site {quote(rec.site)}") from None
     return AllegedPlace(lon, lat, radius_m if rec.radius_m is None else rec.radius_m,
                         name=rec.site), category or site_category
 
@@ -166,7 +181,7 @@ def allegation_from_dict(data: dict[str, Any], *, name: str, line: int | None,
         rec = _In.model_validate(data)
     except ValidationError as exc:
         errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != "extra_forbidden")
-        reason, field = _reason(errors[0])
+        reason, field = error_reason(errors[0])
         raise _Problem(field, reason) from None
     if rec.time is not None and (rec.start or rec.end):
         raise _Problem("time", "give either time or start and end, not both")
@@ -180,7 +195,7 @@ def allegation_from_dict(data: dict[str, Any], *, name: str, line: int | None,
     if end < start:
         raise _Problem("end", f"end {utc_iso(end)} is before start {utc_iso(start)}")
     if rec.accused_party is not None and rec.accused_party == rec.alleging_party:
-        raise _Problem("accused_party", f"the alleging party {rec.alleging_party!r} accuses itself")
+        raise _Problem("accused_party", f"the alleging party {quote(rec.alleging_party)} accuses itself")
     place, category = _place(rec, settlements, sites)
     body = {k: v for k, v in data.items() if k != "id" and v not in (None, "")}
     ident = rec.id or "al-" + hashlib.sha256(
@@ -213,20 +228,29 @@ def read_allegations(stream: Iterable[str], *, name: str, fmt: str,
             yield data if isinstance(data, Rejected) else parse_allegation(
                 data, name=name, line=number, raw=raw, settlements=settlements, sites=sites)
         return
-    current: list[tuple[int, str]] = []
+    current: list[tuple[int, str]] = []     # the lines of the row being read
 
     def lines() -> Iterator[str]:
         for n, line in text_lines(stream, name):
-            current[:] = [(n, line)]
-            yield line
-    for row in csv.DictReader(lines()):
-        n, line = current[0]
+            current.append((n, line))
+            yield csv_safe(line)
+    reader = csv.DictReader(lines())
+    long = next(((n, x) for n, x in current if isinstance(x, LongLine)), None) if reader.fieldnames else None
+    if long is not None and isinstance(long[1], LongLine):
+        raise InputError(f"{name}: line {long[0]}: cannot read the CSV header: {long_line_reason(long[1])}")
+    current.clear()
+    for row in reader:
+        n, line = next(((n, x) for n, x in current if isinstance(x, LongLine)), current[-1])
+        current.clear()
+        if isinstance(line, LongLine):
+            yield Rejected(name, n, None, long_line_reason(line), line)
+            continue
         raw = line.rstrip("\r\n")
         if None in row:
             yield Rejected(name, n, None, f"{len(row[None])} cells more than the header has", raw)
             continue
-        yield parse_allegation({k.strip(): v for k, v in row.items() if k}, name=name, line=n, raw=raw,
-                     settlements=settlements, sites=sites)
+        data = cells_to_values(_In, {k.strip(): v for k, v in row.items() if k})
+        yield parse_allegation(data, name=name, line=n, raw=raw, settlements=settlements, sites=sites)
 
 
 def is_allegation_object(first: dict) -> bool:

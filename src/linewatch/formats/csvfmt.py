@@ -9,13 +9,16 @@ inside quoted cells survive.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from linewatch.errors import InputError
-from linewatch.formats.records import Parsed, Rejected, parse_record, record_to_dict, text_lines
+from linewatch.formats.lines import MAX_LINE_CHARS, LongLine, csv_safe, long_line_reason, quote, text_lines
+from linewatch.formats.record_schema import RecordIn, cells_to_values
+from linewatch.formats.records import Parsed, Rejected, parse_record, record_to_dict
 from linewatch.model import Report
 
 _ORIGIN_KEYS = ("lon", "lat", "radius_m", "semi_major_m", "semi_minor_m", "azimuth_deg")
@@ -58,7 +61,10 @@ def read_rows(stream: Iterable[str], *, name: str) -> tuple[list[str], int, Iter
     header_line = 0
     try:
         for cells in lines.reader:
-            line, _ = lines.take()
+            line, _, long = lines.take()
+            if long is not None:
+                raise InputError(f"{name}: line {line}: cannot read the CSV header: "
+                                 f"{long_line_reason(long)}")
             if cells and any(c.strip() for c in cells):
                 header, header_line = [c.strip() for c in cells], line
                 break
@@ -71,23 +77,60 @@ def read_rows(stream: Iterable[str], *, name: str) -> tuple[list[str], int, Iter
 
 class _RowLines:
     """A csv reader over a text stream that remembers the lines of the row it read last
-    (a quoted cell may span lines), for the row's line number and raw text."""
+    (a quoted cell may span lines), for the row's line number and raw text. It keeps the first
+    characters of the row's text and hashes all of it; an over-long line is never read whole
+    (the reader is fed a stand-in: :func:`~linewatch.formats.lines.csv_safe`)."""
 
     def __init__(self, stream: Iterable[str], name: str) -> None:
-        self.buffer: list[tuple[int, str]] = []
+        self._reset()
         self.reader = csv.reader(self._feed(stream, name), strict=False)
+
+    def _reset(self) -> None:
+        self.first = 0
+        self.parts: list[str] = []
+        self.chars = 0
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+        self.long: tuple[int, LongLine] | None = None
+        self.pending = ""      # the line break of the last line: part of the raw text unless it ends it
 
     def _feed(self, stream: Iterable[str], name: str) -> Iterator[str]:
         for number, line in text_lines(stream, name):
-            self.buffer.append((number, line))
-            yield line
+            self._add(number, line)
+            yield csv_safe(line)
 
-    def take(self) -> tuple[int, str]:
-        """The first line number and the raw text of the row read last; forgets them."""
-        first = self.buffer[0][0] if self.buffer else 0
-        raw = "".join(line for _, line in self.buffer).rstrip("\r\n")
-        self.buffer.clear()
-        return first, raw
+    def _add(self, number: int, line: str) -> None:
+        self.first = self.first or number
+        if isinstance(line, LongLine):
+            self.long = self.long or (number, line)
+            body, end = str(line), line.end
+        else:
+            body = line.rstrip("\r\n")
+            end = line[len(body):]
+        text = self.pending + body
+        data = text.encode("utf-8", "surrogatepass")
+        self.sha256.update(data)
+        self.size += len(data)
+        if self.chars <= MAX_LINE_CHARS:
+            self.parts.append(text)
+        self.chars += len(text)
+        self.pending = end
+
+    def take(self) -> tuple[int, str, LongLine | None]:
+        """The first line number and the raw text of the row read last, and its first over-long
+        line; forgets them. A row with an over-long line is that line (its number, and the line
+        as its raw text); a raw text over the line limit is a :class:`LongLine` too."""
+        if self.long is not None:
+            number, raw = self.long
+            taken: tuple[int, str, LongLine | None] = (number, raw, raw)
+        elif self.chars > MAX_LINE_CHARS:
+            raw = LongLine.of("".join(self.parts), sha256=self.sha256.hexdigest(), size=self.size,
+                              chars=self.chars, odd_quotes=False, end="")
+            taken = (self.first, raw, None)
+        else:
+            taken = (self.first, "".join(self.parts), None)
+        self._reset()
+        return taken
 
 
 def _data_rows(lines: _RowLines, name: str, header: list[str], header_line: int
@@ -98,10 +141,14 @@ def _data_rows(lines: _RowLines, name: str, header: list[str], header_line: int
         except StopIteration:
             return
         except csv.Error as exc:
-            line, raw = lines.take()
-            yield Rejected(name, line, None, f"cannot parse CSV row: {exc}", raw)
+            line, raw, long = lines.take()
+            yield Rejected(name, line, None, long_line_reason(long) if long else f"cannot parse CSV row: {exc}",
+                           raw)
             continue
-        line, raw = lines.take()
+        line, raw, long = lines.take()
+        if long is not None:
+            yield Rejected(name, line, None, long_line_reason(long), raw)
+            continue
         if not cells or (len(cells) == 1 and not cells[0].strip()):
             continue  # a blank line
         if len(cells) != len(header):
@@ -121,10 +168,10 @@ def check_header(header: list[str], *, name: str, line: int, known: Iterable[str
         if not col:
             raise InputError(f"{name}: line {line}: header column {i} has no name")
         if col in seen:
-            raise InputError(f"{name}: line {line}: header column {col!r} appears twice")
+            raise InputError(f"{name}: line {line}: header column {quote(col)} appears twice")
         seen.add(col)
         if not allow_unknown and col not in known:
-            raise InputError(f"{name}: line {line}: unknown column {col!r} in the header (is the "
+            raise InputError(f"{name}: line {line}: unknown column {quote(col)} in the header (is the "
                              f"header missing, or is this another format?)")
     missing = [c for c in required if c not in seen]
     if missing:
@@ -154,6 +201,8 @@ def read_csv(stream: Iterable[str], *, name: str) -> Iterator[Parsed | Rejected]
                     data["extra"] = json.loads(cell)
                 except json.JSONDecodeError as exc:
                     bad_extra = f"extra is not a JSON object: {exc.msg} at column {exc.colno}"
+                except (ValueError, RecursionError):     # too many digits, or nested too deeply
+                    bad_extra = "extra is not a JSON object of strings"
             else:
                 data[col] = cell
         if bad_extra:
@@ -161,7 +210,8 @@ def read_csv(stream: Iterable[str], *, name: str) -> Iterator[Parsed | Rejected]
             continue
         if origin:
             data["origin"] = origin
-        yield parse_record(data, name=name, line=row.line, raw=row.raw, field_names=_FIELD_NAMES)
+        yield parse_record(cells_to_values(RecordIn, data), name=name, line=row.line, raw=row.raw,
+                           field_names=_FIELD_NAMES)
 
 
 def cell(value: Any) -> str:

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from linewatch.errors import InputError, RecordError
+from linewatch.formats.lines import quote
+from linewatch.model import EARLIEST_TIME, LATEST_TIME
 
 __all__ = ["MAX_ID", "epoch_time", "given", "ident", "number", "open_text"]
 
@@ -43,11 +45,11 @@ def number(v: Any, field: str, *, lo: float = -math.inf, hi: float = math.inf,
         try:
             x = float(v.strip())
         except ValueError:
-            raise RecordError(f"{field} must be a number, got {v!r}", field=field) from None
+            raise RecordError(f"{field} must be a number, got {quote(v)}", field=field) from None
     elif isinstance(v, (int, float)):
         x = float(v)
     else:
-        raise RecordError(f"{field} must be a number, got {type(v).__name__} {v!r}", field=field)
+        raise RecordError(f"{field} must be a number, got {type(v).__name__} {quote(v)}", field=field)
     if not math.isfinite(x):
         raise RecordError(f"{field} must be finite, got {v!r}", field=field)
     if x < lo or (lo_open and x == lo) or x > hi or (hi_open and x == hi):
@@ -61,7 +63,7 @@ def ident(v: Any, field: str) -> str:
     """An id: a string (or an integer) of 1 to :data:`MAX_ID` characters, without control
     characters or surrounding spaces."""
     if isinstance(v, bool) or not isinstance(v, (str, int)):
-        raise RecordError(f"{field} must be a string, got {type(v).__name__} {v!r}", field=field)
+        raise RecordError(f"{field} must be a string, got {type(v).__name__} {quote(v)}", field=field)
     s = str(v)
     if not s or len(s) > MAX_ID or _BAD_ID.search(s):
         raise RecordError(f"{field} {s[:60]!r} must be 1-{MAX_ID} characters, without control "
@@ -70,7 +72,16 @@ def ident(v: Any, field: str) -> str:
 
 
 def epoch_time(v: Any, field: str = "time") -> float:
-    """Seconds since the epoch, from epoch seconds or ISO 8601 with a time zone."""
+    """Seconds since the epoch, from epoch seconds or ISO 8601 with a time zone, in the window of
+    record times (``[EARLIEST_TIME, LATEST_TIME)``: docs/record-formats.md, "Limits")."""
+    t = _epoch_time(v, field)
+    if not EARLIEST_TIME.timestamp() <= t < LATEST_TIME.timestamp():
+        raise RecordError(f"{field} {quote(v)} is outside the window {EARLIEST_TIME.date()} to "
+                          f"{LATEST_TIME.date()} (docs/record-formats.md, \"Limits\")", field=field)
+    return t
+
+
+def _epoch_time(v: Any, field: str) -> float:
     if isinstance(v, bool):
         raise RecordError(f"{field} must be ISO 8601 or epoch seconds, got {v!r}", field=field)
     if isinstance(v, (int, float)):
@@ -84,7 +95,7 @@ def epoch_time(v: Any, field: str = "time") -> float:
     try:
         dt = datetime.fromisoformat(v.strip())
     except ValueError:
-        raise RecordError(f"{field} {v!r} is not an ISO 8601 date and time", field=field) from None
+        raise RecordError(f"{field} {quote(v)} is not an ISO 8601 date and time", field=field) from None
     if dt.tzinfo is None or dt.utcoffset() is None:
-        raise RecordError(f"{field} {v!r} has no time zone; add 'Z' (UTC)", field=field)
+        raise RecordError(f"{field} {quote(v)} has no time zone; add 'Z' (UTC)", field=field)
     return dt.timestamp()

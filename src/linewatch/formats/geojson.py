@@ -12,17 +12,22 @@ from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 from linewatch.errors import InputError
-from linewatch.formats.records import Parsed, Rejected, parse_record, record_to_dict, text_lines
+from linewatch.formats.lines import quote, read_capped
+from linewatch.formats.records import Parsed, Rejected, parse_record, record_to_dict
 from linewatch.model import Report
+
+#: The largest GeoJSON file, in characters: it is parsed as a whole (JSON Lines streams).
+MAX_GEOJSON_CHARS = 32 << 20
 
 
 def read_geojson(stream: Iterable[str], *, name: str) -> Iterator[Parsed | Rejected]:
     """Records from a GeoJSON FeatureCollection; ``line`` is the feature's index + 1.
 
-    The whole document is parsed at once. Raises InputError if it is not JSON or not a
-    FeatureCollection with a ``features`` array.
+    The whole document is parsed at once, so it may be at most :data:`MAX_GEOJSON_CHARS` long.
+    Raises InputError if it is longer (before reading more), not JSON or not a FeatureCollection
+    with a ``features`` array.
     """
-    text = "".join(line for _, line in text_lines(stream, name))
+    text = read_capped(stream, name, MAX_GEOJSON_CHARS, "the GeoJSON file")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -30,9 +35,12 @@ def read_geojson(stream: Iterable[str], *, name: str) -> Iterator[Parsed | Rejec
                          f"(column {exc.colno})") from exc
     except RecursionError as exc:
         raise InputError(f"{name}: not valid JSON: nested too deeply") from exc
+    except ValueError as exc:
+        raise InputError(f"{name}: not valid JSON: a number has more than 4,300 digits") from exc
+    del text
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         got = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
-        raise InputError(f"{name}: not a GeoJSON FeatureCollection (type is {got!r})")
+        raise InputError(f"{name}: not a GeoJSON FeatureCollection (type is {quote(got)})")
     features = doc.get("features")
     if not isinstance(features, list):
         raise InputError(f"{name}: the FeatureCollection has no 'features' array")
@@ -48,10 +56,10 @@ def _feature(feature: Any, *, name: str, line: int) -> Parsed | Rejected:
 
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         got = feature.get("type") if isinstance(feature, dict) else type(feature).__name__
-        return reject("type", f"feature {line} is not a GeoJSON Feature (type is {got!r})")
+        return reject("type", f"feature {line} is not a GeoJSON Feature (type is {quote(got)})")
     unknown = sorted(set(feature) - {"type", "id", "geometry", "properties", "bbox"})
     if unknown:
-        return reject(unknown[0], f"unknown feature member {unknown[0]!r}")
+        return reject(unknown[0], f"unknown feature member {quote(unknown[0])}")
     props = feature.get("properties")
     if props is None:
         props = {}
@@ -61,7 +69,7 @@ def _feature(feature: Any, *, name: str, line: int) -> Parsed | Rejected:
     if "id" in feature and feature["id"] is not None:
         fid = feature["id"] if isinstance(feature["id"], str) else json.dumps(feature["id"])
         if data.get("id") not in (None, "", fid):
-            return reject("id", f"feature id {fid!r} differs from properties.id {data['id']!r}")
+            return reject("id", f"feature id {quote(fid)} differs from properties.id {quote(data['id'])}")
         data["id"] = fid
     geometry = feature.get("geometry")
     observer = any(data.get(k) not in (None, "") for k in ("observer_lon", "observer_lat"))
@@ -78,11 +86,11 @@ def _feature(feature: Any, *, name: str, line: int) -> Parsed | Rejected:
 def _point(geometry: Any) -> tuple[tuple[Any, Any], str | None]:
     if not isinstance(geometry, dict) or geometry.get("type") != "Point":
         got = geometry.get("type") if isinstance(geometry, dict) else type(geometry).__name__
-        return (None, None), f"geometry must be a Point or null, got {got!r}"
+        return (None, None), f"geometry must be a Point or null, got {quote(got)}"
     coords = geometry.get("coordinates")
     if (not isinstance(coords, list) or len(coords) not in (2, 3)
             or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in coords)):
-        return (None, None), f"Point coordinates must be [lon, lat], got {coords!r}"
+        return (None, None), f"Point coordinates must be [lon, lat], got {quote(coords)}"
     return (coords[0], coords[1]), None
 
 

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from linewatch.errors import InputError
-from linewatch.formats.records import Parsed, Rejected, parse_record, record_to_dict, text_lines
+from linewatch.formats.lines import LongLine, long_line_reason, text_lines
+from linewatch.formats.records import Parsed, Rejected, parse_record, record_to_dict
 from linewatch.model import Report
 
 
@@ -15,12 +16,17 @@ def json_objects(stream: Iterable[str], *, name: str, hint: str = ""
                  ) -> Iterator[tuple[int, str, dict | Rejected]]:
     """``(line number, raw line, object or Rejected)`` for each non-blank line of JSON Lines.
 
-    A line that is not JSON, or not a JSON object, comes as :class:`Rejected`. A file that is
-    one multi-line JSON document (its first line is just ``{`` or ``[``) raises InputError;
-    ``hint`` is added to that message.
+    A line that is not JSON, or not a JSON object, or over the line limit (never read whole:
+    :mod:`~linewatch.formats.lines`) comes as :class:`Rejected`. A file that is one multi-line
+    JSON document (its first line is just ``{`` or ``[``) raises InputError; ``hint`` is added
+    to that message.
     """
     first = True
     for number, line in text_lines(stream, name):
+        if isinstance(line, LongLine):
+            first = False
+            yield number, line, Rejected(name, number, None, long_line_reason(line), line)
+            continue
         text = line.strip()
         if not text:
             continue
@@ -34,6 +40,10 @@ def json_objects(stream: Iterable[str], *, name: str, hint: str = ""
         except json.JSONDecodeError as exc:
             yield number, raw, Rejected(name, number, None,
                                         f"invalid JSON: {exc.msg} at column {exc.colno}", raw)
+            continue
+        except ValueError:     # an integer of more digits than Python converts
+            yield number, raw, Rejected(name, number, None, "invalid JSON: a number has more than "
+                                        "4,300 digits", raw)
             continue
         except RecursionError:
             yield number, raw, Rejected(name, number, None, "invalid JSON: nested too deeply", raw)

@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError
 from linewatch.agreement import Agreement
 from linewatch.coverage import Detectability
 from linewatch.errors import InputError
-from linewatch.formats.records import StrictModel
+from linewatch.formats.record_schema import StrictModel
 from linewatch.planning import ASSET_KINDS, AssetType, Points, Targets
 
 __all__ = ["read_assets", "read_candidates", "read_targets"]

@@ -9,6 +9,7 @@ be read as a whole raises :class:`~linewatch.errors.InputError`.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -21,7 +22,8 @@ from linewatch.formats.csvfmt import read_csv, write_csv
 from linewatch.formats.fields import open_text
 from linewatch.formats.geojson import read_geojson, write_geojson
 from linewatch.formats.jsonl import read_jsonl, write_jsonl
-from linewatch.formats.records import Parsed, Rejected, not_utf8
+from linewatch.formats.lines import not_utf8
+from linewatch.formats.records import Parsed, Rejected
 from linewatch.model import Report
 
 __all__ = ["FORMATS", "detect_format", "open_records", "read_records", "write_records"]
@@ -95,28 +97,45 @@ def read_records(stream: TextIO | Iterable[str], *, name: str,
                  fmt: str | None = None) -> Iterator[Parsed | Rejected]:
     """Parsed and rejected records from a text stream, in file order.
 
-    Streams in constant memory for JSON Lines and CSV. ``fmt`` is one of :data:`FORMATS`; when
-    None it is detected from ``name`` and the first lines. Raises InputError (lazily, on the
-    first ``next``) when the file as a whole cannot be read.
+    Streams in constant memory for JSON Lines and CSV, reading no line longer than the limit
+    whole (:mod:`~linewatch.formats.lines`). ``fmt`` is one of :data:`FORMATS`; when None it is
+    detected from ``name`` and the first characters (a stream that cannot seek back is read
+    from its lines). Raises InputError (lazily, on the first ``next``) when the file as a whole
+    cannot be read.
     """
-    lines = iter(stream)
+    lines: TextIO | Iterable[str] = stream
     if fmt is None:
-        taken: list[str] = []
-        size = 0
-        try:
-            for line in lines:
-                taken.append(line)
-                size += len(line)
-                if size >= _HEAD_CHARS:
-                    break
-        except UnicodeDecodeError as exc:
-            raise not_utf8(name, len(taken), exc) from exc
-        fmt = detect_format(name, "".join(taken))
-        lines = chain(taken, lines)
+        fmt, lines = _sniff(stream, name)
     if fmt not in _READERS:
         raise InputError(f"{name}: unknown record format {fmt!r} (expected one of "
                          f"{', '.join(FORMATS)})")
     yield from _READERS[fmt](lines, name=name)
+
+
+def _sniff(stream: TextIO | Iterable[str], name: str) -> tuple[str, TextIO | Iterable[str]]:
+    """The format of a stream from its first characters, and the stream to read it all from."""
+    seekable = getattr(stream, "seekable", None)
+    if seekable is not None and seekable():
+        text = stream   # a file or a StringIO: read the head, then go back to the start
+        assert isinstance(text, io.TextIOBase)
+        try:
+            head = text.read(_HEAD_CHARS)
+        except UnicodeDecodeError as exc:
+            raise not_utf8(name, 0, exc) from exc
+        text.seek(0)
+        return detect_format(name, head), text
+    lines = iter(stream)     # lines in memory already
+    taken: list[str] = []
+    size = 0
+    try:
+        for line in lines:
+            taken.append(line)
+            size += len(line)
+            if size >= _HEAD_CHARS:
+                break
+    except UnicodeDecodeError as exc:
+        raise not_utf8(name, len(taken), exc) from exc
+    return detect_format(name, "".join(line[:_HEAD_CHARS] for line in taken)), chain(taken, lines)
 
 
 def write_records(reports: Iterable[Report], stream: TextIO, *, fmt: str) -> int:

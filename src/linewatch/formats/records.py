@@ -8,27 +8,18 @@ every key.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
-from pydantic_core import ErrorDetails
+from pydantic import BaseModel, ValidationError
 
-from linewatch.errors import InputError, RecordError
+from linewatch.errors import RecordError
+from linewatch.formats.lines import MAX_EXCERPT_CHARS, MAX_REASON_CHARS, LongLine, excerpt, quote
+from linewatch.formats.record_schema import OriginIn, RecordIn, error_reason
 from linewatch.geo import location_from_observer
 from linewatch.model import (
     ExplosionType,
@@ -37,8 +28,6 @@ from linewatch.model import (
     ObserverFix,
     Provenance,
     Report,
-    SourceKind,
-    TimePrecision,
     utc_iso,
 )
 
@@ -54,132 +43,40 @@ class Parsed:
 
 @dataclass(frozen=True)
 class Rejected:
-    """One bad record: never dropped silently, it goes to the quarantine."""
+    """One bad record: never dropped silently, it goes to the quarantine.
+
+    ``raw`` is bounded: a longer text is cut to its first
+    :data:`~linewatch.formats.lines.MAX_EXCERPT_CHARS` characters and "…", and ``raw_sha256``
+    and ``raw_size`` (UTF-8 bytes) are of the whole raw text (of the whole line, for a
+    :class:`~linewatch.formats.lines.LongLine` that was never read whole). ``reason`` and
+    ``field`` are bounded as well.
+    """
 
     file: str
     line: int | None
     field: str | None
     reason: str
     raw: str
+    raw_sha256: str | None = dataclasses.field(default=None, compare=False)
+    raw_size: int | None = dataclasses.field(default=None, compare=False)
 
-
-# -- the pydantic schema --------------------------------------------------------------------
-
-Lon = Annotated[float, Field(ge=-180.0, le=180.0)]
-Lat = Annotated[float, Field(ge=-90.0, le=90.0)]
-Metres = Annotated[float, Field(ge=0.0)]
-Degrees = Annotated[float, Field(ge=0.0, lt=360.0)]
-Count = Annotated[int, Field(ge=0)]
-
-
-def no_nul(value: str) -> str:
-    """Refuse a NUL character: it is nobody's text, and PostgreSQL's text columns cannot hold it
-    (so the record is quarantined on either store, not refused by one of them)."""
-    if "\x00" in value:
-        raise ValueError("a NUL character is not allowed")
-    return value
-
-
-Text = Annotated[str, Field(min_length=1, max_length=10_000), AfterValidator(no_nul)]
-RecordId = Annotated[str, Field(pattern=r"^[^\s\x00-\x1f](?:[^\x00-\x1f]*[^\s\x00-\x1f])?$",
-                                max_length=200)]
-
-
-class StrictModel(BaseModel):
-    """The base of every input schema: unknown keys, NaN and infinities are refused."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_empty(cls, data: Any) -> Any:
-        """``null`` and ``""`` mean "not given", as an empty CSV cell does."""
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if v is not None and v != ""}
-        return data
-
-
-class OriginIn(StrictModel):
-    """The assessed firing point: a point with a 95 % radius or a 95 % ellipse."""
-
-    lon: Lon
-    lat: Lat
-    radius_m: Metres | None = None
-    semi_major_m: Metres | None = None
-    semi_minor_m: Metres | None = None
-    azimuth_deg: Degrees | None = None
-
-
-class RecordIn(StrictModel):
-    """The canonical record as given; :func:`_to_report` checks the cross-field rules."""
-
-    id: RecordId | None = None
-    kind: Kind
-    time: datetime
-    time_precision: TimePrecision = TimePrecision.EXACT
-    # location form (a) and (b)
-    lon: Lon | None = None
-    lat: Lat | None = None
-    radius_m: Metres | None = None
-    semi_major_m: Metres | None = None
-    semi_minor_m: Metres | None = None
-    azimuth_deg: Degrees | None = None
-    # location form (c)
-    observer_lon: Lon | None = None
-    observer_lat: Lat | None = None
-    bearing_deg: Degrees | None = None
-    direction: Text | None = None
-    bearing_spread_deg: Annotated[float, Field(ge=0.0, le=360.0)] | None = None
-    distance_min_m: Metres | None = None
-    distance_max_m: Metres | None = None
-    # provenance
-    source_kind: SourceKind
-    source_id: Text
-    received_time: datetime | None = None
-    # kind-specific
-    explosion_type: ExplosionType | None = None
-    weapon_class: Text | None = None
-    count: Count = 1
-    in_storage: bool | None = None
-    category: Text | None = None
-    aircraft_type: Text | None = None
-    party: Text | None = None
-    origin: OriginIn | None = None
-    killed: Count | None = None
-    injured: Count | None = None
-    corroborated: bool | None = None
-    restriction: Text | None = None
-    delay_min: Metres | None = None
-    live_fire_exercise: bool = False
-    purpose: Text | None = None
-    description: str = Field("", max_length=100_000)
-    geo_precision: Annotated[int, Field(ge=1, le=3)] | None = None
-    engine: Text | None = None
-    extra: dict[str, str] | None = None
-
-    @field_validator("time", "received_time", mode="before")
-    @classmethod
-    def _parse_time(cls, value: Any, info: ValidationInfo) -> datetime:
-        return parse_time(value, info.field_name or "time")
-
-
-def parse_time(value: Any, field: str) -> datetime:
-    """An ISO 8601 date and time with a zone (or ``Z``), converted to UTC."""
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, str):
-        try:
-            dt = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ValueError(f"{field} {value!r} is not an ISO 8601 date and time") from None
-    else:
-        raise ValueError(f"{field} must be an ISO 8601 string, got {type(value).__name__} {value!r}")
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise ValueError(f"{field} has no time zone (got {value!r}); add 'Z' or an offset like '+02:00'")
-    try:
-        return dt.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(f"{field} {value!r} is out of range") from None
+    def __post_init__(self) -> None:
+        if self.raw_sha256 is None or self.raw_size is None:
+            if isinstance(self.raw, LongLine):
+                sha, size = self.raw.sha256, self.raw.size
+            else:
+                data = self.raw.encode("utf-8", "surrogatepass")
+                sha, size = hashlib.sha256(data).hexdigest(), len(data)
+            object.__setattr__(self, "raw_sha256", sha)
+            object.__setattr__(self, "raw_size", size)
+        if isinstance(self.raw, LongLine):
+            object.__setattr__(self, "raw", str(self.raw))       # already its excerpt
+        elif len(self.raw) > MAX_EXCERPT_CHARS:
+            object.__setattr__(self, "raw", excerpt(self.raw))
+        if len(self.reason) > MAX_REASON_CHARS:
+            object.__setattr__(self, "reason", excerpt(self.reason, MAX_REASON_CHARS))
+        if self.field is not None and len(self.field) > 200:
+            object.__setattr__(self, "field", excerpt(self.field, 200))
 
 
 # -- compass directions ---------------------------------------------------------------------
@@ -195,7 +92,7 @@ def _compass_point(word: str) -> tuple[float, float]:
     for long, short in (("north", "n"), ("south", "s"), ("east", "e"), ("west", "w")):
         key = key.replace(long, short)
     if key not in _POINTS:
-        raise ValueError(f"direction {word!r} is not a compass point (like 'SW' or 'north-north-east')")
+        raise ValueError(f"direction {quote(word)} is not a compass point (like 'SW' or 'north-north-east')")
     return _POINTS.index(key) * 22.5, 45.0 if len(key) <= 2 else 22.5
 
 
@@ -224,24 +121,6 @@ def parse_direction(text: str) -> tuple[float, float]:
 
 # -- dict -> Report -------------------------------------------------------------------------
 
-def _reason(err: ErrorDetails) -> tuple[str, str | None]:
-    """The reason (and the field) of a pydantic error, in the readers' words."""
-    field = ".".join(str(p) for p in err["loc"]) or None
-    kind, value = err["type"], err.get("input")
-    if kind == "missing":
-        return f"missing required field {field!r}", field
-    if kind == "extra_forbidden":
-        return f"unknown field {field!r}", field
-    if kind == "enum":
-        return (f"unknown {field} {value!r} (expected one of {err['ctx']['expected']})", field)
-    if kind == "value_error":
-        return str(err["ctx"]["error"]), field
-    if kind == "model_type":
-        return f"expected an object, got {type(value).__name__} {value!r}", field
-    msg = err["msg"]
-    return f"{field} {value!r}: {msg[:1].lower()}{msg[1:]}", field
-
-
 def record_from_dict(data: dict[str, Any], *, name: str = "<record>",
                      line: int | None = None) -> Report:
     """Validate one canonical record into a :class:`Report`; raises :class:`RecordError`.
@@ -256,10 +135,10 @@ def record_from_dict(data: dict[str, Any], *, name: str = "<record>",
     except ValidationError as exc:
         # an unknown key first: it is usually a misspelling that also explains a missing one
         errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != "extra_forbidden")
-        reason, field = _reason(errors[0])
+        reason, where = error_reason(errors[0])
         if len(errors) > 1:
             reason += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-        raise RecordError(reason, field=field, line=line, file=name) from None
+        raise RecordError(reason, field=where, line=line, file=name) from None
     try:
         report = _to_report(rec)
     except _FieldError as exc:
@@ -443,25 +322,7 @@ def content_id(data: dict[str, Any]) -> str:
     return "h-" + hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()[:20]
 
 
-# -- shared reading helpers -----------------------------------------------------------------
-
-def text_lines(stream: Iterable[str], name: str) -> Iterator[tuple[int, str]]:
-    """``(line_number, line)`` from a text stream: BOM removed, decoding errors as InputError."""
-    number = 0
-    it = iter(stream)
-    while True:
-        try:
-            line = next(it)
-        except StopIteration:
-            return
-        except UnicodeDecodeError as exc:
-            raise not_utf8(name, number, exc) from exc
-        number += 1
-        if number == 1 and line.startswith("\ufeff"):
-            line = line[1:]
-        yield number, line
-
-
+# -- bad rows -------------------------------------------------------------------------------
 
 def parse_record(data: Any, *, name: str, line: int, raw: str,
                  field_names: dict[str, str] | None = None) -> Parsed | Rejected:
@@ -472,15 +333,9 @@ def parse_record(data: Any, *, name: str, line: int, raw: str,
     try:
         report = record_from_dict(data, name=name, line=line)
     except RecordError as exc:
-        field = exc.field
-        if field_names and field is not None:
-            field = field_names.get(field, field)
-        return Rejected(name, line, field, exc.reason, raw)
+        where = exc.field
+        if field_names and where is not None:
+            where = field_names.get(where, where)
+        return Rejected(name, line, where, exc.reason, raw)
     prov = replace(report.provenance, file=name, line=line)
     return Parsed(replace(report, provenance=prov), line, raw)
-
-
-def not_utf8(name: str, lines_read: int, exc: UnicodeDecodeError) -> InputError:
-    """The InputError for a file that is not UTF-8 (decoding runs ahead of lines, so "after")."""
-    where = f" after line {lines_read}" if lines_read else ""
-    return InputError(f"{name}: not UTF-8 text{where} ({exc.reason}); save it as UTF-8")

@@ -18,7 +18,8 @@ import numpy as np
 
 from linewatch.errors import InputError, RecordError
 from linewatch.formats.fields import given, ident, number
-from linewatch.formats.records import Rejected, text_lines
+from linewatch.formats.lines import LongLine, long_line_reason, quote, text_lines
+from linewatch.formats.records import Rejected
 from linewatch.model import SENSOR_KINDS, Sensors
 
 __all__ = ["SENSOR_FIELDS", "read_sensors", "write_sensors"]
@@ -89,7 +90,7 @@ def _sensor_row(row: dict[str, Any]) -> _Row:
     lat = number(row["lat"], "lat", lo=-90, hi=90)
     kind = row["kind"]
     if not isinstance(kind, str) or kind.strip().lower() not in SENSOR_KINDS:
-        raise RecordError(f"kind {kind!r} is not one of {', '.join(SENSOR_KINDS)}", field="kind")
+        raise RecordError(f"kind {quote(kind)} is not one of {', '.join(SENSOR_KINDS)}", field="kind")
     elev = number(row["elevation_m"], "elevation_m", lo=-500, hi=9000) \
         if given(row.get("elevation_m")) else 0.0
     clock = number(row["clock_sd_s"], "clock_sd_s", lo=0, hi=3600) \
@@ -114,7 +115,7 @@ class _SensorRows:
         try:
             extra = sorted(set(row) - set(SENSOR_FIELDS))
             if extra:
-                raise RecordError(f"unknown field {extra[0]!r} (expected {', '.join(SENSOR_FIELDS)})",
+                raise RecordError(f"unknown field {quote(extra[0])} (expected {', '.join(SENSOR_FIELDS)})",
                                   field=extra[0])
             r = _sensor_row(row)
         except RecordError as exc:
@@ -141,6 +142,9 @@ class _SensorRows:
 
 def _csv_header(name: str, first: tuple[int, str]) -> list[str]:
     """The header's column names (lower case); InputError naming what is wrong with it."""
+    if isinstance(first[1], LongLine):
+        raise InputError(f"{name}: line {first[0]}: cannot read the sensors header: "
+                         f"{long_line_reason(first[1])}")
     header = [c.strip().lower() for c in next(csv.reader([first[1]]))]
     missing = [c for c in _SENSOR_REQUIRED if c not in header]
     unknown = [c for c in header if c not in SENSOR_FIELDS]
@@ -158,6 +162,9 @@ def _csv_header(name: str, first: tuple[int, str]) -> list[str]:
 def _read_csv(first: tuple[int, str], lines: Iterator[tuple[int, str]], rows: _SensorRows) -> None:
     header = _csv_header(rows.name, first)
     for line_no, line in lines:
+        if isinstance(line, LongLine):
+            rows.reject(line_no, None, long_line_reason(line), line)
+            continue
         if not line.strip():
             continue
         raw = line.rstrip("\r\n")
@@ -174,6 +181,9 @@ def _read_csv(first: tuple[int, str], lines: Iterator[tuple[int, str]], rows: _S
 
 def _read_jsonl(first: tuple[int, str], lines: Iterator[tuple[int, str]], rows: _SensorRows) -> None:
     for line_no, line in chain([first], lines):
+        if isinstance(line, LongLine):
+            rows.reject(line_no, None, long_line_reason(line), line)
+            continue
         text = line.strip()
         if not text:
             continue
@@ -182,7 +192,7 @@ def _read_jsonl(first: tuple[int, str], lines: Iterator[tuple[int, str]], rows: 
             raise InputError(f"{rows.name}: line {line_no}: a multi-line JSON document, not JSON Lines")
         try:
             obj = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:    # JSONDecodeError, or a number too long
             rows.reject(line_no, None, f"invalid JSON: {exc}", raw)
             continue
         if not isinstance(obj, dict):

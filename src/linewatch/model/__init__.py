@@ -16,7 +16,12 @@ from linewatch.model.detections import (
     sound_speed_m_s,
 )
 from linewatch.model.records import (
+    EARLIEST_TIME,
     FIRE_KINDS,
+    LATEST_TIME,
+    MAX_COUNT,
+    MAX_DELAY_MIN,
+    MAX_DISTANCE_M,
     SIGMA_PER_R95,
     ExplosionType,
     Finding,
@@ -30,18 +35,24 @@ from linewatch.model.records import (
     Verdict,
     covariance_to_ellipse,
     ellipse_to_covariance,
+    in_time_window,
 )
 from linewatch.model.time import TimeSpec, utc_datetime, utc_iso, utc_iso_array, utc_minute
 
 __all__ = [
     "DETECTION_KINDS",
     "Detections",
+    "EARLIEST_TIME",
     "ExplosionType",
     "FIRE_KINDS",
     "Finding",
     "Incident",
     "Kind",
+    "LATEST_TIME",
     "Location",
+    "MAX_COUNT",
+    "MAX_DELAY_MIN",
+    "MAX_DISTANCE_M",
     "ObserverFix",
     "Provenance",
     "Report",
@@ -55,6 +66,7 @@ __all__ = [
     "Verdict",
     "covariance_to_ellipse",
     "ellipse_to_covariance",
+    "in_time_window",
     "sound_speed_m_s",
     "utc_datetime",
     "utc_iso",

@@ -10,16 +10,38 @@ from __future__ import annotations
 import calendar
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-__all__ = ["FIRE_KINDS", "SIGMA_PER_R95", "ExplosionType", "Finding", "Kind", "Location", "ObserverFix",
-           "Provenance", "Report", "SourceKind", "TimePrecision", "Verdict", "covariance_to_ellipse",
-           "ellipse_to_covariance"]
+__all__ = ["EARLIEST_TIME", "FIRE_KINDS", "LATEST_TIME", "MAX_COUNT", "MAX_DELAY_MIN", "MAX_DISTANCE_M",
+           "SIGMA_PER_R95", "ExplosionType", "Finding", "Kind", "Location", "ObserverFix", "Provenance",
+           "Report", "SourceKind", "TimePrecision", "Verdict", "covariance_to_ellipse",
+           "ellipse_to_covariance", "in_time_window"]
 
 #: Scale from a 95 % radius (or semi-axis) to one standard deviation of a 2-D normal:
 #: P(r <= R) = 1 - exp(-R**2 / (2 sigma**2)) = 0.95.
 SIGMA_PER_R95 = 1.0 / math.sqrt(-2.0 * math.log(0.05))
+
+# -- the bounds of a record (docs/record-formats.md, "Limits") ---------------------------------
+
+#: The largest ``count``, ``killed`` or ``injured``: far above any one observation (the SMM's
+#: largest daily totals were in the low thousands), far below any integer overflow in a sum.
+MAX_COUNT = 100_000
+#: The largest radius, semi-axis or observer distance, in metres: ten times ACLED's coarsest
+#: (region-level, 100 km) precision. A place known less precisely locates nothing on a line.
+MAX_DISTANCE_M = 1_000_000.0
+#: The longest ``delay_min`` of a freedom-of-movement restriction: one week, in minutes (a
+#: patrol held longer is denied passage, not delayed).
+MAX_DELAY_MIN = 7 * 24 * 60.0
+#: Every time a record or an allegation gives lies in ``[EARLIEST_TIME, LATEST_TIME)``: from
+#: the first ceasefire lines drawn after the Second World War to the end of the century.
+EARLIEST_TIME = datetime(1950, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def in_time_window(t: datetime) -> bool:
+    """Whether an aware time lies in ``[EARLIEST_TIME, LATEST_TIME)``."""
+    return EARLIEST_TIME <= t < LATEST_TIME
 
 
 class Kind(StrEnum):
@@ -243,8 +265,13 @@ class Report:
     def __post_init__(self) -> None:
         if self.time.tzinfo is None or self.time.utcoffset() != timedelta(0):
             raise ValueError(f"record {self.id!r}: time must be timezone-aware UTC, got {self.time!r}")
-        if self.count < 0:
-            raise ValueError(f"record {self.id!r}: count must be >= 0, got {self.count}")
+        if not in_time_window(self.time):
+            raise ValueError(f"record {self.id!r}: time {self.time.isoformat()} is outside "
+                             f"[{EARLIEST_TIME.date()}, {LATEST_TIME.date()})")
+        for name in ("count", "killed", "injured"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= MAX_COUNT:
+                raise ValueError(f"record {self.id!r}: {name} must be in [0, {MAX_COUNT}], got {value}")
 
     @property
     def is_fire(self) -> bool:

@@ -62,7 +62,7 @@ class _Spool:
         self.count = 0
 
     def add(self, r: Rejected) -> None:
-        self._fh.write(json.dumps([r.file, r.line, r.field, r.reason, r.raw]) + "\n")
+        self._fh.write(json.dumps([r.file, r.line, r.field, r.reason, r.raw, r.raw_sha256, r.raw_size]) + "\n")
         self.count += 1
 
     def rows(self) -> Iterator[Rejected]:

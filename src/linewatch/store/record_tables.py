@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from linewatch.formats.canonical import content_hash, record_from_canonical, stored_json
+from linewatch.formats.lines import MAX_EXCERPT_CHARS
 from linewatch.formats.records import Rejected, record_to_dict
 from linewatch.model import Report
 from linewatch.store.service_tables import _now, record_filter
@@ -33,6 +34,10 @@ _M_PER_DEG_LAT = 111_320.0
 
 @dataclass(frozen=True)
 class QuarantineRow:
+    """One quarantined row. ``raw`` is an excerpt (the first 1,000 characters and "…");
+    ``raw_sha256`` and ``raw_size`` (UTF-8 bytes) are of the whole raw text (None for rows
+    quarantined before migration 0009, which kept all of it)."""
+
     id: int
     file: str
     line: int | None
@@ -40,6 +45,8 @@ class QuarantineRow:
     reason: str
     raw: str
     quarantined_at: str
+    raw_sha256: str | None = None
+    raw_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -122,12 +129,13 @@ class RecordTables(Tables):
 
     def quarantine(self, c: Any, rows: Iterable[Rejected], *, file_sha256: str, batch_id: int | None,
                    now: str) -> None:
-        """Quarantine rows, each once, inside the transaction ``c``."""
+        """Quarantine rows, each once, inside the transaction ``c``: each with its bounded excerpt
+        and reason, and the SHA-256 and size of its whole raw text (:class:`Rejected` bounds them)."""
         c.executemany(
-            "INSERT INTO quarantine (file, file_sha256, line, field, reason, raw, batch_id, "
-            "quarantined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [(_nul(r.file), file_sha256, r.line, _nul(r.field), _nul(r.reason), _nul(r.raw), batch_id, now)
-             for r in rows])
+            "INSERT INTO quarantine (file, file_sha256, line, field, reason, raw, raw_sha256, raw_size, "
+            "batch_id, quarantined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(_nul(r.file), file_sha256, r.line, _nul(r.field), _nul(r.reason), _nul(r.raw), r.raw_sha256,
+              r.raw_size, batch_id, now) for r in rows])
 
     def add_rejected(self, rejected: Sequence[Rejected], *, file_sha256: str,
                      batch_id: int | None = None) -> None:
@@ -185,8 +193,10 @@ class RecordTables(Tables):
                 datetime.fromtimestamp(row[1], tz=UTC))
 
     def quarantine_rows(self, *, limit: int | None = None) -> list[QuarantineRow]:
-        sql = ("SELECT id, file, line, field, reason, raw, quarantined_at FROM quarantine "
-               "ORDER BY file, line, id")
+        """The quarantined rows by file and line; the raw text of a row quarantined before 0009
+        is read only as far as an excerpt."""
+        sql = (f"SELECT id, file, line, field, reason, substr(raw, 1, {MAX_EXCERPT_CHARS + 1}), quarantined_at, "
+               "raw_sha256, raw_size FROM quarantine ORDER BY file, line, id")
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [QuarantineRow(*row) for row in self.conn.execute(sql)]

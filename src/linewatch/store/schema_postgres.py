@@ -311,7 +311,11 @@ PG_MIGRATIONS: dict[str, str] = {
         CREATE INDEX sessions_expiry ON sessions(expires_s);
     """,
     "0009_quarantine_excerpt": """
-        SELECT 1; -- quarantine excerpts (issue 15, input bounds): filled in below
+        -- a quarantined row keeps an excerpt of its raw text (docs/record-formats.md, "Limits"),
+        -- with the SHA-256 and the size in UTF-8 bytes of all of it; null for older rows, whose
+        -- raw text is whole
+        ALTER TABLE quarantine ADD COLUMN raw_sha256 TEXT;
+        ALTER TABLE quarantine ADD COLUMN raw_size BIGINT;
     """,
     "0010_audit_coverage": """
         SELECT 1; -- audit coverage (issue 15, audit): filled in below
