@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -196,16 +195,18 @@ def export(fmt: Annotated[str, typer.Option("--format", help="acled, geojson, cs
 def quarantine_list(db: DbOpt = DEFAULT_DB,
                     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 200,
                     as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Show quarantined rows: file, line, field and reason."""
+    """Show quarantined rows: file, line, field, reason, and the size and SHA-256 of the raw row
+    (the store keeps its first 1,000 characters: --json)."""
     with _store(db) as store:
         rows = store.quarantine_rows(limit=limit)
         total = store.count_quarantine()
     if as_json:
         out.print_json(json.dumps([r.__dict__ for r in rows]))
         return
-    table = Table("file", "line", "field", "reason", title=f"Quarantine ({total} rows)")
+    table = Table("file", "line", "field", "reason", "raw (bytes, sha256)", title=f"Quarantine ({total} rows)")
     for r in rows:
-        table.add_row(*cells(Path(r.file).name, r.line or "", r.field, r.reason))
+        raw = f"{r.raw_size:,}, {r.raw_sha256[:12]}…" if r.raw_sha256 and r.raw_size is not None else ""
+        table.add_row(*cells(Path(r.file).name, r.line or "", r.field, r.reason, raw))
     out.print(table)
 
 
@@ -304,11 +305,9 @@ def report(day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD 
            out_dir: Annotated[Path, typer.Option(
                "--out", "-o", help="Directory to write to.")] = Path("reports")) -> None:
     """Write the daily report (HTML, JSON, PDF, map and trend plot) from the stored verification."""
+    from linewatch.cli.options import parse_day
     from linewatch.services import agreement_for, coverage_from_network, daily_report, remember_network
-    try:
-        d = date.fromisoformat(day)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{day!r} is not a date YYYY-MM-DD", param_hint="--date") from exc
+    d = parse_day(day, "--date")
     coverage, name, net = (coverage_from_network(input_file(network, "--network")) if network is not None
                            else (None, "none", None))
     key = _key(optional_input(sign_with, "--sign-with"))

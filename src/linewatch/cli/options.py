@@ -5,7 +5,7 @@ One definition each, so ``--db`` reads the same everywhere (a path or URL, ``LIN
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -86,3 +86,18 @@ def parse_time(value: str | None, name: str) -> datetime | None:
         if t.tzinfo is None:
             raise typer.BadParameter(f"{value!r} has no time zone (add Z or +00:00)", param_hint=name)
     return t.astimezone(UTC)
+
+
+def parse_day(value: str, name: str) -> date:
+    """An option's day, ``YYYY-MM-DD`` (UTC), in the window of record times (docs/record-formats.md,
+    "Limits"): a usage error (exit 2) otherwise, before anything is opened."""
+    from linewatch.model import EARLIEST_TIME, LATEST_TIME
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value[:40]!r} is not a date YYYY-MM-DD", param_hint=name) from exc
+    first, last = EARLIEST_TIME.date(), LATEST_TIME.date() - timedelta(days=1)
+    if not first <= day <= last:
+        raise typer.BadParameter(f"{value} is outside the window of record times, {first.isoformat()} to "
+                                 f"{last.isoformat()} (docs/record-formats.md, \"Limits\")", param_hint=name)
+    return day

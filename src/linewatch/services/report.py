@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from linewatch import reporting
-from linewatch.errors import NotFound, OutOfDate
-from linewatch.model import Report
+from linewatch.errors import InputError, NotFound, OutOfDate
+from linewatch.model import EARLIEST_TIME, LATEST_TIME, Report
 from linewatch.services.agreements import LoadedAgreement
 from linewatch.services.verify import (
     allegation_inputs,
@@ -31,7 +31,7 @@ from linewatch.store import AllegationRun, Store, VerificationRun
 from linewatch.verification import ENGINE_VERSION as VERIFY_ENGINE
 from linewatch.verification import AllegationFinding, Verification
 
-__all__ = ["HISTORY_DAYS", "StoredResults", "daily_report", "publish_report", "stored_results"]
+__all__ = ["HISTORY_DAYS", "StoredResults", "check_report_day", "daily_report", "publish_report", "stored_results"]
 
 #: days of history before the report day that the trend and the previous period need
 HISTORY_DAYS = 14
@@ -179,6 +179,7 @@ def daily_report(store: Store, loaded: LoadedAgreement, day: date, out_dir: Path
     from linewatch.formats.resources import load_boundaries, load_gazetteer
     from linewatch.render.report import write_report
 
+    check_report_day(day)
     if verify_first:
         _verify_first(store, loaded, day, history_days, coverage=coverage, coverage_name=coverage_name, key=key)
     if store.count_records() == 0:
@@ -202,6 +203,15 @@ def daily_report(store: Store, loaded: LoadedAgreement, day: date, out_dir: Path
     if key is not None:
         paths["bundle"] = publish_report(store, paths, key, report_id=f"daily-{day.isoformat()}")
     return paths
+
+
+def check_report_day(day: date) -> None:
+    """InputError unless a report of ``day`` stays in the window of record times (its history
+    days included), ``[EARLIEST_TIME, LATEST_TIME)``: docs/record-formats.md, "Limits"."""
+    first, last = EARLIEST_TIME.date(), LATEST_TIME.date() - timedelta(days=1)
+    if not first <= day <= last:
+        raise InputError(f"no daily report of {day.isoformat()}: a report's day is from {first.isoformat()} "
+                         f"to {last.isoformat()}, the window of record times (docs/record-formats.md, \"Limits\")")
 
 
 def _line_coverage(network: Any, agreement: Any, day_start: datetime) -> list[dict] | None:
