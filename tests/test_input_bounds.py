@@ -514,3 +514,22 @@ def test_days_and_windows_at_the_ends_of_time_are_answered(api):
     assert r.status_code == 200, r.text
     for path in ("/daily-reports/9999-12-31.json", "/daily-reports/0001-01-01/report.json"):
         assert client.get(API + path, headers=h["analyst"]).status_code == 404
+
+
+def test_the_api_and_the_dashboard_feed_serve_records_at_every_extreme(api):
+    """The records at every allowed extreme, submitted as one batch: stored, verified, and served
+    as GeoJSON with their ellipses (what the dashboard draws) and one by one."""
+    client, h = api
+    records = [{**r, "id": f"api-{r['id']}"} for r in _extreme_reports()]
+    r = client.post(f"{API}/reports", json=records, headers=h["analyst"])
+    assert r.status_code == 200 and r.json()["added"] == len(records), r.text[:2000]
+    assert client.post(f"{API}/verify", headers=h["analyst"]).status_code == 200
+    for start, end in (("1950-01-01T00:00:00Z", "1950-01-02T00:00:00Z"), ("2026-06-15T00:00:00Z", None),
+                       ("2099-12-31T00:00:00Z", None)):
+        page = client.get(f"{API}/reports", params={"start": start, **({"end": end} if end else {}),
+                                                   "ellipses": "true", "limit": 5000}, headers=h["analyst"])
+        assert page.status_code == 200 and page.json()["count"] > 0, page.text[:2000]
+    for ident in ("api-ext-all-explosion", "api-ext-19-point", "api-ext-28-observer"):
+        one = client.get(f"{API}/reports/{ident}", headers=h["analyst"])
+        assert one.status_code == 200, one.text[:2000]
+    assert client.get(f"{API}/violations", params={"limit": 5000}, headers=h["analyst"]).status_code == 200
