@@ -533,3 +533,20 @@ def test_the_api_and_the_dashboard_feed_serve_records_at_every_extreme(api):
         one = client.get(f"{API}/reports/{ident}", headers=h["analyst"])
         assert one.status_code == 200, one.text[:2000]
     assert client.get(f"{API}/violations", params={"limit": 5000}, headers=h["analyst"]).status_code == 200
+
+
+def test_a_record_stored_before_the_bounds_is_named_not_a_crash(store_url, tmp_path):
+    """A store written by an older linewatch may hold a count of 2**63: verify names the record."""
+    from linewatch.errors import StoreError
+    src = tmp_path / "r.jsonl"
+    src.write_text(json.dumps({"id": "old-1", "kind": "explosion", "time": "2026-06-15T10:00:00Z",
+                               "lon": 37.8, "lat": 48.5, "source_kind": "patrol", "source_id": "P1"}) + "\n",
+                   encoding="utf-8")
+    with open_store(store_url) as store:
+        ingest_file(store, src)
+        data = json.loads(store.conn.execute("SELECT data FROM records WHERE id = 'old-1'").fetchone()[0])
+        with store.transaction() as c:
+            c.execute("UPDATE records SET data = ? WHERE id = 'old-1'",
+                      (json.dumps(dict(data, count=2 ** 63), sort_keys=True, separators=(",", ":")),))
+        with pytest.raises(StoreError, match=r"records row 'old-1' cannot be read back .*count"):
+            verify_store(store, load_agreement_file(AGREEMENT))

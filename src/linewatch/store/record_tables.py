@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from linewatch.errors import StoreError
 from linewatch.formats.canonical import content_hash, record_from_canonical, stored_json
 from linewatch.formats.lines import MAX_EXCERPT_CHARS
 from linewatch.formats.records import Rejected, record_to_dict
@@ -162,7 +163,17 @@ class RecordTables(Tables):
                 kinds: Iterable[str] | None = None,
                 bbox: tuple[float, float, float, float] | None = None) -> list[Report]:
         """The records in ``[start, end)`` (of ``kinds``, meeting ``bbox``), by time then id."""
-        return [record_from_canonical(d) for d in self.record_rows(start=start, end=end, kinds=kinds, bbox=bbox)]
+        return [self._read_back(d) for d in self.record_rows(start=start, end=end, kinds=kinds, bbox=bbox)]
+
+    def _read_back(self, data: dict) -> Report:
+        """A stored record as a Report; :class:`StoreError` naming it if it cannot be (a record
+        stored before its values were bounded, e.g. a count of 2**63): never a crash mid-run."""
+        try:
+            return record_from_canonical(data)
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise StoreError(f"{self.where}: records row {data.get('id')!r} cannot be read back ({exc}); it "
+                             "was stored before its values were bounded (docs/record-formats.md#limits): "
+                             "store a corrected version of it") from exc
 
     def records_digest(self, *, start: datetime | None = None, end: datetime | None = None) -> str:
         """SHA-256 over the ids and content hashes of the records in ``[start, end)``: it changes
