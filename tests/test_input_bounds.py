@@ -550,3 +550,18 @@ def test_a_record_stored_before_the_bounds_is_named_not_a_crash(store_url, tmp_p
                       (json.dumps(dict(data, count=2 ** 63), sort_keys=True, separators=(",", ":")),))
         with pytest.raises(StoreError, match=r"records row 'old-1' cannot be read back .*count"):
             verify_store(store, load_agreement_file(AGREEMENT))
+
+
+@pytest.mark.parametrize("day", ["0", "1781481600", "20260615", "2026-6-1", "2026-06-15T00:00:00Z"])
+def test_a_report_day_is_written_as_a_day_not_a_number(tmp_path, day):
+    """FastAPI's lax dates read ``0`` as 1970-01-01: the report routes take YYYY-MM-DD only."""
+    db = tmp_path / "s.sqlite"
+    with open_store(db) as store:
+        token = new_token()
+        store.add_user("lead", "analyst", token_sha256(token))
+    client = TestClient(create_app(ServiceConfig(str(db))))
+    headers = {"Authorization": f"Bearer {token}"}
+    for method, path in (("POST", f"/api/v1/daily-reports/{day}"), ("POST", f"/api/v1/daily-reports/{day}/release"),
+                         ("GET", f"/api/v1/daily-reports/{day}.json")):
+        r = client.request(method, path, headers=headers)
+        assert r.status_code == 422 and "YYYY-MM-DD" in r.text, (method, path, r.status_code, r.text[:200])

@@ -4,11 +4,13 @@ the bounding box, the agreement zone, and the opaque cursor of a keyset page (do
 
 import base64
 import json
+import re
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import HTTPException, Query, Request
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BeforeValidator
 
 from linewatch.web.state import ServiceState
 
@@ -21,6 +23,17 @@ BBox = Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat"
 Fmt = Annotated[Literal["geojson", "json"], Query(alias="format")]
 Cursor = Annotated[str | None, Query(description="from a previous page's 'next'")]
 Multi = Annotated[list[str] | None, Query()]
+
+
+def _iso_day(value: Any) -> Any:
+    """A day is written ``YYYY-MM-DD``: never a number read as seconds since 1970."""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError(f"{str(value)[:40]!r} is not a day written YYYY-MM-DD")
+    return value
+
+
+#: a day in a path, strictly ``YYYY-MM-DD``
+Day = Annotated[date, BeforeValidator(_iso_day)]
 
 #: a box as (min_lon, min_lat, max_lon, max_lat)
 Box = tuple[float, float, float, float]
@@ -104,6 +117,6 @@ def page_of(items: list[dict[str, Any]], nxt: str | None, features: list[dict[st
     return {"type": "FeatureCollection", "features": features, "count": len(features), "next": nxt}
 
 
-__all__ = ["MAX_LIMIT", "BBox", "Box", "Cursor", "End", "Fmt", "Inside", "Limit", "Multi", "Start",
+__all__ = ["MAX_LIMIT", "BBox", "Box", "Cursor", "Day", "End", "Fmt", "Inside", "Limit", "Multi", "Start",
            "decode_cursor", "encode_cursor", "in_box", "next_url", "page_of", "parse_bbox",
            "problem", "zone_filter"]

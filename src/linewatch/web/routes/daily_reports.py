@@ -2,7 +2,6 @@
 files (HTML, PDF, JSON and the figures), building one and releasing it (docs/api.md,
 "Daily reports")."""
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -10,6 +9,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import Field
 
 from linewatch.web.deps import Analyst, ReportReader, State
+from linewatch.web.query import Day
 from linewatch.web.schemas import DailyReportInfo
 from linewatch.web.visibility import report_visible
 
@@ -27,7 +27,7 @@ def daily_reports(p: ReportReader, state: State) -> list[dict[str, Any]]:
 
 @router.get("/daily-reports/{day}.{fmt}", summary="A daily report as HTML, PDF or JSON",
             responses={200: {"content": {"text/html": {}, "application/pdf": {}, "application/json": {}}}})
-def daily_report_file(request: Request, day: date, fmt: Literal["html", "pdf", "json"], p: ReportReader,
+def daily_report_file(request: Request, day: Day, fmt: Literal["html", "pdf", "json"], p: ReportReader,
                       state: State) -> Any:
     report_visible(state, p, day.isoformat())
     name = f"report-{day.isoformat()}.{fmt}"
@@ -37,7 +37,7 @@ def daily_report_file(request: Request, day: date, fmt: Literal["html", "pdf", "
 
 
 @router.get("/daily-reports/{day}/{name}", summary="One file of a daily report (the HTML's figures resolve here)")
-def daily_report_part(day: date, name: Annotated[str, Field(pattern=r"^[\w.-]+$")], p: ReportReader,
+def daily_report_part(day: Day, name: Annotated[str, Field(pattern=r"^[\w.-]+$")], p: ReportReader,
                       state: State) -> Response:
     report_visible(state, p, day.isoformat())
     media, content = state.store().daily_report_file(day.isoformat(), name)
@@ -47,7 +47,7 @@ def daily_report_part(day: date, name: Annotated[str, Field(pattern=r"^[\w.-]+$"
 
 @router.post("/daily-reports/{day}", status_code=201,
              summary="Build (or rebuild, until released) the daily report of a day")
-def build_report(day: date, p: Analyst, state: State,
+def build_report(day: Day, p: Analyst, state: State,
                  verify_first: Annotated[bool, Query(description=(
                      "run verify over the report's days and the allegation verdicts over the day "
                      "first (else the stored runs must be current: 409 names what is stale)"))] = False,
@@ -66,7 +66,7 @@ def build_report(day: date, p: Analyst, state: State,
 
 @router.post("/daily-reports/{day}/release",
              summary="Release a built daily report to the parties and the public (logged; final)")
-def release_report(day: date, p: Analyst, state: State) -> dict[str, Any]:
+def release_report(day: Day, p: Analyst, state: State) -> dict[str, Any]:
     from linewatch.services.submissions import release_daily_report
     with state.write_lock:
         when = release_daily_report(state.store(), day, released_by=p.name)
