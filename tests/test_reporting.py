@@ -203,9 +203,31 @@ def test_summary_sentences(report):
                     "exercises. In the previous reporting period it recorded 5.")
     assert s[1].startswith("In the North sector the mission recorded 17 ceasefire violations, including "
                            "6 explosions (1 impact, 1 outgoing and 4 undetermined).")
-    assert "In total the mission recorded 25 ceasefire violations, including 11 explosions" in s[2]
+    assert "In total the mission recorded 25 ceasefire violations in 9 records, including 11 explosions" in s[2]
+    assert s[-1] == ("Verification against the agreement found 13 violations of its rules (a finding for "
+                     "each record and rule it breaks, in 11 records) and 1 indeterminate finding.")
     assert "2 weapons in violation of withdrawal lines and 3 weapons beyond" in s[3]
     assert "restricted 2 times*" in " ".join(s)
+
+
+def _day_of(recs: list) -> dict:
+    ag = parse_agreement(agreement_yaml(), name="report-test.yaml")
+    return reporting.build_daily_report(ag, DAY, reports=recs, verification=verify(ag, recs),
+                                        previous_reports=[], previous_verification=verify(ag, []),
+                                        history=[], generated_at=GENERATED, engine="x")
+
+
+def test_a_day_without_reports_never_reads_as_a_day_without_violations():
+    s = _day_of([])["summary"]
+    assert s == [reporting.NO_REPORTS] and "No reports were received" in s[0]
+    assert not any("recorded 0" in x for x in s)
+
+
+def test_a_day_with_few_sources_says_so_beside_its_figures():
+    one = [r for r in day_records() if r.provenance.source_id == "OP-1"]
+    s = _day_of(one)["summary"]
+    assert s[0].startswith("Only 1 source reported this day: the figures count what it could observe")
+    assert not any(x.startswith("Only") for x in build()["summary"])    # 5 sources
 
 
 def test_live_fire_and_sides(report):

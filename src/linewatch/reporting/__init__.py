@@ -23,16 +23,18 @@ from linewatch.reporting.counts import (
     SECURITY_CATEGORY,
     count_day,
 )
-from linewatch.reporting.daily import FORMAT, build_daily_report
+from linewatch.reporting.daily import FEW_SOURCES, FORMAT, NO_REPORTS, build_daily_report
 
 __all__ = [
     "DISENGAGEMENT_CATEGORY",
     "EXPLOSION_ORDER",
+    "FEW_SOURCES",
     "FIRE_ORDER",
     "FORMAT",
     "INSIDE_PROBABILITY",
     "KIND_LABELS",
     "NEAR_DISENGAGEMENT_M",
+    "NO_REPORTS",
     "SECURITY_CATEGORY",
     "build_daily_report",
     "count_day",

@@ -27,7 +27,7 @@ from linewatch.reporting.sections import (
 )
 from linewatch.verification import AllegationFinding, Verification
 
-__all__ = ["FORMAT", "build_daily_report"]
+__all__ = ["FEW_SOURCES", "FORMAT", "NO_REPORTS", "build_daily_report"]
 
 FORMAT = "linewatch-daily-report/1"
 
@@ -111,9 +111,13 @@ def _explosion_phrase(types: dict[str, Fig]) -> str:
     return f" ({_join(parts)})" if parts else ""
 
 
-def _fire_sentence(where: str, cur: Fig, prev_total: int) -> str:
+def _fire_sentence(where: str, cur: Fig, prev_total: int, *, records: bool = False) -> str:
+    """One sentence of fire; ``records`` says how many records the events were reported in
+    (a record may report several: "about 50 explosions")."""
     total, expl = cur["total"]["count"], cur["by_kind"][Kind.EXPLOSION.value]["count"]
     s = f"{where} the mission recorded {_n(total, 'ceasefire violation', 'ceasefire violations')}"
+    if records:
+        s += f" in {_n(len(cur['total']['records']), 'record', 'records')}"
     if expl:
         s += f", including {_n(expl, 'explosion', 'explosions')}{_explosion_phrase(cur['explosions_by_type'])}"
     s += "."
@@ -129,15 +133,29 @@ def _sector_label(name: str) -> str:
     return f"the {name}" if any(w in name.lower() for w in words) else f"the {name} sector"
 
 
+#: a day with fewer sources than this says so beside its figures
+FEW_SOURCES = 3
+
+#: the summary of a day without a single record: never "0 ceasefire violations"
+NO_REPORTS = ("No reports were received for this day: the mission cannot say whether the ceasefire "
+              "held, and the empty figures below are not a count of zero violations.")
+
+
 def _summary(agreement: Agreement, today: Fig, prev: Fig, sections: Fig) -> list[str]:
+    if not today["records"]["count"]:
+        return [NO_REPORTS]
     out = []
+    n_sources = today["coverage"]["sources"]["count"]
+    if n_sources < FEW_SOURCES:
+        out.append(f"Only {_n(n_sources, 'source', 'sources')} reported this day: the figures count what "
+                   f"{'it' if n_sources == 1 else 'they'} could observe, not the whole line.")
     for cur, old in zip(today["by_sector"], prev["by_sector"]):
         if not cur["total"]["count"] and not old["total"]["count"]:
             continue
         where = "Outside any sector" if cur["sector"] is None else \
             f"In {_sector_label(sector_name(agreement, cur['sector']))}"
         out.append(_fire_sentence(where, cur, old["total"]["count"]))
-    out.append(_fire_sentence("In total", whole_day(today), prev["ceasefire_violations"]["count"]))
+    out.append(_fire_sentence("In total", whole_day(today), prev["ceasefire_violations"]["count"], records=True))
     w = sections["weapons"]
     out.append(f"The mission saw {_n(w['in_violation']['count'], 'weapon', 'weapons')} in violation of "
                f"withdrawal lines and {_n(w['outside_storage']['count'], 'weapon', 'weapons')} beyond "
@@ -155,8 +173,11 @@ def _summary(agreement: Agreement, today: Fig, prev: Fig, sections: Fig) -> list
         out.append(f"Civilian casualties were reported ({rk} killed, {ri} injured); the mission "
                    f"corroborated {ck} killed and {ci} injured.")
     f = today["findings"]
+    n_broken = len(f["violation"]["records"])
     out.append(f"Verification against the agreement found {_n(f['violation']['count'], 'violation', 'violations')}"
-               f" and {_n(f['indeterminate']['count'], 'indeterminate finding', 'indeterminate findings')}.")
+               f" of its rules (a finding for each record and rule it breaks, in "
+               f"{_n(n_broken, 'record', 'records')}) and "
+               f"{_n(f['indeterminate']['count'], 'indeterminate finding', 'indeterminate findings')}.")
     al = sections["allegations"]
     if al["received"]:
         parts = [f"{n} {_VERDICT_WORDS[k]}" for k, n in al["verdicts"].items() if n]
