@@ -232,3 +232,30 @@ def test_cli_refuses_a_party_the_stored_agreement_does_not_have(db, new_store_ur
     r = cli("user", "add", "liaison", "--role", "party:ua", "--db", bare)
     assert r.returncode == EXIT_INPUT and "no agreement" in r.stderr
     assert cli("user", "add", "ana", "--role", "analyst", "--db", bare).returncode == 0
+
+
+@pytest.mark.parametrize("end", ["logout", "removal"])
+def test_an_open_live_feed_ends_with_the_session(service, end):
+    """The feed checks the caller at every poll: a logout or a removal ends it at once."""
+    import threading
+    client, admin, db = service
+    analyst = add(db, "ann", "analyst")
+    sid = login(client, analyst)
+    viewer = with_cookie(client, sid)
+    lines: list[str] = []
+    t0 = time.monotonic()
+    with viewer.stream("GET", f"{API}/events?until_s=20") as r:
+        assert r.status_code == 200
+        lines_iter = r.iter_lines()
+        assert next(lines_iter).startswith("retry")
+
+        def end_it() -> None:
+            time.sleep(0.5)
+            if end == "logout":
+                assert client.delete(f"{API}/session", headers=CSRF).status_code == 204
+            else:
+                assert client.delete(f"{API}/users/ann", headers=bearer(admin)).status_code in (200, 204)
+        threading.Thread(target=end_it).start()
+        for line in lines_iter:
+            lines.append(line)
+    assert "event: ended" in lines and time.monotonic() - t0 < 15, lines

@@ -24,7 +24,7 @@ from linewatch.errors import InputError
 from linewatch.formats.records import record_from_dict
 from linewatch.services import ingest_file
 from linewatch.services.agreements import load_agreement_file
-from linewatch.services.audit import AuditLog
+from linewatch.services.audit import AuditLog, load_private_key
 from linewatch.services.audit_witness import Witness
 from linewatch.services.submissions import release_daily_report
 from linewatch.services.verify import verify_allegations, verify_store
@@ -64,7 +64,7 @@ def _fusion_run(store: Any, n: int, start_s: float, end_s: float) -> None:
     with store.transaction() as c:
         store.serialize_writes(c)
         store.finish_fusion_run(run, n_detections=10, n_incidents=n)
-        AuditLog(store).log_new_records()
+        AuditLog(store).log_supersessions(by_run=run)
 
 
 def _drop_triggers(store: Any) -> None:
@@ -132,15 +132,15 @@ CELLS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "records": (("id",), ("kind", "time", "time_s", "lon", "lat", "source_kind", "source_id",
                           "content_hash", "data")),
     "allegations": (("id",), ("alleging_party", "accused_party", "kind", "start_s", "end_s", "lon", "lat",
-                              "content_hash", "data")),
+                              "supersedes", "content_hash", "data")),
     "verification_runs": (("id",), ("agreement_sha256", "agreement_id", "agreement_version", "engine",
                                     "window_start", "window_end", "created_at", "n_records", "n_findings",
                                     "inputs_sha256")),
     "findings": (("subject", "rule_id"), ("subject", "rule_id", "rule_kind", "rule_text", "verdict",
                                           "probability", "party", "evidence", "explanation")),
     "placements": (("record_id",), ("record_id", "side", "distance_to_line_m", "sector", "data")),
-    "allegation_runs": (("id",), ("agreement_sha256", "engine", "coverage", "created_at", "n_allegations",
-                                  "inputs_sha256")),
+    "allegation_runs": (("id",), ("agreement_sha256", "agreement_id", "agreement_version", "engine", "coverage",
+                                  "window_start", "window_end", "created_at", "n_allegations", "inputs_sha256")),
     "allegation_verdicts": (("allegation_id",), ("allegation_id", "verdict", "probability",
                                                  "detection_probability", "data")),
     "superseded": (("batch_id",), ("start_s", "end_s", "by_run")),
@@ -322,3 +322,79 @@ def test_the_checked_point_is_the_stored_point(lon, lat):
 
     from linewatch.store.integrity import point_wkb
     assert point_wkb(lon, lat) == shapely.to_wkb(shapely.Point(lon, lat))
+
+
+# -- what routine writes must not launder (review of issue 15) --------------------------------
+
+def _ingest_more(store: Any, tmp: Path, rid: str) -> None:
+    (tmp / f"{rid}.jsonl").write_text(json.dumps({
+        "id": rid, "kind": "explosion", "time": f"{DAY}T11:00:00Z", "lon": 37.7, "lat": 48.5,
+        "source_kind": "patrol", "source_id": "P-9"}) + "\n", encoding="utf-8")
+    ingest_file(store, tmp / f"{rid}.jsonl")
+
+
+def test_a_forged_supersession_or_run_stays_a_problem_after_routine_writes(store_url, tmp_path):
+    build(store_url, tmp_path)
+    with open_store(store_url) as store:
+        (batch,) = store.conn.execute("SELECT batch_id FROM records WHERE id = 'rec-0'").fetchone()
+        _raw_update(store, "INSERT INTO superseded (batch_id, start_s, end_s, by_run) VALUES (?, ?, ?, 2)",
+                    (batch, -1e12, 1e12))
+        _raw_update(store, "INSERT INTO verification_runs (agreement_sha256, agreement_id, agreement_version, "
+                    "engine, created_at, n_records, n_findings) SELECT agreement_sha256, agreement_id, "
+                    "agreement_version, engine, created_at, 0, 0 FROM verification_runs WHERE id = 1", ())
+        for rid in ("later-1", "later-2"):      # routine ingests log their records, nothing else
+            _ingest_more(store, tmp_path, rid)
+        r = _verify(store)
+        named = {p.where for p in r.problems}
+        assert f"superseded row '{batch}:2'" in named and "verification_runs row 2" in named, named
+        assert AuditLog(store).log_new_records(full=True) == 2    # only an operator's sync takes them in
+
+
+def test_a_superseded_stream_batch_that_goes_on_is_logged_again_not_a_false_alarm(store_url, tmp_path):
+    build(store_url, tmp_path)
+    with open_store(store_url) as store:
+        (batch,) = store.conn.execute("SELECT batch_id FROM records WHERE id = 'inc-1-0'").fetchone()
+        late = record_from_dict({"id": "inc-late", "kind": "explosion", "time": f"{DAY}T01:30:00Z",
+                                 "lon": 37.9, "lat": 48.6, "source_kind": "sensor_fusion", "source_id": "s"})
+        with store.transaction() as c:
+            store.serialize_writes(c)
+            store.add_records([late], batch_id=batch, file_sha256="0" * 64, source="stream")
+            AuditLog(store).log_new_records()
+        assert "inc-late" not in {r.id for r in store.reports()}     # hidden, as the window says
+        r = _verify(store)
+        assert r.ok, r.problems
+        (entry,) = [e for e in AuditLog(store).entries(entry_type="supersession") if e.supersedes is not None]
+        assert "inc-late" in json.loads(AuditLog(store).payload(entry.index))["records"]
+
+
+def test_a_signed_head_is_refused_over_a_log_the_witness_contradicts(store_url, tmp_path):
+    from linewatch.cli.audit import EXIT_VERIFICATION_FAILED
+    from linewatch.errors import TamperedLog
+    from linewatch.services.audit import generate_keys
+    build(store_url, tmp_path)
+    priv, _ = generate_keys(tmp_path / "keys")
+    witness = tmp_path / "witness"
+    assert _cli("audit", "verify", "--db", store_url, "--witness", witness).exit_code == 0
+    with open_store(store_url) as store:
+        size = AuditLog(store).size()
+        _raw_update(store, "DELETE FROM audit_log WHERE idx >= ?", (size - 2,))
+        log = AuditLog(store, witness=Witness(witness), key=load_private_key(priv))
+        with pytest.raises(TamperedLog, match="does not extend the .* entries the witness holds"):
+            log.publish_tree_head()
+        assert log.size() == size - 2                       # nothing signed, nothing logged
+    assert Witness(witness).load()[0].tree_size == size     # the witness unchanged
+    r = _cli("audit", "verify", "--db", store_url, "--witness", witness)
+    assert r.exit_code == EXIT_VERIFICATION_FAILED
+    assert TamperedLog.exit_code == EXIT_VERIFICATION_FAILED
+
+
+def test_a_record_near_a_pole_with_a_wide_ellipse_verifies(store_url, tmp_path):
+    (tmp_path / "pole.jsonl").write_text("".join(json.dumps({
+        "id": f"pole-{i}", "kind": "explosion", "time": f"{DAY}T10:00:00Z", "lon": lon, "lat": lat,
+        "radius_m": 1_000_000, "source_kind": "patrol", "source_id": "P-1"}) + "\n"
+        for i, (lon, lat) in enumerate([(10.0, 89.9999), (-179.9, -89.9), (37.5, 48.5)])), encoding="utf-8")
+    with open_store(store_url) as store:
+        ingest_file(store, tmp_path / "pole.jsonl")
+        assert store.count_records() == 3
+        r = _verify(store)
+        assert r.ok, r.problems

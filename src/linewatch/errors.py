@@ -9,6 +9,7 @@ The tree, grouped by who must act::
     ├── StoreError                      the database cannot be used            exit code 5
     │   └── MigrationError              a schema migration failed
     ├── NotFound (LookupError)          a named thing does not exist           exit code 6
+    ├── TamperedLog                     the audit log contradicts its witness  exit code 8
     ├── Conflict                        the request contradicts what is stored exit code 9
     ├── Infeasible                      planning targets cannot be met         exit code 10
     └── OutOfDate                       stored results are missing or stale    exit code 11
@@ -79,6 +80,13 @@ class NotFound(LinewatchError, LookupError):
         self.kind = kind
         self.key = key
         super().__init__(f"{kind} {key!r} not found")
+
+
+class TamperedLog(LinewatchError):
+    """The audit log does not match what was checked before (its witness): exit 8, as a failed
+    ``audit verify``."""
+
+    exit_code = 8
 
 
 class Conflict(LinewatchError):

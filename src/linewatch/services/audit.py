@@ -87,9 +87,10 @@ from linewatch.audit import (
     sha256_hex,
     verify_bundle,
 )
-from linewatch.errors import InputError, NotFound
-from linewatch.services.audit_coverage import coverage_problems, pending_coverage
+from linewatch.errors import InputError, NotFound, TamperedLog
+from linewatch.services.audit_coverage import coverage_problems, grown_supersessions, pending_coverage
 from linewatch.store.audit_tables import SYNCED_TABLES, AuditTables
+from linewatch.store.integrity import Integrity, run_subject
 
 if TYPE_CHECKING:
     from linewatch.services.audit_witness import Witness
@@ -267,12 +268,16 @@ class AuditLog:
         and for every verification or allegation run and every supersession not yet in it.
 
         The payload is the row's stored canonical JSON; an allegation that supersedes another is
-        logged as a correction of the other's latest entry; a run or a supersession is logged as
-        its digest (:mod:`linewatch.services.audit_coverage`). Idempotent; returns how many were added.
+        logged as a correction of the other's latest entry. Idempotent; returns how many were added.
         Rows are logged in insertion (rowid) order, so by default only rows after the last one
-        logged are looked at; ``full`` looks at every row (``linewatch audit sync``).
+        logged are looked at, and a supersession whose hidden records these new ones extend is
+        logged again (a stream's batch goes on after a reprocess superseded its window). ``full``
+        (``linewatch audit sync``, an operator's deliberate catch-up) looks at every row and also
+        logs the runs and supersessions not in the log: routine writes never do, so a run or a
+        ``superseded`` row written past linewatch stays a problem for ``audit verify``.
         """
         added = 0
+        new_records: list[str] = []
         with self._tx() as c:
             # no record writer between its row id and its commit: none can land behind us
             self.tables.lock(c, "records")
@@ -290,8 +295,26 @@ class AuditLog:
                     in_batch[rid] = start + len(items)
                     items.append((etype, rid, data, prev))
                 added += len(self._insert(c, items, None))
-            added += len(self._insert(c, pending_coverage(self.tables, c), None))
+                if etype == "record":
+                    new_records += [str(i[1]) for i in items]
+            extra = pending_coverage(self.tables, c) if full else grown_supersessions(self.tables, c, new_records)
+            added += len(self._insert(c, extra, None))
         return added
+
+    def log_run(self, kind: str, run_id: int) -> AuditEntry:
+        """Log a verification (``kind="verification"``) or allegation run just stored, as its
+        digest; inside the transaction that stored it, so the two commit together."""
+        digest = Integrity(self.store).run_digest(kind, run_id)
+        if digest is None:
+            raise NotFound(f"{kind} run", run_id)
+        return self.append("run", run_subject(kind, run_id), digest)
+
+    def log_supersessions(self, by_run: int) -> int:
+        """Log what fusion run ``by_run`` supersedes (inside the transaction that finishes it)."""
+        with self._tx() as c:
+            logged = self.tables.logged_subjects(c, "supersession")
+            items = [("supersession", s, d) for s, d in Integrity(self.store).supersessions(skip=logged, by_run=by_run)]
+            return len(self._insert(c, items, None))
 
     # -- reading ----------------------------------------------------------------------------
     def size(self) -> int:
@@ -337,6 +360,7 @@ class AuditLog:
         key = key or self.key
         if key is None:
             raise ValueError("publishing a tree head needs a key")
+        self._check_extends_witness()
         with self._tx() as c:
             head = self.tree_head().sign(key)
             AuditLog(self.store, key=key, clock=lambda: head.timestamp)._insert(
@@ -344,6 +368,17 @@ class AuditLog:
         if self.witness is not None:
             self.witness.save(head, self.tables.leaves(head.tree_size))
         return head
+
+    def _check_extends_witness(self) -> None:
+        """Refuse (:class:`TamperedLog`) to sign a log that does not extend what the witness holds:
+        a head signed over a cut or changed log would launder it."""
+        held = self.witness.load() if self.witness is not None else None
+        if held is None:
+            return
+        n = held[0].tree_size
+        if self.size() < n or self.tables.leaves(n) != held[1]:
+            raise TamperedLog(f"{self.witness.path if self.witness else ''}: the log does not extend the "
+                              f"{n} entries the witness holds; not signing it (run linewatch audit verify)")
 
     def published_heads(self) -> list[TreeHead]:
         return [TreeHead.from_dict(json.loads(p), f"audit entry {i}") for i, p in self.tables.tree_head_payloads()]

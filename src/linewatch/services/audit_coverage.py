@@ -29,7 +29,7 @@ from linewatch.store.integrity import RUN_KINDS, CellMismatch, Integrity, run_su
 if TYPE_CHECKING:
     from linewatch.store.audit_tables import AuditTables
 
-__all__ = ["coverage_problems", "pending_coverage"]
+__all__ = ["coverage_problems", "grown_supersessions", "pending_coverage"]
 
 #: subject id -> (index, payload) of the newest logged entry of a type
 Logged = dict[str, tuple[int, bytes | None]]
@@ -55,6 +55,37 @@ def pending_coverage(tables: AuditTables, c: Any) -> list[tuple[str, str, Any, i
                     items.append(("run", subject, digest, None))
     logged = tables.logged_subjects(c, "supersession")
     items += [("supersession", s, d, None) for s, d in integrity.supersessions(skip=logged)]
+    return items
+
+
+def grown_supersessions(tables: AuditTables, c: Any, new_records: list[str]) -> list[tuple[str, str, Any, int | None]]:
+    """New versions of the logged supersessions that ``new_records`` (just logged, in this
+    transaction) legitimately extend: the records a supersession hides now are the logged ones
+    plus some of these, and nothing else changed. Anything else stays a problem for the check."""
+    if not new_records:
+        return []
+    batches: set[int] = set()
+    for k in range(0, len(new_records), 500):
+        part = new_records[k:k + 500]
+        batches |= {int(r[0]) for r in c.execute(
+            f"SELECT DISTINCT batch_id FROM records WHERE batch_id IS NOT NULL AND id IN "
+            f"({','.join('?' * len(part))})", part)}
+    if not batches:
+        return []
+    logged = tables.latest_by_subject("supersession")
+    fresh = set(new_records)
+    items: list[tuple[str, str, Any, int | None]] = []
+    for subject, digest in Integrity(tables.store).supersessions(batches=batches):
+        if subject not in logged:
+            continue
+        index, raw = logged[subject]
+        was = _payload(raw)
+        if not isinstance(was, dict) or was == json.loads(canonical_json(digest)):
+            continue
+        now_ids, was_ids = set(digest["records"]), set(was.get("records") or ())
+        same_rule = all(was.get(k) == digest[k] for k in ("batch_id", "start_s", "end_s", "by_run"))
+        if same_rule and was_ids <= now_ids and now_ids - was_ids <= fresh:
+            items.append(("supersession", subject, digest, index))
     return items
 
 

@@ -263,5 +263,5 @@ def write_run(store: Store, run: ReprocessRun, *, params: FusionParams, start_s:
     with store.transaction() as c:  # what the run supersedes is logged as it takes effect
         store.serialize_writes(c)
         store.finish_fusion_run(run_id, n_detections=run.n_detections, n_incidents=len(incidents))
-        AuditLog(store).log_new_records()
+        AuditLog(store).log_supersessions(by_run=run_id)
     return run_id, added

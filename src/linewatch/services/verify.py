@@ -52,7 +52,7 @@ def verify_store(store: Store, loaded: LoadedAgreement, *, start: datetime | Non
     with store.transaction():       # the run and its log entry commit together
         run = store.save_verification(agreement_sha256=loaded.sha256, verification=verification,
                                       window_start=start, window_end=end, inputs_sha256=inputs)
-        AuditLog(store).log_new_records()
+        AuditLog(store).log_run("verification", run)
     return run, verification
 
 
@@ -117,7 +117,7 @@ def verify_allegations(store: Store, loaded: LoadedAgreement, *, coverage: Any =
                           {**f.as_dict(), "run": run, "coverage": coverage_name,
                            "agreement_sha256": loaded.sha256}, earlier(f.allegation_id))
                          for f in findings])
-        log.log_new_records()
+        log.log_run("allegations", run)
     return run, findings
 
 

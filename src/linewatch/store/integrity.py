@@ -54,7 +54,8 @@ RUN_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[tuple[str, tuple[str, ...
           ("verdict", "probability", "detection_probability", "data")),)),
 }
 
-#: The sqlite R*Tree keeps 32-bit floats, rounded outwards: a box edge may move this far (degrees).
+#: The sqlite R*Tree keeps 32-bit floats, rounded outwards: a box edge may move this far (degrees),
+#: plus two units in the last place of a 32-bit float (near a pole a box spans many degrees).
 _RTREE_SLACK_DEG = 1e-4
 
 
@@ -207,7 +208,7 @@ class Integrity:
             yield CellMismatch("records", rid, "geom", got[0], wkb, index)
         for col, stored, expected in zip(("min_lon", "max_lon", "min_lat", "max_lat"), got[1:],
                                          (lo_lon, hi_lon, lo_lat, hi_lat)):
-            if not isinstance(stored, float) or abs(stored - expected) > _RTREE_SLACK_DEG:
+            if not isinstance(stored, float) or abs(stored - expected) > _RTREE_SLACK_DEG + abs(expected) * 2.0 ** -22:
                 yield CellMismatch("records_rtree", rid, col, stored, expected, index)
 
     def allegation_mismatches(self) -> Iterator[CellMismatch]:
@@ -261,19 +262,21 @@ class Integrity:
         return out
 
     # -- fusion runs superseding earlier incidents ----------------------------------------------
-    def supersessions(self, skip: Container[str] = ()) -> list[tuple[str, dict[str, Any]]]:
-        """``(subject, digest)`` of every row of ``superseded`` whose subject is not in ``skip``:
-        its window and the records it hides."""
+    def supersessions(self, skip: Container[str] = (), *, batches: Container[int] | None = None,
+                      by_run: int | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """``(subject, digest)`` of every row of ``superseded`` (of ``batches``, by ``by_run``)
+        whose subject is not in ``skip``: its window and the records it hides."""
         out = []
-        for batch, start_s, end_s, by_run in self.conn.execute(
+        for batch, start_s, end_s, run in self.conn.execute(
                 "SELECT batch_id, start_s, end_s, by_run FROM superseded ORDER BY by_run, batch_id").fetchall():
-            if f"superseded:{batch}:{by_run}" in skip:
+            if (f"superseded:{batch}:{run}" in skip or (batches is not None and batch not in batches)
+                    or (by_run is not None and run != by_run)):
                 continue
             ids = [_text(r[0]) for r in self.conn.execute(
                 f"SELECT {self._b('id')} FROM records WHERE batch_id = ? AND time_s >= ? AND time_s < ? "
                 "ORDER BY id", (batch, start_s, end_s))]
-            out.append((f"superseded:{batch}:{by_run}",
-                        {"batch_id": batch, "start_s": start_s, "end_s": end_s, "by_run": by_run,
+            out.append((f"superseded:{batch}:{run}",
+                        {"batch_id": batch, "start_s": start_s, "end_s": end_s, "by_run": run,
                          "records": sorted(ids)}))
         return out
 

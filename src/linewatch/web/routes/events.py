@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from linewatch.web.auth import credentials_from, lookup
 from linewatch.web.deps import Reader, State, own_records_of
 from linewatch.web.features import record_feature, sides_of
 from linewatch.web.state import ServiceState
@@ -37,15 +38,19 @@ def _fetcher(state: ServiceState, submitted_by: str | None, ellipses: bool) -> F
 
 
 async def _stream(request: Request, fetch: Fetch, after: int, poll_s: float,
-                  until_s: float | None) -> AsyncIterator[str]:
+                  until_s: float | None, still_allowed: Callable[[], bool]) -> AsyncIterator[str]:
     """The events: what ``fetch`` finds after row ``after``, polled every ``poll_s``, with a
-    comment line when idle for KEEP_ALIVE_S; until the client leaves or ``until_s`` is up."""
+    comment line when idle for KEEP_ALIVE_S; until the client leaves, ``until_s`` is up, or
+    ``still_allowed`` says the caller's session or token has ended (logout, removal: at once)."""
     loop = asyncio.get_running_loop()
     yield "retry: 2000\n\n"
     idle = 0.0
     deadline = None if until_s is None else loop.time() + until_s
     while not await request.is_disconnected():
         if deadline is not None and loop.time() >= deadline:
+            return
+        if not await run_in_threadpool(still_allowed):
+            yield "event: ended\ndata: the session or token has ended\n\n"
             return
         got = await run_in_threadpool(fetch, after)
         for rowid, feat in got:
@@ -69,6 +74,11 @@ async def events(request: Request, p: Reader, state: State, ellipses: bool = Tru
     start = int(last) if last and last.isdigit() else await run_in_threadpool(
         lambda: state.store().max_record_rowid())
     fetch = _fetcher(state, own_records_of(p), ellipses)
-    return StreamingResponse(_stream(request, fetch, start, state.config.poll_s, until_s),
+    secret, by_cookie = credentials_from(request.headers.get("authorization", ""), request.cookies)
+
+    def still_allowed() -> bool:
+        who = lookup(state.store(), secret, by_cookie) if secret else None
+        return who is not None and who.name == p.name and who.role == p.role
+    return StreamingResponse(_stream(request, fetch, start, state.config.poll_s, until_s, still_allowed),
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
