@@ -398,3 +398,10 @@ def test_a_record_near_a_pole_with_a_wide_ellipse_verifies(store_url, tmp_path):
         assert store.count_records() == 3
         r = _verify(store)
         assert r.ok, r.problems
+
+
+def test_a_witness_given_as_a_file_is_an_input_error(store_url, tmp_path):
+    build(store_url, tmp_path)
+    (tmp_path / "w.json").write_text("{}", encoding="utf-8")
+    r = _cli("audit", "verify", "--db", store_url, "--witness", tmp_path / "w.json")
+    assert isinstance(r.exception, InputError) and "is a file, expected the witness's directory" in str(r.exception)

@@ -51,6 +51,7 @@ class Witness:
     def load(self) -> tuple[TreeHead, bytes] | None:
         """The head and the leaf hashes it covers; ``None`` if there is no witness yet.
         :class:`InputError` if the witness does not hold together (its leaves do not give its root)."""
+        self._check_is_directory()
         if not self.head_file.exists():
             return None
         head = TreeHead.from_dict(read_json_file(self.head_file, "witness tree head"), str(self.head_file))
@@ -68,12 +69,18 @@ class Witness:
         the head names how many of them count)."""
         if len(leaves) < head.tree_size * HASH_SIZE:
             raise ValueError(f"a head of {head.tree_size} entries needs as many leaf hashes")
+        self._check_is_directory()
         self.path.mkdir(parents=True, exist_ok=True)
         for target, data in ((self.leaves_file, leaves[:head.tree_size * HASH_SIZE]),
                              (self.head_file, canonical_json(head.to_dict()))):
             tmp = target.with_name(f".{target.name}.tmp")
             tmp.write_bytes(data)
             os.replace(tmp, target)
+
+
+    def _check_is_directory(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise InputError(f"{self.path}: is a file, expected the witness's directory (--witness)")
 
 
 def default_witness(store: Store) -> Witness | None:

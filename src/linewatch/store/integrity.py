@@ -163,31 +163,40 @@ class Integrity:
         return f"CAST({expr} AS BLOB)" if self.store.dialect == "sqlite" else expr
 
     # -- records and allegations: the derived columns -------------------------------------------
+    def _derived_rows(self, table: str, etype: str, cols: tuple[str, ...], text_cols: set[str],
+                      spatial: str = "") -> Iterator[tuple[str, int | None, dict[str, Any], dict[str, Any],
+                                                             tuple[Any, ...]]]:
+        """``(id, log index, logged content, stored columns, the spatial columns)`` of every row of
+        ``table`` whose newest logged version (or, for a row not logged, its ``data``) parses."""
+        b = self._b
+        sql = (f"SELECT {b('r.id')}, m.idx, a.payload, {b('r.data')}, "
+               + ", ".join(b(f"r.{c}") if c in text_cols else f"r.{c}" for c in cols)
+               + (", " + spatial if spatial else f" FROM {table} r") + _logged(etype, table))
+        n = len(cols)
+        for row in self.conn.execute(sql):
+            data = _parsed(row[2] if row[2] is not None else row[3])
+            if data is not None:
+                yield (_text(row[0]), row[1], data, {c: _text(v) for c, v in zip(cols, row[4:4 + n])},
+                       tuple(row[4 + n:]))
+
     def record_mismatches(self) -> Iterator[CellMismatch]:
         """Every cell of ``records`` (and of its spatial index) that its newest logged version
         (or, for a row not logged, its ``data``) does not give."""
-        b, pg = self._b, self.store.dialect == "postgresql"
-        cols = ("kind", "time", "time_s", "lon", "lat", "source_kind", "source_id", "content_hash")
+        pg = self.store.dialect == "postgresql"
         spatial = ("ST_X(r.geom), ST_Y(r.geom), ST_XMin(r.extent), ST_XMax(r.extent), ST_YMin(r.extent), "
                    "ST_YMax(r.extent) FROM records r" if pg else
                    "r.geom, t.min_lon, t.max_lon, t.min_lat, t.max_lat FROM records r "
                    "LEFT JOIN records_rtree t ON t.id = r.rowid")
-        text_cols = {"kind", "time", "source_kind", "source_id", "content_hash"}
-        sql = (f"SELECT {b('r.id')}, m.idx, a.payload, {b('r.data')}, "
-               + ", ".join(b(f"r.{c}") if c in text_cols else f"r.{c}" for c in cols) + ", " + spatial
-               + _logged("record", "records"))
-        for row in self.conn.execute(sql):
-            rid, index, data = _text(row[0]), row[1], _parsed(row[2] if row[2] is not None else row[3])
-            row = row[1:]
-            if data is None:
-                continue
+        for rid, index, data, stored, got in self._derived_rows(
+                "records", "record", ("kind", "time", "time_s", "lon", "lat", "source_kind", "source_id",
+                                      "content_hash"),
+                {"kind", "time", "source_kind", "source_id", "content_hash"}, spatial):
             try:
                 report = record_from_canonical(data)
             except (KeyError, TypeError, ValueError):
                 continue        # not a record: the log check names it
-            stored = {c: _text(v) for c, v in zip(cols, row[3:11])}
             yield from _differ("records", rid, stored, record_columns(report, data), index)
-            yield from self._spatial(rid, report, row[11:], pg, index)
+            yield from self._spatial(rid, report, got, pg, index)
         if not pg:
             for (rowid,) in self.conn.execute("SELECT t.id FROM records_rtree t LEFT JOIN records r "
                                               "ON r.rowid = t.id WHERE r.id IS NULL"):
@@ -208,28 +217,20 @@ class Integrity:
             yield CellMismatch("records", rid, "geom", got[0], wkb, index)
         for col, stored, expected in zip(("min_lon", "max_lon", "min_lat", "max_lat"), got[1:],
                                          (lo_lon, hi_lon, lo_lat, hi_lat)):
-            if not isinstance(stored, float) or abs(stored - expected) > _RTREE_SLACK_DEG + abs(expected) * 2.0 ** -22:
+            if not isinstance(stored, float) or abs(stored - expected) > _RTREE_SLACK_DEG + abs(expected) * 2.0**-22:
                 yield CellMismatch("records_rtree", rid, col, stored, expected, index)
 
     def allegation_mismatches(self) -> Iterator[CellMismatch]:
         """Every cell of ``allegations`` that its newest logged version (or its ``data``) does not give."""
-        b = self._b
-        cols = ("alleging_party", "accused_party", "kind", "start_s", "end_s", "lon", "lat", "supersedes",
-                "content_hash")
-        text_cols = {"alleging_party", "accused_party", "kind", "supersedes", "content_hash"}
-        sql = (f"SELECT {b('r.id')}, m.idx, a.payload, {b('r.data')}, "
-               + ", ".join(b(f"r.{c}") if c in text_cols else f"r.{c}" for c in cols) + " FROM allegations r"
-               + _logged("allegation", "allegations"))
-        for row in self.conn.execute(sql):
-            rid, index, data = _text(row[0]), row[1], _parsed(row[2] if row[2] is not None else row[3])
-            row = row[1:]
-            if data is None:
-                continue
+        for rid, index, data, stored, _ in self._derived_rows(
+                "allegations", "allegation", ("alleging_party", "accused_party", "kind", "start_s", "end_s",
+                                              "lon", "lat", "supersedes", "content_hash"),
+                {"alleging_party", "accused_party", "kind", "supersedes", "content_hash"}):
             try:
                 expected = allegation_columns(data)
             except (KeyError, TypeError, ValueError):
                 continue
-            yield from _differ("allegations", rid, {c: _text(v) for c, v in zip(cols, row[3:])}, expected, index)
+            yield from _differ("allegations", rid, stored, expected, index)
 
     def agreement_mismatches(self) -> Iterator[CellMismatch]:
         """Every stored agreement whose key is not the SHA-256 of its text."""
