@@ -62,7 +62,8 @@ def grown_supersessions(tables: AuditTables, c: Any, new_records: list[str]) -> 
     """New versions of the logged supersessions that ``new_records`` (just logged, in this
     transaction) legitimately extend: the records a supersession hides now are the logged ones
     plus some of these, and nothing else changed. Anything else stays a problem for the check."""
-    if not new_records:
+    superseded = {int(r[0]) for r in c.execute("SELECT DISTINCT batch_id FROM superseded")}
+    if not new_records or not superseded:      # the usual ingest: nothing superseded, no more reads
         return []
     batches: set[int] = set()
     for k in range(0, len(new_records), 500):
@@ -70,6 +71,7 @@ def grown_supersessions(tables: AuditTables, c: Any, new_records: list[str]) -> 
         batches |= {int(r[0]) for r in c.execute(
             f"SELECT DISTINCT batch_id FROM records WHERE batch_id IS NOT NULL AND id IN "
             f"({','.join('?' * len(part))})", part)}
+    batches &= superseded
     if not batches:
         return []
     logged = tables.latest_by_subject("supersession")
