@@ -21,7 +21,7 @@ PKG = Path(__file__).resolve().parents[1] / "src" / "linewatch"
 
 #: The functional core: pure functions over values. They may import each other (and errors).
 CORE = {"errors", "model", "geo", "agreement", "verification", "fusion", "coverage", "planning",
-        "reporting", "audit", "sim"}
+        "reporting", "audit", "sim", "review"}
 #: The imperative shell, and what each shell package may import besides the core.
 ALLOWED: dict[str, set[str]] = {
     "formats": set(),

@@ -28,7 +28,8 @@ from linewatch.model import utc_iso
 
 #: What linewatch logs: ingested records and allegations, verdicts, published reports, the
 #: release of a daily report, and the tree heads it published.
-ENTRY_TYPES = ("record", "allegation", "verdict", "report", "release", "tree_head", "run", "supersession")
+ENTRY_TYPES = ("record", "allegation", "verdict", "report", "release", "tree_head", "run", "supersession",
+               "review", "comment")
 #: The types whose entries are signed when the log has a key (a release is not).
 SIGNED_TYPES = frozenset({"verdict", "report", "tree_head"})
 ENTRY_FORMAT = "linewatch.audit-entry"

@@ -31,7 +31,8 @@ __all__ = ["STORED_JSON", "content_hash", "record_from_canonical", "stored_json"
 STORED_JSON = {"sort_keys": True, "separators": (",", ":")}
 
 _PLAIN = ("weapon_class", "in_storage", "category", "aircraft_type", "party", "killed", "injured",
-          "corroborated", "restriction", "delay_min", "purpose", "geo_precision", "engine")
+          "corroborated", "restriction", "delay_min", "purpose", "geo_precision", "engine",
+          "supersedes", "correction")
 
 
 def content_hash(data: dict[str, Any]) -> str:

@@ -33,7 +33,7 @@ COLUMNS = (
     "explosion_type", "weapon_class", "count", "in_storage", "category", "aircraft_type",
     "party", *(f"origin_{k}" for k in _ORIGIN_KEYS), "killed", "injured", "corroborated",
     "restriction", "delay_min", "live_fire_exercise", "purpose", "description",
-    "geo_precision", "engine", "extra",
+    "geo_precision", "engine", "extra", "supersedes", "correction",
 )
 #: Columns a file may have besides :data:`COLUMNS` (read, never written).
 INPUT_ONLY = ("direction",)

@@ -154,6 +154,9 @@ class RecordIn(StrictModel):
     geo_precision: Annotated[int, Strict(), Field(ge=1, le=3)] | None = None
     engine: Text | None = None
     extra: Annotated[dict[ExtraKey, ExtraValue], Field(max_length=MAX_EXTRA_ITEMS)] | None = None
+    # a correction: the id of the version it replaces, and why
+    supersedes: RecordId | None = None
+    correction: Text | None = None
 
     @field_validator("time", "received_time", mode="before")
     @classmethod

@@ -249,7 +249,7 @@ def _to_report(rec: RecordIn) -> Report:
         restriction=rec.restriction, delay_min=rec.delay_min,
         live_fire_exercise=rec.live_fire_exercise, purpose=rec.purpose,
         description=rec.description, geo_precision=rec.geo_precision, engine=rec.engine,
-        extra=extra)
+        extra=extra, supersedes=rec.supersedes, correction=rec.correction)
 
 
 def _with_id(report: Report, record_id: str) -> Report:
@@ -260,7 +260,7 @@ def _with_id(report: Report, record_id: str) -> Report:
 
 _OPTIONAL = ("explosion_type", "weapon_class", "in_storage", "category", "aircraft_type",
              "party", "killed", "injured", "corroborated", "restriction", "delay_min", "purpose",
-             "geo_precision", "engine")
+             "geo_precision", "engine", "supersedes", "correction")
 
 
 def _location_dict(loc: Location, prefix: str = "") -> dict[str, float]:

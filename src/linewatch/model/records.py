@@ -234,6 +234,8 @@ class Report:
     ``party`` is the party the observed object belongs to or that the record attributes
     the act to (a weapon's owner, an aircraft's operator), when known. ``origin`` is the
     assessed firing point of an impact, when known (from crater analysis or from fusion).
+    ``supersedes`` names the version this one corrects (another record id), and
+    ``correction`` says why; the corrected version is kept, and no longer current.
     """
 
     id: str
@@ -261,6 +263,8 @@ class Report:
     geo_precision: int | None = None
     engine: str | None = None
     extra: tuple[tuple[str, str], ...] = field(default=())
+    supersedes: str | None = None
+    correction: str | None = None
 
     def __post_init__(self) -> None:
         if self.time.tzinfo is None or self.time.utcoffset() != timedelta(0):
@@ -268,6 +272,8 @@ class Report:
         if not in_time_window(self.time):
             raise ValueError(f"record {self.id!r}: time {self.time.isoformat()} is outside "
                              f"[{EARLIEST_TIME.date()}, {LATEST_TIME.date()})")
+        if self.supersedes is not None and self.supersedes == self.id:
+            raise ValueError(f"record {self.id!r}: a version cannot supersede itself")
         for name in ("count", "killed", "injured"):
             value = getattr(self, name)
             if value is not None and not 0 <= value <= MAX_COUNT:

@@ -77,7 +77,7 @@ def submit_records(store: Store, objects: list[Any], *, submitted_by: str,
         AuditLog(store).log_new_records()
     for conflict in res.conflicts:
         line = int(conflict.line or 1)
-        out.rejected.append((line - 1, "id", conflict.reason))
+        out.rejected.append((line - 1, conflict.field, conflict.reason))
         out.ids[line - 1] = None
     out.rejected.sort()
     out.added, out.duplicate = res.added, res.duplicate

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from linewatch.store.base import Store
 
 #: entry type -> the table (with columns ``id`` and ``data``) whose rows the log holds
-SYNCED_TABLES = {"record": "records", "allegation": "allegations"}
+SYNCED_TABLES = {"record": "records", "allegation": "allegations", "review": "review_events",
+                 "comment": "review_comments"}
 COLUMNS = "idx, entry_type, subject_id, payload, supersedes, appended_at, key_id, signature, leaf_hash"
 _TEXT_COLUMNS = {1: "entry_type", 2: "subject_id", 5: "appended_at", 6: "key_id", 7: "signature"}
 

@@ -31,13 +31,14 @@ from linewatch.model import Location
 from linewatch.store.detection_tables import DetectionTables
 from linewatch.store.queue_tables import QueueTables
 from linewatch.store.record_tables import AddResult, QuarantineRow, RecordTables, ellipse_box
+from linewatch.store.review_tables import ReviewTables
 from linewatch.store.run_tables import AllegationRun, RunTables, VerificationRun
 from linewatch.store.service_tables import ServiceTables
 
 __all__ = ["AddResult", "AllegationRun", "QuarantineRow", "Store", "VerificationRun", "ellipse_box"]
 
 
-class Store(RecordTables, RunTables, ServiceTables, DetectionTables, QueueTables, ABC):
+class Store(RecordTables, RunTables, ServiceTables, ReviewTables, DetectionTables, QueueTables, ABC):
     """The store interface. Open one with :func:`linewatch.store.open_store`."""
 
     #: ``"sqlite"`` or ``"postgresql"``

@@ -98,7 +98,7 @@ def record_columns(report: Report, data: dict[str, Any]) -> dict[str, Any]:
     return {"kind": report.kind.value, "time": report.time.isoformat(), "time_s": report.time.timestamp(),
             "lon": report.location.lon, "lat": report.location.lat,
             "source_kind": report.provenance.source_kind.value, "source_id": report.provenance.source_id,
-            "content_hash": content_hash(data)}
+            "content_hash": content_hash(data), "supersedes": report.supersedes}
 
 
 def allegation_columns(data: dict[str, Any]) -> dict[str, Any]:
@@ -189,8 +189,8 @@ class Integrity:
                    "LEFT JOIN records_rtree t ON t.id = r.rowid")
         for rid, index, data, stored, got in self._derived_rows(
                 "records", "record", ("kind", "time", "time_s", "lon", "lat", "source_kind", "source_id",
-                                      "content_hash"),
-                {"kind", "time", "source_kind", "source_id", "content_hash"}, spatial):
+                                      "content_hash", "supersedes"),
+                {"kind", "time", "source_kind", "source_id", "content_hash", "supersedes"}, spatial):
             try:
                 report = record_from_canonical(data)
             except (KeyError, TypeError, ValueError):

@@ -114,8 +114,8 @@ class PostgresStore(Store):
 
     _INSERT_RECORD = (
         "INSERT INTO records (id, kind, time, time_s, lon, lat, source_kind, source_id, "
-        "content_hash, data, file, line, batch_id, ingested_at, geom, extent) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ST_SetSRID(ST_MakePoint(?, ?), 4326), "
+        "content_hash, data, file, line, batch_id, ingested_at, supersedes, geom, extent) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ST_SetSRID(ST_MakePoint(?, ?), 4326), "
         "ST_MakeEnvelope(?, ?, ?, ?, 4326)) ON CONFLICT (id) DO NOTHING RETURNING rowid")
 
     def _insert_record(self, c, row: tuple, loc) -> int | None:

@@ -99,34 +99,76 @@ class RecordTables(Tables):
         A record whose id is already stored with the same content is a duplicate (skipped);
         with different content it is a conflict, returned, and quarantined with the rejected
         rows under ``file_sha256`` (None: the caller quarantines them later, when it knows the
-        file's hash). Each record keeps the file and line of its provenance (``source`` for
-        records linewatch made itself).
+        file's hash). A correction (``supersedes``) must name a stored version that no other
+        version supersedes yet (no forks); otherwise it is a conflict too. Each new version
+        enters review in its entry state (:func:`linewatch.review.entry_state`). Each record
+        keeps the file and line of its provenance (``source`` for records linewatch made itself).
         """
         now = _now()
-        data = [record_to_dict(r) for r in reports]
-        hashes = [content_hash(d) for d in data]
         with self.transaction() as c:
             self._lock(c, "records", shared=True)
-            items = [((r.id, r.kind.value, r.time.isoformat(), r.time.timestamp(), r.location.lon,
-                       r.location.lat, r.provenance.source_kind.value, r.provenance.source_id, h,
-                       stored_json(d), r.provenance.file or source, r.provenance.line, batch_id, now),
-                      r.location) for r, d, h in zip(reports, data, hashes)]
-            added = dup = 0
-            bad: list[Rejected] = []
-            for r, d, h, inserted in zip(reports, data, hashes, self._insert_records(c, items)):
-                if inserted:
-                    added += 1
-                elif c.execute("SELECT content_hash FROM records WHERE id = ?", (r.id,)).fetchone()[0] == h:
-                    dup += 1
+            firsts = [r for r in reports if r.supersedes is None]
+            added, dup, bad = self._insert_versions(c, firsts, batch_id, source, now)
+            for r in (r for r in reports if r.supersedes is not None):   # in order: v2 before v3
+                problem = self._correction_problem(c, r)
+                if problem is None:
+                    a, d, b = self._insert_versions(c, [r], batch_id, source, now)
+                    added, dup, bad = added + a, dup + d, bad + b
+                elif self._stored_hash(c, r.id) == content_hash(record_to_dict(r)):
+                    dup += 1       # this very correction was stored before: a re-run
                 else:
-                    bad.append(Rejected(r.provenance.file or source or "", r.provenance.line, "id",
-                                        f"record id {r.id!r} is already stored with different content",
-                                        json.dumps(d)))
+                    bad.append(Rejected(r.provenance.file or source or "", r.provenance.line, "supersedes",
+                                        problem, json.dumps(record_to_dict(r))))
             if file_sha256 is not None:
                 self.quarantine(c, [*rejected, *bad], file_sha256=file_sha256, batch_id=batch_id, now=now)
             elif rejected:
                 raise ValueError("rejected rows need the file's SHA-256")
         return AddResult(added, dup, tuple(bad))
+
+    @staticmethod
+    def _stored_hash(c: Any, record_id: str) -> str | None:
+        got = c.execute("SELECT content_hash FROM records WHERE id = ?", (record_id,)).fetchone()
+        return None if got is None else str(got[0])
+
+    @staticmethod
+    def _correction_problem(c: Any, r: Report) -> str | None:
+        """Why ``r`` cannot be stored as a correction now (None: it can)."""
+        target = r.supersedes
+        if c.execute("SELECT 1 FROM records WHERE id = ?", (target,)).fetchone() is None:
+            return f"record {r.id!r} corrects {target!r}, which is not stored"
+        by = c.execute("SELECT id FROM records WHERE supersedes = ?", (target,)).fetchone()
+        if by is not None and by[0] != r.id:
+            return (f"record {r.id!r} corrects {target!r}, which {by[0]!r} already corrects (a fork): "
+                    f"correct the current version {by[0]!r} instead")
+        return None
+
+    def _insert_versions(self, c: Any, reports: Sequence[Report], batch_id: int | None, source: str | None,
+                         now: str) -> tuple[int, int, list[Rejected]]:
+        """Insert versions, each with its review row; (added, duplicates, conflicts)."""
+        from linewatch.review import entry_state
+        data = [record_to_dict(r) for r in reports]
+        hashes = [content_hash(d) for d in data]
+        items = [((r.id, r.kind.value, r.time.isoformat(), r.time.timestamp(), r.location.lon,
+                   r.location.lat, r.provenance.source_kind.value, r.provenance.source_id, h,
+                   stored_json(d), r.provenance.file or source, r.provenance.line, batch_id, now, r.supersedes),
+                  r.location) for r, d, h in zip(reports, data, hashes)]
+        added = dup = 0
+        bad: list[Rejected] = []
+        entered: list[tuple[str, str, str, str]] = []
+        for r, d, h, inserted in zip(reports, data, hashes, self._insert_records(c, items)):
+            if inserted:
+                added += 1
+                entered.append(("record", r.id, entry_state(r.provenance.source_kind.value).value, now))
+            elif self._stored_hash(c, r.id) == h:
+                dup += 1
+            else:
+                bad.append(Rejected(r.provenance.file or source or "", r.provenance.line, "id",
+                                    f"record id {r.id!r} is already stored with different content; a "
+                                    "correction needs a new id and 'supersedes' naming the version it "
+                                    "replaces", json.dumps(d)))
+        c.executemany("INSERT INTO review (subject_kind, subject_id, state, updated_at) VALUES (?, ?, ?, ?) "
+                      "ON CONFLICT DO NOTHING", entered)
+        return added, dup, bad
 
     def quarantine(self, c: Any, rows: Iterable[Rejected], *, file_sha256: str, batch_id: int | None,
                    now: str) -> None:

@@ -210,6 +210,8 @@ class RunTables(Tables):
                      file, line, batch_id, now))
                 if cur.fetchone() is not None:
                     added += 1
+                    c.execute("INSERT INTO review (subject_kind, subject_id, state, updated_at) "
+                              "VALUES ('allegation', ?, 'received', ?) ON CONFLICT DO NOTHING", (data["id"], now))
                 elif c.execute("SELECT content_hash FROM allegations WHERE id = ?",
                                (data["id"],)).fetchone()[0] == digest:
                     dup += 1

@@ -320,4 +320,47 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("0010_audit_coverage", """
         SELECT 1; -- changes no table: the audit coverage (issue 15) is checked from the tables as they are
     """),
+    ("0011_review", """
+        -- record versions and their review (docs/review.md): a correction is a new row of
+        -- records naming the version it replaces; no version is superseded twice (no forks)
+        ALTER TABLE records ADD COLUMN supersedes TEXT;
+        CREATE UNIQUE INDEX records_supersedes ON records(supersedes) WHERE supersedes IS NOT NULL;
+        -- the review state of each version and allegation now (derived from review_events,
+        -- which are logged in the audit log like records); comments are logged too
+        CREATE TABLE review (
+            subject_kind TEXT NOT NULL,
+            subject_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            updated_by TEXT,
+            n_events INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (subject_kind, subject_id)
+        );
+        CREATE INDEX review_state ON review(subject_kind, state);
+        CREATE TABLE review_events (
+            id TEXT PRIMARY KEY,
+            subject_kind TEXT NOT NULL,
+            subject_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            at TEXT NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX review_events_subject ON review_events(subject_kind, subject_id);
+        CREATE TABLE review_comments (
+            id TEXT PRIMARY KEY,
+            subject_kind TEXT NOT NULL,
+            subject_id TEXT NOT NULL,
+            author TEXT NOT NULL,
+            at TEXT NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX review_comments_subject ON review_comments(subject_kind, subject_id);
+        INSERT INTO review (subject_kind, subject_id, state, updated_at)
+            SELECT 'record', r.id, CASE WHEN r.source_kind IN ('patrol', 'observation_post', 'open_source')
+                THEN 'submitted' WHEN r.source_kind = 'party_allegation' THEN 'received' ELSE 'detected' END,
+                r.ingested_at FROM records r;
+        INSERT INTO review (subject_kind, subject_id, state, updated_at)
+            SELECT 'allegation', a.id, 'received', a.ingested_at FROM allegations a;
+    """),
 ]

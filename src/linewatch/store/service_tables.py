@@ -84,7 +84,8 @@ def record_filter(*, start: datetime | None = None, end: datetime | None = None,
     """The JOIN, WHERE terms and arguments that select records (alias ``r``) by time window
     ``[start, end)``, by the box of their ellipse meeting ``bbox`` (SQLite's R*Tree, or the
     GiST index on PostGIS's ``extent``), by ``column IN values`` for each non-empty ``within``
-    pair, and (``current``) leaving out fusion records a later fusion run superseded."""
+    pair, and (``current``) leaving out fusion records a later fusion run superseded and the
+    versions a correction superseded."""
     join, where = "", []
     args: list[Any] = []
     if bbox is not None:
@@ -108,6 +109,7 @@ def record_filter(*, start: datetime | None = None, end: datetime | None = None,
     if current:
         where.append("NOT EXISTS (SELECT 1 FROM superseded s WHERE s.batch_id = r.batch_id "
                      "AND r.time_s >= s.start_s AND r.time_s < s.end_s)")
+        where.append("NOT EXISTS (SELECT 1 FROM records v WHERE v.supersedes = r.id)")
     return join, where, args
 
 

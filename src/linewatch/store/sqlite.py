@@ -47,8 +47,8 @@ class SQLiteStore(Store):
     def _insert_record(self, c, row: tuple, loc) -> int | None:
         got = c.execute(
             "INSERT INTO records (id, kind, time, time_s, lon, lat, source_kind, source_id, "
-            "content_hash, data, file, line, batch_id, ingested_at, geom) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "content_hash, data, file, line, batch_id, ingested_at, supersedes, geom) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO NOTHING RETURNING rowid",
             (*row, shapely.to_wkb(shapely.Point(loc.lon, loc.lat)))).fetchone()
         if got is None:
