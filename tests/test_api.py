@@ -68,6 +68,11 @@ ACCESS: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/daily-reports/{day}/{name}"): STAFF | PARTIES | {"public"},
     ("POST", "/daily-reports/{day}"): STAFF,
     ("POST", "/daily-reports/{day}/release"): STAFF,
+    ("GET", "/review"): READERS,                        # a monitor: what they authored
+    ("GET", "/reports/{record_id}/versions"): READERS,  # a monitor: a record they wrote a version of
+    ("POST", "/review/{kind}/{subject_id}"): STAFF,
+    ("POST", "/review/bulk"): STAFF,
+    ("POST", "/review/{kind}/{subject_id}/comments"): READERS,   # a monitor: on their own records
     ("GET", "/audit/head"): STAFF | PARTIES,
     ("GET", "/audit/verify"): STAFF | PARTIES,
     ("GET", "/audit/proof/{subject_id}"): STAFF,
@@ -80,7 +85,7 @@ ACCESS: dict[tuple[str, str], set[str] | str] = {
 def _call(client, method, path, role, tokens, *, some_record, some_claim):
     """One call of a route, with arguments that are valid for a caller allowed to make it."""
     day = DAY.isoformat()
-    url = API + path.format(record_id=some_record, allegation_id=some_claim, day=day, fmt="json",
+    url = API + path.format(record_id=some_record, allegation_id=some_claim, day=day, fmt="json", kind="record",
                             name=f"report-{day}.json", subject_id=some_record,
                             name_=None) if "{" in path else API + path
     if path == "/users/{name}":
@@ -94,6 +99,12 @@ def _call(client, method, path, role, tokens, *, some_record, some_claim):
         kwargs["json"] = allegation(50 + len(role), party, "ru" if party == "ua" else "ua", 4, 37.8, 48.4)
     elif (method, path) == ("POST", "/users"):
         kwargs["json"] = {"name": f"made-by-{role.replace(':', '-')}", "role": "public"}
+    elif (method, path) == ("POST", "/review/{kind}/{subject_id}"):
+        kwargs["json"] = {"to": "rejected"}     # allowed callers get 422 (no reason): nothing moves
+    elif (method, path) == ("POST", "/review/bulk"):
+        kwargs["json"] = {"kind": "record", "to": "in_review", "ids": []}
+    elif (method, path) == ("POST", "/review/{kind}/{subject_id}/comments"):
+        kwargs["json"] = {"text": f"from the walk, as {role}"}
     elif (method, path) == ("POST", "/session"):
         kwargs = {"json": {"token": tokens["public"]}}
     elif (method, path) == ("DELETE", "/session"):   # ends the session POST /session began

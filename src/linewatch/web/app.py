@@ -20,7 +20,8 @@ from linewatch.web.routes import API_ROUTERS, dashboard
 from linewatch.web.state import ServiceConfig, ServiceState
 
 API = "/api/v1"
-TAGS = ("session", "records", "verification", "allegations", "agreement", "reports", "audit", "users", "live")
+TAGS = ("session", "records", "verification", "allegations", "agreement", "reports", "review", "audit", "users",
+        "live")
 DESCRIPTION = ("Ceasefire monitoring: records, fused incidents, verdicts, allegations, coverage, daily reports "
                "and the audit log. Authenticate with `Authorization: Bearer <token>` (tokens from `linewatch "
                "user add`). See docs/api.md.")

@@ -2,7 +2,8 @@
 their role allows (docs/api.md, "Authentication" and "Roles").
 
 A route names the callers it admits by its principal's type: ``Who`` (any valid token),
-``Reader`` (records: staff, or a monitor its own), ``Staff``, ``Analyst``, ``AllegationReader``,
+``Reader`` (records: staff, or a monitor its own), ``Staff``, ``Analyst``, ``Commenter`` (a
+reviewer, or a monitor on its own records), ``AllegationReader``,
 ``AllegationSubmitter``, ``RecordSubmitter``, ``ReportReader``, ``AuditReader``, ``Admin``. A
 missing or unknown token is 401, a role without the capability 403."""
 
@@ -58,6 +59,8 @@ Who = Annotated[Principal, Depends(principal)]
 Reader = Annotated[Principal, Depends(needs("read_all", "read_own_records"))]
 Staff = Annotated[Principal, Depends(needs("read_all"))]
 Analyst = Annotated[Principal, Depends(needs("analyse"))]
+#: who comments in a review thread: a reviewer, or a monitor (on their own records: the route checks)
+Commenter = Annotated[Principal, Depends(needs("analyse", "read_own_records"))]
 RecordSubmitter = Annotated[Principal, Depends(needs("submit_records"))]
 AllegationReader = Annotated[Principal, Depends(needs("read_allegations"))]
 AllegationSubmitter = Annotated[Principal, Depends(needs("submit_allegations"))]
@@ -65,6 +68,6 @@ ReportReader = Annotated[Principal, Depends(needs("read_reports"))]
 AuditReader = Annotated[Principal, Depends(needs("read_audit"))]
 Admin = Annotated[Principal, Depends(needs("manage_users"))]
 
-__all__ = ["Admin", "AllegationReader", "AllegationSubmitter", "Analyst", "AuditReader", "Reader",
+__all__ = ["Admin", "AllegationReader", "AllegationSubmitter", "Analyst", "AuditReader", "Commenter", "Reader",
            "RecordSubmitter", "ReportReader", "Staff", "State", "Who", "get_state", "needs", "own_records_of",
            "principal"]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+
+from linewatch.formats.record_schema import MAX_ID_CHARS, MAX_TEXT_CHARS
+from linewatch.review import State
 
 
 class SessionIn(BaseModel):
@@ -78,5 +81,130 @@ class Page(BaseModel):
     next: str | None = Field(description="the URL of the next page, null on the last")
 
 
-__all__ = ["DailyReportInfo", "FeatureCollection", "Me", "Page", "RejectedItem", "SessionIn",
-           "SubmissionOut", "TimeRange", "UserIn", "UserOut"]
+# -- review (docs/api.md, "Review") --------------------------------------------------------------
+
+#: the most ids one bulk move names
+MAX_BULK_IDS = 10_000
+#: the longest free-text filter of the review queue
+MAX_QUERY_CHARS = 200
+
+
+def _storable(text: str) -> str:
+    """A text the store can hold: no NUL character (PostgreSQL's text cannot), valid UTF-8."""
+    if "\x00" in text:
+        raise ValueError("a NUL character is not allowed")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode text (a lone surrogate)") from None
+    return text
+
+
+Id = Annotated[StrictStr, Field(min_length=1, max_length=MAX_ID_CHARS), AfterValidator(_storable)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=100), AfterValidator(_storable)]
+Note = Annotated[StrictStr, Field(max_length=MAX_TEXT_CHARS), AfterValidator(_storable)]
+Text = Annotated[StrictStr, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_storable)]
+FreeText = Annotated[StrictStr, Field(max_length=MAX_QUERY_CHARS), AfterValidator(_storable)]
+#: the states a reviewer moves a version or an allegation to
+Target = Literal["in_review", "approved", "returned", "rejected", "submitted"]
+
+
+class Strict(BaseModel):
+    """A request body: unknown keys are refused (422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _note_given(to: str, note: str | None) -> None:
+    if to in ("returned", "rejected") and not (note and note.strip()):
+        what = "the question to the author" if to == "returned" else "the reason"
+        raise ValueError(f"moving to {to} needs a note: {what}")
+
+
+class MoveIn(Strict):
+    to: Target = Field(description="the state to move to")
+    note: Note | None = Field(None, description="why: needed to return (the question) or reject (the reason)")
+
+    @model_validator(mode="after")
+    def _needs_note(self) -> MoveIn:
+        _note_given(self.to, self.note)
+        return self
+
+
+class QueueFilterIn(Strict):
+    """What a bulk move selects: the filters of ``GET /review``."""
+
+    state: list[State] | None = Field(None, max_length=len(State))
+    kind: list[Name] | None = Field(None, max_length=100)
+    source_kind: list[Name] | None = Field(None, max_length=100)
+    sector: list[Name] | None = Field(None, max_length=1000)
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    q: FreeText | None = None
+    author: Name | None = None
+    min_sensors: StrictInt | None = Field(None, ge=0, le=100_000)
+
+
+class BulkIn(MoveIn):
+    kind: Literal["record", "allegation"] = Field(description="what the ids name (a filter selects records)")
+    ids: list[Id] | None = Field(None, max_length=MAX_BULK_IDS)
+    filter: QueueFilterIn | None = None
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> BulkIn:
+        if (self.ids is None) == (self.filter is None):
+            raise ValueError("give exactly one of 'ids' and 'filter'")
+        if self.filter is not None and self.kind != "record":
+            raise ValueError("a filter selects records: kind 'record'")
+        return self
+
+
+class CommentIn(Strict):
+    text: Text = Field(description="the comment, question or answer")
+
+
+class RefusedItem(BaseModel):
+    id: str
+    reason: str
+
+
+class BulkOut(BaseModel):
+    moved: list[str]
+    refused: list[RefusedItem]
+
+
+class ReviewEvent(BaseModel):
+    """A move, as logged: ``from``, ``to``, ``by``, ``at``, and the ``note`` where one was given."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    kind: str
+    subject: str
+    from_: str = Field(alias="from")
+    to: str
+    by: str
+    at: str
+    n: int
+    note: str | None = None
+
+
+class CommentOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    kind: str
+    subject: str
+    by: str
+    at: str
+    n: int
+    text: str
+
+
+class VersionsOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    record_id: str
+    current: str = Field(description="the id of the current version")
+    versions: list[dict[str, Any]] = Field(description="oldest first (docs/api.md, \"Review\")")
+
+
+__all__ = ["MAX_BULK_IDS", "MAX_QUERY_CHARS", "BulkIn", "BulkOut", "CommentIn", "CommentOut", "DailyReportInfo",
+           "FeatureCollection", "Me", "MoveIn", "Page", "QueueFilterIn", "RefusedItem", "RejectedItem",
+           "ReviewEvent", "SessionIn", "SubmissionOut", "Target", "TimeRange", "UserIn", "UserOut",
+           "VersionsOut"]

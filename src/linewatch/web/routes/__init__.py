@@ -12,6 +12,7 @@ from linewatch.web.routes import (
     dashboard,
     events,
     records,
+    review,
     session,
     users,
     verification,
@@ -19,6 +20,6 @@ from linewatch.web.routes import (
 
 API_ROUTERS: tuple[APIRouter, ...] = (session.router, records.router, verification.router,
                                       allegations.router, agreement_map.router, daily_reports.router,
-                                      audit.router, users.router, events.router)
+                                      review.router, audit.router, users.router, events.router)
 
 __all__ = ["API_ROUTERS", "dashboard"]

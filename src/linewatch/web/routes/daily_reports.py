@@ -51,6 +51,9 @@ def build_report(day: Day, p: Analyst, state: State,
                  verify_first: Annotated[bool, Query(description=(
                      "run verify over the report's days and the allegation verdicts over the day "
                      "first (else the stored runs must be current: 409 names what is stale)"))] = False,
+                 include_unreviewed: Annotated[bool, Query(description=(
+                     "count the records still under review too, marked as unreviewed (by default the "
+                     "report counts approved records only; such a report is never released)"))] = False,
                  ) -> dict[str, Any]:
     from linewatch.services.submissions import build_daily_report, refuse_released
     # a released day is 409 at once, not after another build that holds the writer (the build
@@ -59,7 +62,7 @@ def build_report(day: Day, p: Analyst, state: State,
     with state.write_lock:
         report = build_daily_report(state.store(), state.require_agreement(), day, built_by=p.name,
                                     network_path=state.network_path(), key=state.signing_key(),
-                                    verify_first=verify_first)
+                                    verify_first=verify_first, include_unreviewed=include_unreviewed)
     return {"day": day.isoformat(), "summary": report.get("summary"),
             "files": sorted(state.store().daily_report_digests(day.isoformat()))}
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Body, Request
 
-from linewatch.errors import NotFound
+from linewatch.errors import Conflict, NotFound
 from linewatch.model import utc_iso
 from linewatch.services import LoadedAgreement
 from linewatch.store import Store
@@ -147,7 +147,24 @@ def report_detail(record_id: str, p: Reader, state: State) -> dict[str, Any]:
             "placement": store.placement(record_id), "findings": store.findings_for(record_id),
             "detections": detections, "origin": origin, "allegations": verdicts,
             "submitted_by": row.submitted_by if p.can("read_all") else None,
-            "audit": _audit_entry(store, record_id)}
+            "audit": _audit_entry(store, record_id), **_review_of(store, record_id)}
+
+
+#: what the evidence chain gives of each version (``GET /reports/{id}/versions`` gives it all)
+VERSION_SUMMARY = ("version", "id", "author", "stored_at", "state", "current", "correction", "changes")
+
+
+def _review_of(store: Store, record_id: str) -> dict[str, Any]:
+    """The record's versions (a summary of each) and where this version stands in review."""
+    from linewatch.services.review import versions
+    try:
+        review = store.review_of("record", record_id)
+    except NotFound:
+        state = None
+    else:
+        state = {"state": review.state, "updated_at": review.updated_at, "updated_by": review.updated_by}
+    return {"versions": [{k: v[k] for k in VERSION_SUMMARY} for v in versions(store, record_id)],
+            "review": state}
 
 
 @router.get("/time-range", response_model=TimeRange)
@@ -170,5 +187,24 @@ def submit_reports(p: RecordSubmitter,
     from linewatch.services.submissions import submit_records
     objects = objects_of(body, "records")
     with state.write_lock:
+        if not p.can("analyse"):
+            _check_corrections(state.store(), objects, p.name)
         res = submit_records(state.store(), objects, submitted_by=p.name, source=f"api:{p.name}")
     return answer(body, res)
+
+
+def _check_corrections(store: Store, objects: list[Any], author: str) -> None:
+    """409 (nothing stored) when a monitor's object corrects a version that is not theirs, or
+    one already approved or rejected. A target that is not stored is left to the submission,
+    which quarantines the object with its reason (as any bad row)."""
+    from linewatch.services.review import check_correction
+    for i, obj in enumerate(objects):
+        target = obj.get("supersedes") if isinstance(obj, dict) else None
+        if not isinstance(target, str) or not 0 < len(target) <= 200 or "\x00" in target:
+            continue    # not a correction, or one the parser refuses
+        try:
+            check_correction(store, target, author=author, monitor=True)
+        except NotFound:
+            continue
+        except Conflict as exc:
+            raise Conflict(f"object {i}: {exc}" if len(objects) > 1 else str(exc)) from None
