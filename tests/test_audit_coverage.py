@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from linewatch.audit import StoredEntry, merkle
 from linewatch.errors import InputError
 from linewatch.formats.records import record_from_dict
-from linewatch.services import ingest_file
+from linewatch.services import ingest_file, review
 from linewatch.services.agreements import load_agreement_file
 from linewatch.services.audit import AuditLog, load_private_key
 from linewatch.services.audit_witness import Witness
@@ -87,6 +87,7 @@ def build(url: str, tmp: Path) -> None:
     with open_store(url) as store:
         ingest_file(store, tmp / "records.jsonl")
         ingest_file(store, tmp / "claims.jsonl")
+        _review(store, tmp)
         _fusion_run(store, 3, T0, T0 + 7200)
         _fusion_run(store, 2, T0, T0 + 7200)
         verify_store(store, loaded)
@@ -97,6 +98,19 @@ def build(url: str, tmp: Path) -> None:
                                       ("report.json", "application/json", b'{"day": "2026-06-15"}')])
         release_daily_report(store, DAY, released_by="lead")
         _drop_triggers(store)
+
+
+def _review(store: Any, tmp: Path) -> None:
+    """Moves, a comment, a correction answering a return, and an allegation approved (issue 16)."""
+    review.move(store, "record", "rec-0", "approved", actor="ana")
+    review.move(store, "record", "rec-1", "returned", actor="ana", note="Which post saw it?")
+    review.comment(store, "record", "rec-1", author="ana", text="The log of OP-1 says 01:12.")
+    fixed = dict(json.loads(_records(2).splitlines()[1]), id="rec-1.v2", supersedes="rec-1",
+                 correction="seen from OP-1, not OP-0", source_id="OP-1")
+    (tmp / "fix.jsonl").write_text(json.dumps(fixed) + "\n", encoding="utf-8")
+    ingest_file(store, tmp / "fix.jsonl")
+    review.move(store, "record", "rec-1.v2", "in_review", actor="bo")
+    review.move(store, "allegation", "claim-0", "approved", actor="bo")
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +130,7 @@ def test_the_built_store_verifies_and_logs_runs_supersessions_and_the_release(co
         assert r.ok, r.problems
         log = AuditLog(store)
         types = {e.entry_type for e in log.entries()}
-        assert {"record", "allegation", "verdict", "run", "supersession", "release"} <= types
+        assert {"record", "allegation", "verdict", "run", "supersession", "release", "review", "comment"} <= types
         runs = {e.subject_id for e in log.entries(entry_type="run")}
         assert runs == {"verification-run:1", "allegations-run:1"}
         (sup,) = log.entries(entry_type="supersession")
@@ -130,7 +144,10 @@ def test_the_built_store_verifies_and_logs_runs_supersessions_and_the_release(co
 #: table -> (key column(s) naming a row in problems, the cells that must be covered)
 CELLS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "records": (("id",), ("kind", "time", "time_s", "lon", "lat", "source_kind", "source_id",
-                          "content_hash", "data")),
+                          "content_hash", "data", "supersedes")),
+    "review": (("subject_kind", "subject_id"), ("subject_id", "state", "updated_by", "n_events")),
+    "review_events": (("id",), ("id", "subject_kind", "subject_id", "state", "actor", "at", "data")),
+    "review_comments": (("id",), ("id", "data")),
     "allegations": (("id",), ("alleging_party", "accused_party", "kind", "start_s", "end_s", "lon", "lat",
                               "supersedes", "content_hash", "data")),
     "verification_runs": (("id",), ("agreement_sha256", "agreement_id", "agreement_version", "engine",

@@ -163,6 +163,13 @@ class RecordIn(StrictModel):
     def _parse_time(cls, value: Any, info: ValidationInfo) -> datetime:
         return input_time(value, info.field_name or "time")
 
+    @field_validator("supersedes")
+    @classmethod
+    def _not_itself(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and value == info.data.get("id"):
+            raise ValueError(f"a version cannot supersede itself ({quote(value)}): a correction has a new id")
+        return value
+
 
 def parse_time(value: Any, field: str) -> datetime:
     """An ISO 8601 date and time with a zone (or ``Z``), converted to UTC."""

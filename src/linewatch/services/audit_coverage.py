@@ -10,6 +10,10 @@ What it logs beside records and allegations (entry types, docs/audit.md):
     the ids of the records it hides.
 ``release``
     A released daily report: who released it when, and the SHA-256 of its JSON and of each file.
+``review``, ``comment``
+    A move of a version (or an allegation) in review, and a comment: each row logged whole; the
+    state of each version now is derived from them when checked
+    (:mod:`linewatch.store.review_integrity`).
 
 :func:`coverage_problems` re-derives all of it from the tables and compares it with the newest
 logged versions; together with the derived columns of records and allegations
@@ -25,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from linewatch.audit import Problem, canonical_json
 from linewatch.store.integrity import RUN_KINDS, CellMismatch, Integrity, run_subject
+from linewatch.store.review_integrity import review_mismatches
 
 if TYPE_CHECKING:
     from linewatch.store.audit_tables import AuditTables
@@ -201,6 +206,7 @@ def coverage_problems(tables: AuditTables) -> list[Problem]:
     problems += map(_cell_problem, integrity.record_mismatches())
     problems += map(_cell_problem, integrity.allegation_mismatches())
     problems += map(_cell_problem, integrity.agreement_mismatches())
+    problems += map(_cell_problem, review_mismatches(tables.store))
     problems += _run_problems(integrity, tables.latest_by_subject("run"))
     problems += _supersession_problems(integrity, tables.latest_by_subject("supersession"))
     problems += _release_problems(integrity, tables.latest_by_subject("release"))

@@ -123,14 +123,16 @@ def move_many(store: Store, kind: str, ids: Sequence[str], to: str | State, *, a
             try:
                 row = store.review_of(kind, sid)
                 _current(store, kind, sid)
-                check_move(State(row.state), target, actor=actor, authors=_authors(store, kind, sid), note=note)
+                authors = _authors(store, kind, sid)
+                check_move(State(row.state), target, actor=actor, authors=authors, note=note)
             except (Conflict, NotFound, InputError) as exc:
                 if strict:
                     raise
                 out.refused.append((sid, str(exc)))
                 continue
             events.append(store.move_review(c, kind, sid, was=row.state, to=target.value, actor=actor,
-                                            note=note, at=at))
+                                            note=note, at=at,
+                                            authors=sorted(authors) if target is State.APPROVED else None))
             out.moved.append(sid)
         AuditLog(store).log_new_records()
     return out, events

@@ -71,9 +71,10 @@ class ReviewTables(Tables):
         return out
 
     def move_review(self, c: Any, kind: str, subject_id: str, *, was: str, to: str, actor: str,
-                    note: str | None, at: str) -> dict[str, Any]:
+                    note: str | None, at: str, authors: Sequence[str] | None = None) -> dict[str, Any]:
         """Record the move of a version from ``was`` to ``to`` inside the transaction ``c``: a new
-        event row (its id ``KIND:ID@N``) and the state now; the event as logged."""
+        event row (its id ``KIND:ID@N``) and the state now; the event as logged. An approval
+        names the ``authors`` it was checked against (four eyes), so the log shows it."""
         row = c.execute("SELECT state, n_events FROM review WHERE subject_kind = ? AND subject_id = ?",
                         (kind, subject_id)).fetchone()
         if row is None:
@@ -82,7 +83,8 @@ class ReviewTables(Tables):
             raise ValueError(f"{kind} {subject_id!r} is {row[0]} now, not {was}")
         n = int(row[1]) + 1
         event = {"kind": kind, "subject": subject_id, "from": was, "to": to, "by": actor, "at": at,
-                 "n": n, **({"note": note} if note else {})}
+                 "n": n, **({"note": note} if note else {}),
+                 **({"authors": sorted(authors)} if authors is not None else {})}
         c.execute("INSERT INTO review_events (id, subject_kind, subject_id, state, actor, at, data) "
                   "VALUES (?, ?, ?, ?, ?, ?, ?)", (f"{kind}:{subject_id}@{n}", kind, subject_id, to, actor, at,
                                                    stored_json(event)))
