@@ -60,8 +60,8 @@ def review_mismatches(store: Store) -> Iterator[CellMismatch]:
         if state is None:
             yield CellMismatch("review", f"{kind} {sid}", "state", None, entry_state(source).value)
             continue
-        event = last.get((kind, sid))
-        want = ({"state": event["to"], "updated_by": event["by"], "n_events": counts[(kind, sid)]} if event else
+        moved = last.get((kind, sid))
+        want = ({"state": moved["to"], "updated_by": moved["by"], "n_events": counts[(kind, sid)]} if moved else
                 {"state": entry_state(source, allegation=kind == "allegation").value, "updated_by": None,
                  "n_events": 0})
         got = {"state": state, "updated_by": by, "n_events": n}
