@@ -15,7 +15,9 @@ from datetime import date, datetime, timedelta
 
 from linewatch.agreement import Agreement
 from linewatch.model import ExplosionType, Kind, Report, utc_iso
+from linewatch.reporting.corrections import corrections_sentence
 from linewatch.reporting.counts import EXPLOSION_ORDER, Fig, count_day, day_period
+from linewatch.reporting.reviewed import none_approved, review_sentences, trend_review
 from linewatch.reporting.sections import (
     Describes,
     ReportContext,
@@ -37,7 +39,8 @@ def build_daily_report(agreement: Agreement, day: date, *, reports: Sequence[Rep
                        previous_verification: Verification, history: Sequence[Fig],
                        gazetteer: Describes | None = None, generated_at: datetime,
                        engine: str, allegations: Sequence[AllegationFinding] = (),
-                       line_coverage: Sequence[Fig] | None = None) -> Fig:
+                       line_coverage: Sequence[Fig] | None = None, review: Fig | None = None,
+                       previous_review: Fig | None = None, corrections: Sequence[Fig] | None = None) -> Fig:
     """The daily report for the UTC day ``[day 00:00, day+1 00:00)`` as JSON-serialisable data.
 
     ``reports``/``verification`` are that day's records and their verification, and
@@ -46,16 +49,35 @@ def build_daily_report(agreement: Agreement, day: date, *, reports: Sequence[Rep
     ``describe(lon, lat) -> list[str]`` (:class:`linewatch.geo.Gazetteer`). ``allegations``
     are the verdicts on the parties' allegations of the period; ``line_coverage`` the share of
     the line the sensor network covered each hour (``{"start", "share"}``), if known.
+
+    ``review`` is the day's review block (:func:`linewatch.reporting.reviewed.reviewed`: the
+    records passed are those it counts) and ``previous_review`` the previous day's; with them the
+    report carries its ``review`` block, the summary says how many reports were still unreviewed
+    and the records table marks those counted unreviewed. ``corrections`` are the corrections
+    of earlier released reports (:func:`linewatch.reporting.corrections.corrections_of`).
     """
     reports = sorted(reports, key=lambda r: r.id)
     today = count_day(agreement, day, reports, verification)
     prev = count_day(agreement, day - timedelta(days=1), previous_reports, previous_verification)
+    if review is not None:
+        today["review"] = trend_review(review)
+    if previous_review is not None:
+        prev["review"] = trend_review(previous_review)
     ctx = ReportContext(agreement, reports, verification, gazetteer)
     sections = build_sections(ctx, day, today, prev, history=history, allegations=allegations,
                               line_coverage=line_coverage)
-    return {"format": FORMAT, "header": _header(agreement, day, today, prev, generated_at, engine),
-            "summary": _summary(agreement, today, prev, sections), **sections,
-            "records": records_table(ctx)}
+    out: Fig = {"format": FORMAT, "header": _header(agreement, day, today, prev, generated_at, engine),
+                "summary": _summary(agreement, today, prev, sections, review, corrections or ())}
+    if review is not None:
+        out["review"] = review
+    if corrections is not None:
+        out["corrections"] = list(corrections)
+    unreviewed = (frozenset(review["unreviewed"]["records"]) if review is not None and review["unreviewed_included"]
+                  else frozenset())
+    rows = records_table(ctx)
+    if review is not None:
+        rows = [{**row, "unreviewed": row["id"] in unreviewed} for row in rows]
+    return {**out, **sections, "records": rows}
 
 
 def _header(agreement: Agreement, day: date, today: Fig, prev: Fig, generated_at: datetime,
@@ -141,10 +163,13 @@ NO_REPORTS = ("No reports were received for this day: the mission cannot say whe
               "held, and the empty figures below are not a count of zero violations.")
 
 
-def _summary(agreement: Agreement, today: Fig, prev: Fig, sections: Fig) -> list[str]:
+def _summary(agreement: Agreement, today: Fig, prev: Fig, sections: Fig, review: Fig | None,
+             corrections: Sequence[Fig]) -> list[str]:
+    fixes = [corrections_sentence(corrections)] if corrections else []
     if not today["records"]["count"]:
-        return [NO_REPORTS]
-    out = []
+        received = review is not None and (review["unreviewed"]["count"] or review["rejected"]["count"])
+        return [none_approved(review) if received else NO_REPORTS, *fixes]   # type: ignore[arg-type]
+    out = review_sentences(review) if review is not None else []
     n_sources = today["coverage"]["sources"]["count"]
     if n_sources < FEW_SOURCES:
         out.append(f"Only {_n(n_sources, 'source', 'sources')} reported this day: the figures count what "
@@ -183,4 +208,4 @@ def _summary(agreement: Agreement, today: Fig, prev: Fig, sections: Fig) -> list
         parts = [f"{n} {_VERDICT_WORDS[k]}" for k, n in al["verdicts"].items() if n]
         out.append(f"{_n(al['received'], 'allegation was', 'allegations were')} received from the "
                    f"parties: {_join(parts)}.")
-    return out
+    return out + fixes

@@ -366,7 +366,8 @@ def _trend(history: Sequence[Fig], today: Fig) -> list[Fig]:
                     "live_fire_exercises": {"count": h["live_fire_exercises"]["count"],
                                             "records": h["live_fire_exercises"]["records"]},
                     "source_hours": sh,
-                    "per_source_hour": round(cv["count"] / sh["count"], 4) if sh["count"] else None})
+                    "per_source_hour": round(cv["count"] / sh["count"], 4) if sh["count"] else None,
+                    **({"review": h["review"]} if "review" in h else {})})
     return out
 
 

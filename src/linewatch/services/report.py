@@ -169,15 +169,33 @@ def _verify_first(store: Store, loaded: LoadedAgreement, day: date, history_days
                        start=day_window(day)[0], end=end, key=key)
 
 
+def _counted(store: Store, results: StoredResults, include_unreviewed: bool
+             ) -> dict[date, tuple[list[Report], Verification, dict[str, Any]]]:
+    """Each day's records as the report counts them (approved, and pending ones with
+    ``include_unreviewed``), their part of the verification, and the day's review block."""
+    ids = [r.id for reports, _, _ in results.days.values() for r in reports]
+    states = {k: row.state for k, row in store.review_states("record", ids).items()}
+    out = {}
+    for d, (reports, v, _) in results.days.items():
+        got = reporting.reviewed(reports, states, include_unreviewed=include_unreviewed)
+        out[d] = (got.counted, _of_day(v, got.counted), got.block)
+    return out
+
+
 def daily_report(store: Store, loaded: LoadedAgreement, day: date, out_dir: Path, *,
                  history_days: int = HISTORY_DAYS, network: Any = None, key: Any = None,
                  verify_first: bool = False, coverage: Any = None,
-                 coverage_name: str = "none") -> dict[str, Path]:
+                 coverage_name: str = "none", include_unreviewed: bool = False) -> dict[str, Path]:
     """Write the report of ``day`` in every format from the stored results; with ``key`` (an
     Ed25519 private key) also the signed bundle a party can check. ``verify_first`` runs
-    ``verify`` and ``allegations verify`` (with ``coverage``) before reading."""
+    ``verify`` and ``allegations verify`` (with ``coverage``) before reading.
+
+    The report counts the approved current versions of each day's records; with
+    ``include_unreviewed`` also those still under review, marked as unreviewed. It carries the
+    corrections of earlier released reports (:mod:`linewatch.services.report_corrections`)."""
     from linewatch.formats.resources import load_boundaries, load_gazetteer
     from linewatch.render.report import write_report
+    from linewatch.services.report_corrections import released_corrections
 
     check_report_day(day)
     if verify_first:
@@ -185,18 +203,20 @@ def daily_report(store: Store, loaded: LoadedAgreement, day: date, out_dir: Path
     if store.count_records() == 0:
         raise NotFound("records", f"for {day.isoformat()} (the store is empty)")
     results = stored_results(store, loaded, day, history_days=history_days)
+    counted = _counted(store, results, include_unreviewed)
     ag = loaded.agreement
-    reports, verification, _ = results.days[day]
-    prev_reports, prev_verification, _ = results.days[day - timedelta(days=1)]
-    history = [reporting.count_day(ag, d, r, v) for d, (r, v, _) in results.days.items()
-               if d < day - timedelta(days=1)]
-    history.append(reporting.count_day(ag, day - timedelta(days=1), prev_reports, prev_verification))
+    reports, verification, review = counted[day]
+    prev_reports, prev_verification, prev_review = counted[day - timedelta(days=1)]
+    history = [{**reporting.count_day(ag, d, r, v), "review": reporting.trend_review(b)}
+               for d, (r, v, b) in counted.items() if d < day]
     report = reporting.build_daily_report(
         ag, day, reports=reports, verification=verification, previous_reports=prev_reports,
         previous_verification=prev_verification, history=history, gazetteer=load_gazetteer(),
         generated_at=datetime.now(UTC).replace(microsecond=0),
         engine=verification.engine, allegations=results.allegations,
-        line_coverage=_line_coverage(network, ag, day_window(day)[0]) if network is not None else None)
+        line_coverage=_line_coverage(network, ag, day_window(day)[0]) if network is not None else None,
+        review=review, previous_review=prev_review,
+        corrections=released_corrections(store, loaded, day, verify_first=verify_first))
     report["sources"] = results.sources(day)
     paths = write_report(report, ag, Path(out_dir), boundaries=load_boundaries(), reports=reports,
                          gazetteer=load_gazetteer(), network=network)

@@ -134,11 +134,13 @@ _MEDIA = {".html": "text/html; charset=utf-8", ".json": "application/json", ".pd
 
 def build_daily_report(store: Store, loaded: LoadedAgreement, day: date, *, built_by: str,
                        network_path: str | Path | None = None, key: Any = None,
-                       verify_first: bool = False) -> dict[str, Any]:
+                       verify_first: bool = False, include_unreviewed: bool = False) -> dict[str, Any]:
     """Build the day's report (as ``linewatch report`` does, from the stored runs, or after
     running them with ``verify_first``) and keep it in the store, with its HTML, PDF, JSON and
-    figures; returns the report's JSON. A released day is refused (Conflict) before anything is
-    built: a released report is final, and its build would take seconds only to be refused."""
+    figures; returns the report's JSON. It counts approved records, and with
+    ``include_unreviewed`` also those still under review, marked as such (such a report is never
+    released). A released day is refused (Conflict) before anything is built: a released report
+    is final, and its build would take seconds only to be refused."""
     from linewatch.services.verify import coverage_from_network
     refuse_released(store, day)
     coverage = name = network = None
@@ -146,6 +148,8 @@ def build_daily_report(store: Store, loaded: LoadedAgreement, day: date, *, buil
         coverage, name, network = coverage_from_network(network_path)
     with tempfile.TemporaryDirectory(prefix="linewatch-report-") as tmp:
         kwargs: dict[str, Any] = {"key": key, "verify_first": verify_first}
+        if include_unreviewed:
+            kwargs["include_unreviewed"] = True
         if coverage is not None:
             kwargs.update(coverage=coverage, coverage_name=name, network=network)
         paths = daily_report(store, loaded, day, Path(tmp), **kwargs)
@@ -175,13 +179,36 @@ def keep_daily_report(store: Store, loaded: LoadedAgreement, day: date,
     return json.loads(report_json)
 
 
+def release_problem(store: Store, day: date, released_by: str) -> str | None:
+    """Why ``released_by`` may not release the day's built report (None: they may): it counts
+    records still under review, or (four eyes, :func:`linewatch.review.release_problem`) they
+    approved every record it counts. NotFound if no report of the day is built."""
+    from linewatch.review import release_problem as four_eyes
+    day_s = day.isoformat()
+    report = json.loads(store.daily_report_json(day_s))
+    rows = report.get("records") or []
+    unreviewed = sum(1 for row in rows if row.get("unreviewed"))
+    if unreviewed:
+        return (f"the daily report of {day_s} counts {unreviewed} record{'s' if unreviewed != 1 else ''} "
+                "still under review (built with unreviewed records included): build it again from approved "
+                "records before it is released")
+    approvals = store.approvals([row["id"] for row in rows])
+    problem = four_eyes(released_by, list(approvals.values()))
+    return None if problem is None else f"the daily report of {day_s} cannot be released: {problem}"
+
+
 def release_daily_report(store: Store, day: date, *, released_by: str) -> str:
     """Release the day's report to the parties and the public; the release is logged in the
-    audit log with the SHA-256 of every file. Returns when it was released."""
+    audit log with the SHA-256 of every file. Returns when it was released. Conflict when
+    :func:`release_problem` says why not (a released report is released again as it was)."""
     from linewatch.services.audit import AuditLog
     from linewatch.store.integrity import Integrity
     day_s = day.isoformat()
-    with store.transaction():       # the release and its log entry commit together
+    with store.transaction():       # the check, the release and its log entry commit together
+        if not any(r["day"] == day_s for r in store.daily_reports(released_only=True)):
+            problem = release_problem(store, day, released_by)
+            if problem is not None:
+                raise Conflict(problem)
         released = store.release_daily_report(day_s, released_by=released_by)
         log = AuditLog(store)
         try:
@@ -189,4 +216,3 @@ def release_daily_report(store: Store, day: date, *, released_by: str) -> str:
         except LookupError:
             log.append("release", f"daily-report:{day_s}", Integrity(store).released_reports()[day_s])
     return released
-
