@@ -115,3 +115,16 @@ def test_a_state_changed_in_place_is_named_by_audit_verify(store_url):
         r = AuditLog(store).verify()
         assert not r.ok
         assert any("review row 'record R1'" in str(p) and "'rejected'" in str(p) for p in r.problems), r.problems
+
+
+def test_a_rejected_allegation_is_not_adjudicated(store_url, tmp_path):
+    from linewatch.services.verify import stored_allegations
+    claims = [{"id": f"claim-{i}", "alleging_party": "ua", "accused_party": "ru", "kind": "shelling",
+               "time": "2026-06-15T02:00:00Z", "lon": 37.7, "lat": 48.5,
+               "received_time": "2026-06-15T09:00:00Z"} for i in range(2)]
+    with open_store(store_url) as store:
+        ingest_file(store, _write(tmp_path / "claims.jsonl", claims))
+        assert store.review_of("allegation", "claim-0").state == "received"
+        review.move(store, "allegation", "claim-1", "rejected", actor="ana", note="the same as claim-0")
+        assert [a.id for a in stored_allegations(store)] == ["claim-0"]
+        assert AuditLog(store).verify().ok

@@ -58,10 +58,13 @@ def verify_store(store: Store, loaded: LoadedAgreement, *, start: datetime | Non
 
 def stored_allegations(store: Store, *, start: datetime | None = None,
                        end: datetime | None = None) -> list[Allegation]:
-    """The stored allegations in a window, without those a later allegation supersedes."""
+    """The stored allegations in a window, without those a later allegation supersedes and those
+    a reviewer rejected (docs/review.md: a duplicate, or not an allegation at all)."""
     items = store.allegations(start=start, end=end)
     superseded = {a.supersedes for a in items if a.supersedes}
-    return [a for a in items if a.id not in superseded]
+    states = store.review_states("allegation", [a.id for a in items])
+    return [a for a in items if a.id not in superseded
+            and (a.id not in states or states[a.id].state != "rejected")]
 
 
 def _reach(allegations: list[Allegation]) -> tuple[datetime, datetime] | None:
