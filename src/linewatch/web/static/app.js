@@ -133,6 +133,9 @@
     events: null,
     kinds: new Set(KNOWN_KINDS),
     sources: new Set(KNOWN_SOURCES),
+    modules: [],               // the panes in other files (report-form.js, review.js)
+    basemap: null,
+    agreementGeo: null,
   };
 
   // -- tiny helpers ---------------------------------------------------------------------------
@@ -195,10 +198,8 @@
     return svg;
   }
 
-  function humanise(s) {
-    if (s === null || s === undefined || s === "") return "—";
-    return String(s).replace(/_/g, " ");
-  }
+  const W = window.lwLabels;          // plain words and rounded numbers (labels.js)
+  function humanise(s) { return W.plain(s); }
   function pad2(n) { return String(n).padStart(2, "0"); }
   function fmtUTC(ms, { seconds = false } = {}) {
     if (ms === null || ms === undefined || Number.isNaN(ms)) return "—";
@@ -212,17 +213,6 @@
   function parseTime(s) { const t = Date.parse(s); return Number.isNaN(t) ? null : t; }
   function floorHour(ms) { return Math.floor(ms / HOUR) * HOUR; }
   function fmtNumber(n) { return Number(n).toLocaleString("en-GB"); }
-  function fmtProb(p) {
-    if (p === null || p === undefined || Number.isNaN(Number(p))) return "—";
-    const v = Number(p) * 100;
-    return `${v >= 99.95 || v < 0.05 ? v.toFixed(0) : v.toFixed(1)} %`;
-  }
-  function fmtValue(v) {
-    if (v === null || v === undefined) return "—";
-    if (typeof v === "object") return JSON.stringify(v, null, 1);
-    if (typeof v === "boolean") return v ? "yes" : "no";
-    return String(v);
-  }
   function partyLabel(id) {
     if (id === null || id === undefined || id === "") return "not attributed";
     const name = state.partyName.get(id);
@@ -1073,7 +1063,9 @@
     try {
       const d = await api(`reports/${encodeURIComponent(id)}`);
       if (state.selectedId !== id) return;
-      renderDetail(id, d || {});
+      G.selection.clearLayers();
+      highlight(id);
+      window.lwDetail.render($("detail"), id, d || {});
       if (!fromMap) panTo(id, d);
     } catch (exc) {
       if (state.selectedId !== id) return;
@@ -1092,118 +1084,6 @@
     const [lon, lat] = f.geometry.coordinates;
     const ll = L.latLng(lat, lon);
     if (!map.getBounds().pad(-0.1).contains(ll)) map.panTo(ll);
-  }
-
-  function kv(obj, { testid, partyKeys = ["party", "side", "alleging_party", "accused_party"] } = {}) {
-    const dl = el("dl", { class: "kv", "data-testid": testid });
-    for (const [k, v] of Object.entries(obj || {})) {
-      if (k === "ellipse") continue;      // drawn, not listed
-      let text = fmtValue(v);
-      if (partyKeys.includes(k) && typeof v === "string") text = partyLabel(v);
-      dl.append(el("dt", { text: humanise(k) }), el("dd", { text }));
-    }
-    return dl;
-  }
-
-  function idList(ids, testid) {
-    const ul = el("ul", { class: "chain", "data-testid": testid });
-    const list = Array.isArray(ids) ? ids : [];
-    const max = 25;
-    for (const raw of list.slice(0, max)) {
-      const id = typeof raw === "object" && raw !== null ? (raw.id ?? JSON.stringify(raw)) : String(raw);
-      if (state.features.has(String(id)) && String(id) !== state.selectedId) {
-        ul.append(el("li", {}, el("a", { href: "#", dataset: { id: String(id) }, text: String(id),
-          onclick: (ev) => { ev.preventDefault(); selectReport(String(id)); } })));
-      } else {
-        ul.append(el("li", { text: String(id) }));
-      }
-    }
-    if (list.length > max) ul.append(el("li", { class: "muted", text: `… and ${list.length - max} more` }));
-    return ul;
-  }
-
-  function renderDetail(id, d) {
-    const box = $("detail");
-    clear(box);
-    const rec = d.record || (d.feature && d.feature.properties) || {};
-    const feature = d.feature || state.features.get(id);
-    const fp = (feature && feature.properties) || rec;
-    G.selection.clearLayers();
-    highlight(id);
-
-    box.append(
-      el("h2", { "data-testid": "detail-id", text: id }),
-      el("p", { class: "muted" }, `${kindLabel(fp)} · ${fmtUTC(parseTime(fp.time || rec.time), { seconds: true })} UTC`),
-      el("div", { class: "actions" },
-        el("button", { type: "button", class: "secondary", text: "Zoom to", "data-testid": "detail-zoom",
-          onclick: () => zoomTo(feature, originOf(d, rec)) }),
-        el("button", { type: "button", class: "secondary", text: "Back to the list",
-          onclick: () => showTab("map") })),
-    );
-
-    // the verdicts first: they are what an analyst looks for
-    const findings = Array.isArray(d.findings) ? d.findings : [];
-    box.append(el("h3", { text: `Verification findings (${findings.length})` }));
-    const fBox = el("div", { "data-testid": "detail-findings", dataset: { count: String(findings.length) } });
-    if (!findings.length) fBox.append(el("p", { class: "muted small", text: "No rule of the agreement applies to this report, or it has not been verified yet." }));
-    for (const f of findings) {
-      fBox.append(el("div", { class: "finding", "data-testid": "finding", dataset: { verdict: String(f.verdict ?? ""), rule: String(f.rule_id ?? "") } },
-        el("div", { class: "f-head" },
-          el("span", { text: `${f.rule_id ?? "?"}${f.rule_kind ? ` · ${humanise(f.rule_kind)}` : ""}` }),
-          el("span", { class: `badge ${f.verdict === "violation" ? "violation" : ""}`, text: `${humanise(f.verdict)} · P ${fmtProb(f.probability)}` })),
-        f.rule_text ? el("p", { class: "f-text", text: f.rule_text }) : null,
-        f.party ? el("p", { class: "f-text", text: `Party: ${partyLabel(f.party)}` }) : null,
-        f.explanation ? el("p", { class: "f-expl", text: f.explanation }) : null,
-        Array.isArray(f.evidence) && f.evidence.length
-          ? el("div", { class: "small" }, el("span", { class: "muted", text: "Evidence: " }), idList(f.evidence, "finding-evidence")) : null));
-    }
-    box.append(fBox);
-
-    const alls = Array.isArray(d.allegations) ? d.allegations : [];
-    box.append(el("h3", { text: `Allegations matched (${alls.length})` }));
-    const aBox = el("div", { "data-testid": "detail-allegations" });
-    if (!alls.length) aBox.append(el("p", { class: "muted small", text: "No party's allegation was matched to this report." }));
-    for (const a of alls) {
-      aBox.append(el("div", { class: "finding", dataset: { verdict: String(a.verdict ?? "") } },
-        el("div", { class: "f-head" }, el("span", { text: String(a.allegation_id ?? a.id ?? "?") }),
-          el("span", { class: "badge", text: humanise(a.verdict) })),
-        kv(Object.fromEntries(Object.entries(a).filter(([k]) => !["allegation_id", "verdict"].includes(k))))));
-    }
-    box.append(aBox);
-
-    // the evidence chain: source, detections, origin, audit log
-    box.append(el("h3", { text: "Evidence chain" }));
-    const chain = el("div", { "data-testid": "detail-evidence" });
-    const extra = rec.extra && typeof rec.extra === "object" ? rec.extra : {};
-    const source = {
-      source_kind: rec.source_kind ?? fp.source_kind, source_id: rec.source_id ?? fp.source_id,
-      received_time: rec.received_time, submitted_by: d.submitted_by, engine: rec.engine,
-      sensors: extra.n_sensors, launch_impact_pair: extra.pair_id, file: rec.file, line: rec.line,
-    };
-    chain.append(kv(Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== null && v !== ""))));
-    const dets = Array.isArray(d.detections) ? d.detections : [];
-    chain.append(el("p", { class: "small", text: `Detections (${dets.length})${dets.length ? ":" : ": none (not a fused incident)"}` }));
-    if (dets.length) chain.append(idList(dets, "detail-detections"));
-    const origin = originOf(d, rec);
-    if (origin) {
-      chain.append(el("p", { class: "small", "data-testid": "detail-origin",
-        text: `Origin / launch point: ${origin.lat.toFixed(5)} N, ${origin.lon.toFixed(5)} E` +
-          (origin.radius_m ? ` (95 %: ± ${fmtNumber(Math.round(origin.radius_m))} m)` : "") }));
-      drawOrigin(feature, origin);
-    } else {
-      chain.append(el("p", { class: "small muted", text: "Origin / launch point: not assessed." }));
-    }
-    const audit = d.audit && typeof d.audit === "object" ? d.audit : null;
-    chain.append(el("p", { class: "small", "data-testid": "detail-audit",
-      text: audit && audit.index !== undefined && audit.index !== null
-        ? `Audit log entry #${audit.index} (check it with linewatch audit verify).`
-        : "Audit log: no entry." }));
-    box.append(chain);
-
-    if (d.placement && typeof d.placement === "object") {
-      box.append(el("h3", { text: "Placement against the line and zones" }), kv(d.placement, { testid: "detail-placement" }));
-    }
-    box.append(el("h3", { text: "All properties" }), kv(rec, { testid: "detail-properties" }));
   }
 
   // The origin (firing or launch point): the API's "origin", else the record's own.
@@ -1243,19 +1123,11 @@
   }
 
   function showAllegation(f) {
-    const p = f.properties || {};
     state.selectedId = null;
     highlight(null);
     showTab("detail");
     if (isNarrow()) setPanel(true);
-    const box = $("detail");
-    clear(box);
-    box.dataset.id = String(p.id ?? "");
-    box.append(el("h2", { "data-testid": "detail-id", text: `Allegation ${p.id ?? ""}` }),
-      el("p", { class: "muted", text: `${partyLabel(p.alleging_party)} accuses ${partyLabel(p.accused_party)}` }),
-      el("h3", { text: "Verdict" }),
-      el("p", { text: p.verdict ? humanise(p.verdict) : "Not judged yet." }),
-      el("h3", { text: "All properties" }), kv(p, { testid: "detail-properties" }));
+    window.lwDetail.renderAllegation($("detail"), f.properties || {});
   }
 
   // -- daily reports --------------------------------------------------------------------------
@@ -1401,12 +1273,18 @@
       b.tabIndex = on ? 0 : -1;
       $(b.getAttribute("aria-controls")).hidden = !on;
     }
+    const wide = state.modules.some((m) => m.tab === name && m.wide);
+    if (wide !== $("app").classList.contains("wide-panel")) {
+      $("app").classList.toggle("wide-panel", wide);
+      if (map) setTimeout(() => map.invalidateSize(), 0);
+    }
     if (name === "daily") loadDaily();
+    for (const m of state.modules) if (m.tab === name && m.show) m.show();
   }
 
   function onKey(ev) {
     if (ev.key === "Escape") {
-      if ($("report-dialog").open) return;        // the dialog closes itself
+      if (document.querySelector("dialog[open]")) return;        // a dialog closes itself
       if (isNarrow() && panelOpen()) { setPanel(false); return; }
       if (state.selectedId) { state.selectedId = null; highlight(null); showTab("map"); writeHash(); }
       return;
@@ -1534,10 +1412,13 @@
     fillSelect("filter-kind", [...state.kinds], humanise);
     fillSelect("filter-source", [...state.sources], humanise);
     buildLegend();
-    if (base.ok) drawBasemap(base.v);
+    if (base.ok) { state.basemap = base.v; drawBasemap(base.v); }
     let bounds = null;
-    if (agGeo.ok) bounds = drawAgreement(agGeo.v);
+    if (agGeo.ok) { state.agreementGeo = agGeo.v; bounds = drawAgreement(agGeo.v); }
     if (bounds) map.fitBounds(bounds.pad(0.05));
+    for (const m of state.modules) {
+      try { if (m.start) m.start(me); } catch (exc) { console.error(exc); }      // eslint-disable-line no-console
+    }
     const problems = [ag, agGeo, base, tr].filter((r) => !r.ok && r.e.status !== 403).map((r) => r.e.message);
 
     let t0 = null, t1 = null;
@@ -1597,6 +1478,22 @@
       showLogin(exc.status === 401 || exc.status === 403 ? "" : exc.message);
     }
   }
+
+  // What the panes in the other files (detail.js, report-form.js, review.js) use of this one.
+  window.lwCore = {
+    el, clear, api, query, ApiError, can, isAnalyst, partyLabel, partyColour, swatch, shapeOf,
+    me: () => state.me,
+    agreement: () => state.agreement,
+    partyIds: () => [...state.partyName.keys()],
+    basemap: () => state.basemap,
+    agreementGeo: () => state.agreementGeo,
+    features: () => state.features,
+    selectedId: () => state.selectedId,
+    map: () => map,
+    showTab, setPanel, isNarrow, selectReport, zoomTo, drawOrigin, originOf,
+    reload: () => { if (state.win) scheduleLoad(true); },
+    register: (m) => { state.modules.push(m); },
+  };
 
   // A small hook for tests and for the curious (read-only views plus the public actions).
   window.linewatch = {
