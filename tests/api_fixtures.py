@@ -1,5 +1,6 @@
 """A small store for the web-service tests: one agreement, two days of generated records,
-a handful of allegations, verified, with one daily report built and released. The store is
+a handful of allegations, verified, with one daily report built and released (its records
+approved by the admin, the report released by the analyst). The store is
 the one at the URL the test gives (conftest's ``new_store_url``: SQLite, then PostgreSQL)."""
 
 from __future__ import annotations
@@ -55,8 +56,10 @@ def build_store(tmp: Path, url: str, *, report: bool = True) -> tuple[str, dict[
             token = new_token()
             store.add_user(role.replace(":", "-"), role, token_sha256(token))
             tokens[role] = token
-        if report:
+        if report:      # the report counts approved records; its releaser approved none of them
+            from linewatch.services.review import move_many
             from linewatch.services.submissions import build_daily_report, release_daily_report
+            move_many(store, "record", [r["id"] for r in records], "approved", actor="admin", strict=True)
             build_daily_report(store, loaded, DAY, built_by="analyst")
             release_daily_report(store, DAY, released_by="analyst")
     return url, tokens

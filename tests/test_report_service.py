@@ -136,10 +136,15 @@ def test_allegations_without_verdicts_stop_the_report(tmp_path, week, loaded):
 
 
 def test_the_report_from_stored_runs_is_the_report_of_fresh_verification(tmp_path, week, loaded):
-    """Reading the stored run gives the figures a verification of each day gives."""
+    """Reading the stored run gives the figures a verification of each day gives (every record
+    approved: the report counts approved records)."""
+    from linewatch.services.accounts import add_user
+    from linewatch.services.review import move_many
     ag = loaded.agreement
     with open_store(tmp_path / "s.sqlite") as s:
         ingest_file(s, week)
+        add_user(s, "ana", "analyst")
+        move_many(s, "record", [r.id for r in s.reports()], "approved", actor="ana", strict=True)
         start, end = day_window(DAY - timedelta(days=14))[0], day_window(DAY)[1]
         verify_store(s, loaded, start=start, end=end)
         verify_allegations(s, loaded, start=day_window(DAY)[0], end=end)
@@ -149,16 +154,24 @@ def test_the_report_from_stored_runs_is_the_report_of_fresh_verification(tmp_pat
         def day_data(d):
             reports = s.reports(start=day_window(d)[0], end=day_window(d)[1])
             return reports, verify(ag, reports)
+
+        def review(reports):
+            return reporting.reviewed(reports, {r.id: "approved" for r in reports}, include_unreviewed=False).block
+
+        def counted(d):
+            return {**reporting.count_day(ag, d, *day_data(d)), "review": reporting.trend_review(
+                review(day_data(d)[0]))}
         reports, v = day_data(DAY)
         prev, pv = day_data(DAY - timedelta(days=1))
-        history = [reporting.count_day(ag, DAY - timedelta(days=b), *day_data(DAY - timedelta(days=b)))
-                   for b in range(14, 1, -1)] + [reporting.count_day(ag, DAY - timedelta(days=1), prev, pv)]
+        history = [counted(DAY - timedelta(days=b)) for b in range(14, 0, -1)]
         fresh = reporting.build_daily_report(
             ag, DAY, reports=reports, verification=v, previous_reports=prev, previous_verification=pv,
             history=history, gazetteer=load_gazetteer(), generated_at=datetime.now(UTC), engine=v.engine,
-            allegations=stored_results(s, loaded, DAY).allegations)
+            allegations=stored_results(s, loaded, DAY).allegations, review=review(reports),
+            previous_review=review(prev), corrections=[])
     fresh = json.loads(json.dumps(fresh))
     assert set(stored) == set(fresh) | {"sources"}
+    assert stored["review"]["unreviewed"]["count"] == 0 and stored["records"]
     for key in set(fresh) - {"header"}:
         assert fresh[key] == stored[key], key
 
