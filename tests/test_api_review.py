@@ -263,6 +263,19 @@ def test_the_queue_pages_and_a_monitor_sees_only_what_they_authored(served):
     assert client.get(f"{API}/review").status_code == 401
 
 
+def test_a_page_boundary_among_records_of_the_same_time(served):
+    """The cursor's key is (time, id): records sharing a time (to the sub-second) page once each."""
+    client, tokens = served
+    same = [dict(record(f"tie-{i}", description="tied"), time="2026-06-15T11:11:11.123456Z") for i in range(5)]
+    submit(client, tokens, "mon", same + [record("tie-9", 12, description="tied")])
+    seen, url = [], f"{API}/review?q=tied&limit=2"
+    while url:
+        page = client.get(url, headers=h(tokens, "ana")).json()
+        seen += ids(page)
+        url = page["next"]
+    assert seen == ["tie-9"] + [f"tie-{i}" for i in range(5)]     # tie-9 is at 10:12
+
+
 def test_bulk_moves_by_ids_and_by_filter(served):
     client, tokens = served
     submit(client, tokens, "mon", [record(f"bulk-{i}", 30 + i, description="bulky") for i in range(4)])

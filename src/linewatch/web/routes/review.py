@@ -8,11 +8,14 @@ in the comment thread. Parties and the public see none of it: only released mate
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from linewatch.errors import NotFound
+from linewatch.model import EARLIEST_TIME, LATEST_TIME
 from linewatch.review import State as ReviewState
 from linewatch.services.review import QueueFilter, comment, move, move_many, queue, queue_ids, versions
 from linewatch.store import Store
@@ -38,6 +41,8 @@ router = APIRouter(tags=["review"])
 
 #: the largest page of the review queue
 MAX_QUEUE_LIMIT = 1000
+#: the times a record can have, in seconds (a cursor outside them bounds nothing)
+EARLIEST_S, LATEST_S = EARLIEST_TIME.timestamp(), LATEST_TIME.timestamp()
 
 #: what a move or a comment names: a version of a record, or an allegation
 Subject = Annotated[Literal["record", "allegation"], Path(description="record (a version) or allegation")]
@@ -82,14 +87,25 @@ def review_queue(request: Request, p: Reader, state: State, kind: Multi = None, 
                  cursor: Cursor = None,
                  state_: Annotated[States, Query(alias="state")] = None) -> dict[str, Any]:
     own = None if p.can("read_all") else p.name     # a monitor: what they authored
-    f = QueueFilter(states=[s.value for s in state_] if state_ else None, kinds=kind, source_kinds=source_kind,
-                    start=start, end=end, text=q or None, author=own if own is not None else author,
-                    sectors=sector, min_sensors=min_sensors)
     after = decode_cursor(cursor, 2)
-    rows = queue(state.store(), f, after=(float(after[0]), str(after[1])) if after
-                 else None, limit=limit)
+    key = (float(after[0]), str(after[1])) if after else None
+    f = QueueFilter(states=[s.value for s in state_] if state_ else None, kinds=kind, source_kinds=source_kind,
+                    start=_from_key(start, key), end=end, text=q or None,
+                    author=own if own is not None else author, sectors=sector, min_sensors=min_sensors)
+    rows = queue(state.store(), f, after=key, limit=limit)
     nxt = next_url(request, encode_cursor([rows[-1].time_s, rows[-1].id])) if len(rows) == limit else None
     return page_of([queue_item(r) for r in rows], nxt)
+
+
+def _from_key(start: datetime | None, key: tuple[float, str] | None) -> datetime | None:
+    """The page's lower time bound: ``start``, or the cursor's time when that is later. The
+    keyset alone selects the same rows; the bound lets the store seek its time index to the
+    page instead of reading every earlier record (PostgreSQL: a page half-way through 100,000
+    records, 142 -> 9 ms; docs/benchmarks.md, "Review queue")."""
+    if key is None or not math.isfinite(key[0]) or not EARLIEST_S <= key[0] <= LATEST_S:
+        return start
+    at = datetime.fromtimestamp(math.floor(key[0]) - 1, UTC)     # a second early: no rounding at the edge
+    return at if start is None or at > start else start
 
 
 def _authored(store: Store, p: Principal, record_id: str, chain: list[str] | None = None) -> None:
