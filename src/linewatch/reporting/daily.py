@@ -166,9 +166,10 @@ NO_REPORTS = ("No reports were received for this day: the mission cannot say whe
 def _summary(agreement: Agreement, today: Fig, prev: Fig, sections: Fig, review: Fig | None,
              corrections: Sequence[Fig]) -> list[str]:
     fixes = [corrections_sentence(corrections)] if corrections else []
-    if not today["records"]["count"]:
-        received = review is not None and (review["unreviewed"]["count"] or review["rejected"]["count"])
-        return [none_approved(review) if received else NO_REPORTS, *fixes]   # type: ignore[arg-type]
+    if not today["records"]["count"]:     # received but none counts, or nothing received
+        if review is not None and (review["unreviewed"]["count"] or review["rejected"]["count"]):
+            return [none_approved(review), *fixes]
+        return [NO_REPORTS, *fixes]
     out = review_sentences(review) if review is not None else []
     n_sources = today["coverage"]["sources"]["count"]
     if n_sources < FEW_SOURCES:

@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 from linewatch import reporting
+from linewatch.errors import OutOfDate
 from linewatch.formats.canonical import record_from_canonical
 from linewatch.model import Report
 from linewatch.review import State
@@ -81,9 +82,13 @@ def _recount(store: Store, loaded: LoadedAgreement, day: date, report: dict[str,
              changes: list[dict[str, Any]], *, verify_first: bool) -> dict[str, Any]:
     """The day's figures from the versions that stand now of the records the report counted."""
     from linewatch.services.report import _of_day, _verified_days
-    if verify_first:
+    try:
+        current, v, _ = _verified_days(store, loaded, [day])[day]
+    except OutOfDate:
+        if not verify_first:
+            raise
         verify_store(store, loaded, start=day_window(day)[0], end=day_window(day)[1])
-    current, v, _ = _verified_days(store, loaded, [day])[day]
+        current, v, _ = _verified_days(store, loaded, [day])[day]
     by_id = {r.id: r for r in current}
     replaced = {c["old"]: c["new"] for c in changes}
     ids = [row["id"] for row in report.get("records", [])]
