@@ -196,7 +196,9 @@
     versions.forEach((v, i) => {
       ol.append(el("li", { text: `Version ${v.version ?? i + 1} (${v.id ?? "?"})${v.author ? ` by ${v.author}` : ""}` +
         `${v.stored_at ? `, ${W.timeUTC(v.stored_at)}` : ""}${v.correction ? `: ${v.correction}` : ""}` +
-        `${v.state ? ` · ${W.state(v.state)}` : ""}` }));
+        `${v.state ? ` · ${W.state(v.state)}` : ""}` +
+        `${Array.isArray(v.changes) && v.changes.length ? `. Changed: ${v.changes.slice(0, 8).map((c) =>
+          `${W.field(c.field)} ${fmt(c.field, c.old ?? "")} → ${fmt(c.field, c.new ?? "")}`).join("; ")}` : ""}` }));
     });
     return ol;
   }

@@ -119,7 +119,7 @@
       }));
     const form = el("form", { id: "rf-form", class: "rf-form", novalidate: true, "data-testid": "report-form", autocomplete: "off" },
       el("div", { class: "rf-mode", id: "rf-mode", "data-testid": "rf-mode" }),
-      el("div", { class: "rf-row" },
+      el("div", { class: "rf-row rf-when" },
         field("kind", "What happened", kinds),
         field("time", "When (UTC)", input("datetime-local")),
         field("time_precision", "How precise is the time", precision)),
@@ -139,7 +139,7 @@
           field("observer_lat", "My latitude (°N)", input("number", { step: "any", min: -90, max: 90, inputmode: "decimal" })),
           field("observer_lon", "My longitude (°E)", input("number", { step: "any", min: -180, max: 180, inputmode: "decimal" })),
           el("button", { type: "button", class: "secondary rf-pick", "data-pick": "observer", "data-testid": "rf-pick-observer", text: "Pick my position on the map" }),
-          field("direction", "Direction", input("text", { maxlength: 200, placeholder: "SW, south-west, or 225" }),
+          field("direction", "Direction", input("text", { maxlength: 200, placeholder: "SW or 225" }),
             { hint: "A compass point (SW, south-west, NNE; a list such as “south-west and west”) or degrees from north (0–359)." }),
           field("distance_min_m", "Distance from (km)", input("number", { step: "any", min: 0, max: MAX_DISTANCE_M / 1000, inputmode: "decimal" })),
           field("distance_max_m", "to (km)", input("number", { step: "any", min: 0, max: MAX_DISTANCE_M / 1000, inputmode: "decimal" })),
