@@ -45,7 +45,7 @@ def test_a_record_reason_with_brackets_is_printed_whole(tmp_path, store_url):
     path = tmp_path / "one.geojson"
     path.write_text(json.dumps(ONE_COORDINATE), encoding="utf-8")
     ingest = run("ingest", path, "--db", store_url)
-    assert ingest.returncode == 0, ingest.stderr
+    assert ingest.returncode == 12, ingest.stderr       # its one row quarantined: nothing stored
     assert "Point coordinates must be [lon, lat], got [37.5]" in ingest.stdout, ingest.stdout
     listed = run("quarantine", "list", "--db", store_url)
     assert listed.returncode == 0, listed.stderr
@@ -109,7 +109,7 @@ def test_the_cli_prints_a_reason_with_a_colon_whole(tmp_path, store_url):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"kind": "explosion", "time": \n', encoding="utf-8")
     proc = run("ingest", path, "--db", store_url)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 12, proc.stderr           # nothing stored
     listed = json.loads(run("quarantine", "list", "--json", "--db", store_url).stdout)
     reasons = [r["reason"] for r in listed]
     assert len(reasons) == 1 and ":" in reasons[0], reasons

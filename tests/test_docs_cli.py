@@ -35,5 +35,17 @@ def test_every_command_and_option_is_documented():
 def test_exit_codes_match_the_errors():
     from linewatch import errors
     for cls, code in ((errors.AgreementError, 3), (errors.InputError, 4), (errors.StoreError, 5),
-                      (errors.NotFound, 6)):
+                      (errors.NotFound, 6), (errors.Conflict, 9), (errors.OutOfDate, 11)):
         assert cls.exit_code == code and f"| {code} |" in DOC
+
+
+def test_every_exit_code_of_the_module_docstring_is_in_the_table():
+    """cli/main.py's docstring and docs/cli.md's table list the same codes, ingest's 7 and 12 too."""
+    import re
+
+    from linewatch.cli import main
+    listed = {int(n) for n in re.findall(r"(?:[;:] |\n)(\d+)\s", main.__doc__ or "")}
+    assert set(range(13)) == listed, listed
+    for code in listed:
+        assert f"| {code} |" in DOC, code
+    assert main.EXIT_QUARANTINED == 7 and main.EXIT_NOTHING_STORED == 12

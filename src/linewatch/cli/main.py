@@ -1,10 +1,13 @@
 """The ``linewatch`` command. Each command parses, calls :mod:`linewatch.services`, formats.
 
-Exit codes (docs/cli.md): 0 success; 1 unexpected error; 2 usage error; 3 invalid
-agreement; 4 unreadable input; 5 store error; 6 not found; 7 ``--strict`` ingest with
-quarantined rows; 8 an audit or a report bundle does not verify; 9 the request contradicts
-what is stored (a user added twice, a released report rebuilt); 10 planning targets cannot be met;
-11 stored results a command reads are missing or stale (run the command it names).
+Exit codes (docs/cli.md): 0 success (``ingest``: every row stored, or stored already); 1
+unexpected error; 2 usage error (a bad option value: an unknown review state, a return or
+rejection without ``--note``); 3 invalid agreement; 4 unreadable input; 5 store error; 6 not
+found (an unknown record, allegation or user); 7 ``ingest`` stored rows but quarantined some;
+8 an audit or a report bundle does not verify; 9 the request contradicts what is stored (a user
+added twice, a released report rebuilt, a review move refused: four eyes, a move the state does
+not allow); 10 planning targets cannot be met; 11 stored results a command reads are missing or
+stale (run the command it names); 12 ``ingest`` stored nothing: every row was quarantined.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from linewatch.cli.options import (
     AgreementOpt,
     DbOpt,
     SignOpt,
+    active_user,
     cells,
     err,
     input_file,
@@ -57,6 +61,8 @@ def _mount_shell_commands() -> None:
     from linewatch.cli.coverage import coverage
     from linewatch.cli.plan import plan
     from linewatch.cli.reprocess import reprocess
+    from linewatch.cli.review import review_app
+    app.add_typer(review_app, name="review")
     app.command("reprocess")(reprocess)
     from linewatch.cli.stream import stream_app
     from linewatch.cli.web import serve, user_app
@@ -71,7 +77,10 @@ def _mount_shell_commands() -> None:
 
 _mount_shell_commands()
 
+#: ``ingest``: rows stored, but some quarantined (the default since issue 16; ``--strict`` is the same)
 EXIT_QUARANTINED = 7
+#: ``ingest``: nothing stored, every row of every file quarantined
+EXIT_NOTHING_STORED = 12
 _store = open_db
 _key = load_key
 _parse_time = parse_time
@@ -147,26 +156,39 @@ def agreement_show(file: Path,
 def ingest(files: Annotated[list[Path], typer.Argument(help="JSONL, CSV, GeoJSON or ACLED CSV files.")],
            db: DbOpt = DEFAULT_DB,
            fmt: Annotated[str | None, typer.Option("--format", help="Force a format.")] = None,
+           by: Annotated[str | None, typer.Option(
+               "--by", help="The user the records are attributed to (their author in review): an "
+               "active user (linewatch user add).")] = None,
            strict: Annotated[bool, typer.Option(
-               "--strict", help="Exit 7 if any row was quarantined.")] = False) -> None:
-    """Read report files into the store; bad rows go to the quarantine with the reason."""
+               "--strict", help="Kept for scripts: exit 7 when rows were quarantined is now the "
+               "default.")] = False) -> None:
+    """Read report files into the store; bad rows go to the quarantine with the reason. Exits 0
+    when every row was stored (or was stored already), 7 when some rows were quarantined, 12 when
+    nothing was stored."""
     from linewatch.services import ingest_file
-    total_q = 0
+    stored = quarantined = 0
     files = [input_file(f) for f in files]   # every file is there before any is read
     with _store(db) as store:
+        if by is not None:
+            active_user(store, by, "--by")
         for f in files:
             with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                           TimeRemainingColumn(), console=err, transient=True,
                           disable=not err.is_terminal) as bar:
                 task = bar.add_task(escape(f"ingest {f.name}"), total=f.stat().st_size)
-                s = ingest_file(store, f, fmt=fmt, progress=partial(bar.advance, task))
-            total_q += s.quarantined
+                s = ingest_file(store, f, fmt=fmt, progress=partial(bar.advance, task), submitted_by=by)
+            stored += s.added + s.duplicate
+            quarantined += s.quarantined
             say(out, f"{s.file} ({s.format}): {s.added} added, {s.duplicate} already stored, "
                      f"{s.quarantined} quarantined")
             for line in s.reason_lines():
                 say(out, f"  {line}")
-    if strict and total_q:
-        raise typer.Exit(EXIT_QUARANTINED)
+    del strict   # the default now: quarantined rows always make the exit status 7 (or 12)
+    if quarantined:
+        say(err, f"{quarantined} row{'' if quarantined == 1 else 's'} quarantined"
+                 + ("" if stored else ", nothing stored")
+                 + ": linewatch quarantine list shows them")
+        raise typer.Exit(EXIT_QUARANTINED if stored else EXIT_NOTHING_STORED)
 
 
 @app.command()
@@ -302,6 +324,9 @@ def report(day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD 
                "--verify-first", help="Run verify and allegations verify for the report's days "
                "first (else the stored runs must be current).")] = False,
            sign_with: SignOpt = None,
+           include_unreviewed: Annotated[bool, typer.Option(
+               "--include-unreviewed", help="Count the records still waiting for review too, marked "
+               "as unreviewed (by default the report counts approved records).")] = False,
            out_dir: Annotated[Path, typer.Option(
                "--out", "-o", help="Directory to write to.")] = Path("reports")) -> None:
     """Write the daily report (HTML, JSON, PDF, map and trend plot) from the stored verification."""
@@ -316,7 +341,7 @@ def report(day: Annotated[str, typer.Option("--date", help="The day, YYYY-MM-DD 
             remember_network(store, network)
         paths = daily_report(store, agreement_for(store, optional_input(agreement, "--agreement")),
                              d, out_dir, network=net, key=key, verify_first=verify_first, coverage=coverage,
-                             coverage_name=name)
+                             coverage_name=name, include_unreviewed=include_unreviewed)
     for kind, path in sorted(paths.items()):
         say(out, f"{kind}: {path}")
 

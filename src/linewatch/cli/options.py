@@ -15,8 +15,8 @@ from rich.text import Text
 
 from linewatch.errors import InputError
 
-__all__ = ["DEFAULT_DB", "AgreementOpt", "DbOpt", "SignOpt", "cells", "err", "input_file", "load_key",
-           "open_db", "optional_input", "out", "parse_time", "say"]
+__all__ = ["DEFAULT_DB", "AgreementOpt", "DbOpt", "SignOpt", "active_user", "cells", "err", "input_file",
+           "load_key", "open_db", "optional_input", "out", "parse_time", "say"]
 
 #: data lines are not broken when piped
 out = Console(soft_wrap=True)
@@ -63,6 +63,19 @@ def open_db(db: str) -> Any:
     """The store at ``db`` (opened, migrated)."""
     from linewatch.store import open_store
     return open_store(db)
+
+
+def active_user(store: Any, name: str, option: str = "--by") -> Any:
+    """The active user ``name`` (given by ``option``); NotFound (exit 6) for a name that is no
+    user or was removed."""
+    from linewatch.errors import NotFound
+    user = next((u for u in store.users() if u.name == name), None)
+    if user is None or user.revoked_at is not None:
+        exc = NotFound("user", name)
+        exc.args = (f"{option}: user {name!r} not found" + (" (removed)" if user is not None else "")
+                    + ": add users with linewatch user add NAME --role ROLE",)
+        raise exc
+    return user
 
 
 def load_key(path: Path | None) -> Any:

@@ -120,8 +120,10 @@ def _open(path: Path) -> IO[bytes]:
 
 
 def ingest_file(store: Store, path: str | Path, *, fmt: str | None = None,
-                chunk_size: int = 500, progress: Progress | None = None) -> IngestSummary:
-    """Read one file into the store. Good records are stored once; bad ones are quarantined."""
+                chunk_size: int = 500, progress: Progress | None = None,
+                submitted_by: str | None = None) -> IngestSummary:
+    """Read one file into the store. Good records are stored once; bad ones are quarantined.
+    ``submitted_by`` is the user the file's records are attributed to (their author in review)."""
     path = Path(path)
     with _open(path) as raw:
         reader = _HashingReader(raw, progress)
@@ -131,16 +133,17 @@ def ingest_file(store: Store, path: str | Path, *, fmt: str | None = None,
         text = io.TextIOWrapper(buffered, encoding="utf-8-sig", newline="")
         try:
             if fmt in ("jsonl", "csv") and _holds_allegations(head, fmt):
-                return _ingest_allegations(store, path, text, reader, fmt=fmt)
-            return _ingest_records(store, path, text, reader, fmt=fmt, chunk_size=chunk_size)
+                return _ingest_allegations(store, path, text, reader, fmt=fmt, submitted_by=submitted_by)
+            return _ingest_records(store, path, text, reader, fmt=fmt, chunk_size=chunk_size,
+                                   submitted_by=submitted_by)
         except UnicodeDecodeError as exc:
             raise InputError(f"{path}: not UTF-8 text (byte {exc.start}): {exc.reason}") from exc
 
 
 def _ingest_records(store: Store, path: Path, text: IO[str], reader: _HashingReader, *, fmt: str,
-                    chunk_size: int) -> IngestSummary:
+                    chunk_size: int, submitted_by: str | None = None) -> IngestSummary:
     summary = IngestSummary(str(path), fmt)
-    summary.batch_id = batch = store.begin_batch(str(path), "", fmt)
+    summary.batch_id = batch = store.begin_batch(str(path), "", fmt, submitted_by=submitted_by)
     reports: list[Report] = []
     with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", encoding="utf-8") as fh:
         spool = _Spool(fh)
@@ -190,13 +193,13 @@ def _holds_allegations(head: str, fmt: str) -> bool:
 
 
 def _ingest_allegations(store: Store, path: Path, text: IO[str], reader: _HashingReader, *,
-                        fmt: str) -> IngestSummary:
+                        fmt: str, submitted_by: str | None = None) -> IngestSummary:
     """A file of allegations (JSONL or CSV); bad ones are quarantined. Settlement names resolve
     through the bundled settlements list, site ids through the agreement the store used last."""
     from linewatch.formats.allegations import ParsedAllegation, read_allegations
     from linewatch.formats.resources import load_gazetteer
     summary = IngestSummary(str(path), f"allegations-{fmt}")
-    summary.batch_id = batch = store.begin_batch(str(path), "", summary.format)
+    summary.batch_id = batch = store.begin_batch(str(path), "", summary.format, submitted_by=submitted_by)
     gazetteer = None
 
     def settlements(name: str, country: str | None) -> tuple[float, float]:
