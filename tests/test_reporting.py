@@ -230,6 +230,76 @@ def test_a_day_with_few_sources_says_so_beside_its_figures():
     assert not any(x.startswith("Only") for x in build()["summary"])    # 5 sources
 
 
+def _reviewed_day(states: dict[str, str], *, include_unreviewed: bool = False) -> dict:
+    ag = parse_agreement(agreement_yaml(), name="report-test.yaml")
+    got = reporting.reviewed(day_records(), states, include_unreviewed=include_unreviewed)
+    return reporting.build_daily_report(ag, DAY, reports=got.counted, verification=verify(ag, got.counted),
+                                        previous_reports=[], previous_verification=verify(ag, []),
+                                        history=[], generated_at=GENERATED, engine="x", review=got.block,
+                                        previous_review=reporting.reviewed([], {}, include_unreviewed=False).block)
+
+
+def test_a_day_received_but_not_approved_never_reads_as_zero_violations():
+    n = len(day_records())
+    rep = _reviewed_day({"e1": "rejected"})
+    assert rep["summary"] == [reporting.none_approved(rep["review"])]
+    assert rep["summary"][0].startswith(f"Reports were received for this day ({n}), but none is approved yet: "
+                                        f"{n - 1} are still under review and 1 was rejected.")
+    assert rep["review"]["approved"]["count"] == 0 and rep["records"] == []
+    rejected = _reviewed_day({r.id: "rejected" for r in day_records()})
+    assert rejected["summary"][0].startswith(f"Reports were received for this day ({n}), but none was approved: "
+                                             f"{n} were rejected.")
+
+
+def test_the_review_block_and_the_unreviewed_marks():
+    ids = sorted(r.id for r in day_records())
+    states = {i: "approved" for i in ids[:5]} | {ids[5]: "rejected"}
+    rep = _reviewed_day(states)
+    assert rep["header"]["records"]["count"] == 5
+    assert rep["summary"][0] == f"{len(ids) - 6} reports of the day were still under review and are not counted."
+    assert rep["summary"][1] == "1 report of the day was rejected on review and is not counted."
+    assert rep["trend"][-1]["review"] == {"approved": 5, "unreviewed": len(ids) - 6, "rejected": 1,
+                                          "unreviewed_included": False}
+    inc = _reviewed_day(states, include_unreviewed=True)
+    assert inc["header"]["records"]["count"] == len(ids) - 1
+    assert sorted(r["id"] for r in inc["records"] if r["unreviewed"]) == ids[6:]
+    assert inc["summary"][0] == (f"{len(ids) - 6} reports of the day were still under review and are counted, "
+                                 "marked as unreviewed.")
+
+
+def test_corrections_compare_released_figures_and_announce_each_change_once():
+    ag = parse_agreement(agreement_yaml(), name="report-test.yaml")
+    recs = day_records()
+    released = _reviewed_day({r.id: "approved" for r in recs})
+    e1 = next(r for r in recs if r.id == "e1")
+    fixed = Report("e1-v2", e1.kind, e1.time, e1.location, e1.provenance, count=e1.count + 4,
+                   explosion_type=e1.explosion_type, supersedes="e1", correction="more impacts")
+    now = [fixed if r.id == "e1" else r for r in recs if r.id != "e5"]
+    recount = reporting.count_day(ag, DAY, now, verify(ag, now))
+    changes = [{"old": "e1", "new": "e1-v2", "change": "corrected", "reason": "more impacts"},
+               {"old": "e5", "new": None, "change": "rejected", "reason": "a duplicate"}]
+    entry = reporting.corrections_of(DAY.isoformat(), released, recount, changes)
+    assert entry is not None and entry["report"] == "the daily report of 2 June 2025"
+    figures = {f["figure"]: f for f in entry["figures"]}
+    cv = released["ceasefire_violations"]["total"]["total"]["count"]
+    assert (figures["ceasefire_violations"]["old"], figures["ceasefire_violations"]["new"]) == (cv, cv + 4 - 10)
+    assert figures["ceasefire_violations"]["records"] == [{"old": "e1", "new": "e1-v2"}, {"old": "e5", "new": None}]
+    assert figures["explosion"]["records"] == [{"old": "e1", "new": "e1-v2"}]      # e5: bursts and shots
+    assert figures["bursts_and_shots"]["records"] == [{"old": "e5", "new": None}]
+    assert figures["records"]["name"] == "reports counted"
+    assert "record e5 rejected: a duplicate" in entry["text"]
+    seen, values = reporting.announced([entry])
+    assert reporting.corrections_of(DAY.isoformat(), released, recount, changes, seen, values) is None
+    # a later change compares with the value last announced
+    e2 = [r for r in now if r.id != "e2"]
+    later = reporting.corrections_of(DAY.isoformat(), released, reporting.count_day(ag, DAY, e2, verify(ag, e2)),
+                                     [*changes, {"old": "e2", "new": None, "change": "rejected", "reason": None}],
+                                     seen, values)
+    assert later is not None and later["records"] == [{"old": "e2", "new": None, "change": "rejected", "reason": None}]
+    cvf = next(f for f in later["figures"] if f["figure"] == "ceasefire_violations")
+    assert cvf["old"] == cv - 6 and cvf["new"] < cvf["old"]
+
+
 def test_live_fire_and_sides(report):
     lf = report["live_fire_exercises"]
     assert fig(lf) == (3, ["e7", "e8"])
