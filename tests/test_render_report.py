@@ -100,6 +100,23 @@ def test_html_escapes_record_text(report):
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
 
 
+def test_corrections_render_by_report_date_and_are_omitted_when_empty(report):
+    entry = {"report_date": "2025-06-01", "report": "the daily report of 1 June 2025",
+             "released_at": "2025-06-02T08:00:00Z",
+             "figures": [{"figure": "ceasefire_violations", "name": "ceasefire violations", "old": 7, "new": 9,
+                          "records": [{"old": "p1", "new": "p1-v2"}, {"old": "p2", "new": None}]}],
+             "records": [{"old": "p1", "new": "p1-v2", "change": "corrected", "reason": "<b>4</b> impacts"},
+                         {"old": "p2", "new": None, "change": "rejected", "reason": None}],
+             "text": "…"}
+    html = render_html({**report, "corrections": [entry]}, map_file=None, trend_file=None)
+    section = html[html.index("<h2>Corrections</h2>"):html.index("</section>", html.index("<h2>Corrections</h2>"))]
+    assert "The daily report of 1 June 2025" in section and "Ceasefire violations" in section
+    assert re.search(r'<td class="num">7</td><td class="num">9</td>', section)
+    assert "p1 → p1-v2 (&lt;b&gt;4&lt;/b&gt; impacts)" in section and "p2 → rejected" in section
+    for empty in ({**report, "corrections": []}, report):
+        assert "Corrections" not in render_html(empty, map_file=None, trend_file=None)
+
+
 def test_map_layers_one_per_kind(report):
     layers = map_layers(report)  # from the report's own records table
     labels = [layer.label for layer in layers]
