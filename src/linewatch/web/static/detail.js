@@ -185,7 +185,7 @@
     if (!review || typeof review !== "object") return null;
     const st = review.state ?? review.to;
     const by = review.updated_by ?? review.by, at = review.updated_at ?? review.at;
-    return el("p", { class: "small", "data-testid": "detail-review" },
+    return el("p", { class: "small", "data-testid": "detail-review" }, "Review: ",
       el("span", { class: `badge state-${st}`, text: W.state(st) }),
       by ? ` by ${by}` : "", at ? ` · ${W.timeUTC(at)}` : "");
   }

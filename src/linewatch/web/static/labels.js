@@ -63,10 +63,10 @@
   // Record fields, as a monitor would name them.
   const FIELDS = {
     id: "report id", kind: "what happened", time: "time (UTC)", time_precision: "time precision",
-    lon: "longitude", lat: "latitude", radius_m: "accuracy radius",
+    lat: "latitude", lon: "longitude", radius_m: "accuracy radius",
     semi_major_m: "error ellipse, long axis", semi_minor_m: "error ellipse, short axis",
     azimuth_deg: "error ellipse, direction",
-    observer_lon: "observer's longitude", observer_lat: "observer's latitude",
+    observer_lat: "observer's latitude", observer_lon: "observer's longitude",
     bearing_deg: "bearing", direction: "direction", bearing_spread_deg: "width of the bearing sector",
     distance_min_m: "shortest distance", distance_max_m: "longest distance",
     source_kind: "source", source_id: "source id (patrol, post, camera…)", received_time: "received (UTC)",

@@ -274,6 +274,15 @@
     return [(p2 * 180) / Math.PI, (l2 * 180) / Math.PI];
   }
 
+  // The band of an observer's report: [lat, lon] points of the sector between two distances.
+  function sector(lon, lat, bearing, spread, minM, maxM) {
+    const pts = [];
+    const steps = Math.max(1, Math.ceil(spread / 5));
+    for (let i = 0; i <= steps; i++) pts.push(destination(lon, lat, bearing - spread / 2 + (spread * i) / steps, maxM));
+    for (let i = steps; i >= 0; i--) pts.push(destination(lon, lat, bearing - spread / 2 + (spread * i) / steps, minM));
+    return pts;
+  }
+
   function drawPreview() {
     const map = C().map();
     if (!map) return;
@@ -296,11 +305,8 @@
     const dir = direction(), dmin = num("distance_min_m"), dmax = num("distance_max_m");
     if (!dir || Number.isNaN(dir) || !Number.isFinite(dmin) || !Number.isFinite(dmax) || dmin > dmax || dmax <= 0) return;
     const spread = dir.spread ?? 0;
-    const pts = [];
-    const steps = Math.max(1, Math.ceil(spread / 5));
-    for (let i = 0; i <= steps; i++) pts.push(destination(lon, lat, dir.bearing - spread / 2 + (spread * i) / steps, dmax * 1000));
-    for (let i = steps; i >= 0; i--) pts.push(destination(lon, lat, dir.bearing - spread / 2 + (spread * i) / steps, dmin * 1000));
-    L.polygon(pts, { ...style, weight: 1.5, fillColor: "#b3261e", fillOpacity: 0.12 }).addTo(st.layer);
+    L.polygon(sector(lon, lat, dir.bearing, spread, dmin * 1000, dmax * 1000),
+      { ...style, weight: 1.5, fillColor: "#b3261e", fillOpacity: 0.12 }).addTo(st.layer);
     if (summary) {
       summary.textContent = `${W.number(dmin)}–${W.number(dmax)} km ${dir.degrees ? `at ${W.bearing(dir.bearing)}` : W.compass(dir.bearing)}` +
         `${spread ? ` (a sector ${Math.round(spread)}° wide)` : ""} of ${W.place(lon, lat)}.`;
@@ -664,5 +670,5 @@
     show() { if ($("rf-form")) { drawPreview(); } },
   };
   C().register(module);
-  window.lwReportForm = { correct, reset, loadMine, collect };
+  window.lwReportForm = { correct, reset, loadMine, collect, sector };
 })();

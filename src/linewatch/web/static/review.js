@@ -371,6 +371,7 @@
           style: (f) => ({ color: f.properties.layer === "line" ? "#1b1f27" : C().partyColour(f.properties.party),
             weight: f.properties.layer === "line" ? 2.4 : 1.2, dashArray: f.properties.layer === "line" ? null : "6 4" }) }).addTo(st.map);
       }
+      L.control.scale({ imperial: false, maxWidth: 100 }).addTo(st.map);
       st.mapLayer = L.layerGroup().addTo(st.map);
     }
     st.map.invalidateSize();
@@ -392,6 +393,11 @@
     if (rec.observer_lat !== undefined && rec.observer_lat !== null) {
       L.circleMarker([rec.observer_lat, rec.observer_lon], { radius: 5, color: "#b3261e", fillColor: "#b3261e", fillOpacity: 1 }).addTo(map);
       if (pts.length) L.polyline([[rec.observer_lat, rec.observer_lon], pts[0]], { color: "#b3261e", weight: 1.5, dashArray: "5 4" }).addTo(map);
+      if (rec.bearing_deg !== undefined && rec.distance_max_m !== undefined && window.lwReportForm) {
+        L.polygon(window.lwReportForm.sector(rec.observer_lon, rec.observer_lat, Number(rec.bearing_deg),
+          Number(rec.bearing_spread_deg || 0), Number(rec.distance_min_m || 0), Number(rec.distance_max_m)),
+        { color: "#b3261e", weight: 1, fillColor: "#b3261e", fillOpacity: 0.1, interactive: false }).addTo(map);
+      }
       pts.push([rec.observer_lat, rec.observer_lon]);
     }
     const fit = () => {
