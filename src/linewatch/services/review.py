@@ -80,7 +80,7 @@ def check_reviewer(store: Store, name: str) -> str:
     """``name`` if it is an active user who reviews (analyst or admin); else why not."""
     user = next((u for u in store.users() if u.name == name), None)
     if user is None or user.revoked_at is not None:
-        raise NotFound("user", f"{name} (add reviewers with linewatch user add NAME --role analyst)")
+        raise NotFound("reviewer", name)       # linewatch user add NAME --role analyst
     if user.role not in REVIEWER_ROLES:
         raise Conflict(f"user {name!r} is a {user.role}: only an analyst or an admin reviews")
     return name
