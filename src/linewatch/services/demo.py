@@ -1,12 +1,14 @@
 """``linewatch demo``: a seeded week of reports along the notional line, end to end.
 
 Generates the records (the report day and six days before it, for the previous period and the
-trend), writes them the way they would arrive (observation posts and patrols as JSONL,
-cameras as CSV, UAV sightings as GeoJSON, open sources as ACLED CSV, plus a few malformed
-rows), simulates the acoustic network's raw detections and the parties' allegations about
-them, ingests everything into a fresh store, fuses, verifies the day, judges the allegations
-against what was observed and what the network could have observed, and writes the daily
-report, signed and logged in the tamper-evident audit log, which is then verified.
+trend), writes them the way they would arrive (the observation posts' and patrols' reports as
+their monitors' requests to the API, cameras as CSV, UAV sightings as GeoJSON, open sources as
+ACLED CSV, plus a few malformed rows), simulates the acoustic network's raw detections and the
+parties' allegations about them, ingests everything into a fresh store, fuses, reviews (two
+analysts approve, return with a question, reject; monitors answer with corrected versions:
+:mod:`linewatch.services.demo_review`), verifies the day, judges the allegations against what
+was observed and what the network could have observed, and writes the daily report of what
+was approved, signed and logged in the tamper-evident audit log, which is then verified.
 """
 
 from __future__ import annotations
@@ -30,10 +32,19 @@ from linewatch.model import utc_iso
 from linewatch.services.agreements import load_agreement_file
 from linewatch.services.audit import AuditLog, generate_keys, load_private_key, load_public_key
 from linewatch.services.audit_witness import default_witness
+from linewatch.services.demo_review import (
+    ANALYSTS,
+    MONITOR_SOURCES,
+    MONITORS,
+    report_lines,
+    review_week,
+    submit_reports,
+    write_submissions,
+)
 from linewatch.services.fuse import fuse_files
 from linewatch.services.ingest import ingest_file
 from linewatch.services.report import HISTORY_DAYS, daily_report
-from linewatch.services.submissions import keep_daily_report, release_daily_report
+from linewatch.services.submissions import keep_daily_report, release_daily_report, release_problem
 from linewatch.services.verify import (
     coverage_from_network,
     day_window,
@@ -79,6 +90,7 @@ class _Inputs:
     """What the demo writes as a mission would receive it."""
 
     files: list[Path]                 # report and allegation files, in ingest order
+    submissions: list[Path]           # the monitors' requests, one per monitor and day
     sensors: Path
     detections: Path
     network: Path
@@ -92,20 +104,23 @@ def _day_of(ag: Any, day: date | None) -> date:
     return day
 
 
-def _report_files(ag: Any, day: date, seed: int, inputs: Path) -> list[Path]:
-    """A week of reports, the report day's split by source and format as they would arrive."""
+def _report_files(ag: Any, day: date, seed: int, inputs: Path) -> tuple[list[Path], list[Path]]:
+    """A week of reports, the report day's split by source and format as they would arrive; the
+    monitors' reports as their requests, one per monitor and day."""
     history: list[dict] = []
     today: list[dict] = []
+    monitors: list[dict] = []
     for back in range(6, -1, -1):
         intensity = 1.0 if back == 0 else 0.55 + 0.08 * (6 - back)
         recs = generate_day(ag, day - timedelta(days=back), seed=seed, intensity=intensity)
-        (today if back == 0 else history).extend(recs)
+        monitors += [r for r in recs if r["source_kind"] in MONITOR_SOURCES]
+        (today if back == 0 else history).extend(r for r in recs if r["source_kind"] not in MONITOR_SOURCES)
     by_source: dict[str, list[dict]] = {}
     for r in today:
         by_source.setdefault(r["source_kind"], []).append(r)
-    files = [inputs / "history.jsonl", inputs / f"posts-and-patrols-{day}.jsonl", inputs / f"acoustic-{day}.jsonl"]
+    files = [inputs / "history.jsonl", inputs / f"relayed-{day}.jsonl", inputs / f"acoustic-{day}.jsonl"]
     _write_jsonl(files[0], history)
-    _write_jsonl(files[1], by_source.get("observation_post", []) + by_source.get("patrol", []), MALFORMED_JSONL)
+    _write_jsonl(files[1], [], MALFORMED_JSONL)     # a post's relay, garbled on the way
     _write_jsonl(files[2], by_source.get("acoustic_sensor", []))
     for kind, fmt, name in (("fixed_camera", "csv", "cameras"), ("uav", "geojson", "uav")):
         files.append(inputs / f"{name}-{day}.{fmt}")
@@ -116,7 +131,7 @@ def _report_files(ag: Any, day: date, seed: int, inputs: Path) -> list[Path]:
              and "lon" in r][:8]
     files.append(inputs / f"open-sources-{day}.csv")
     _write_fmt(files[-1], osint, "acled")
-    return files
+    return files, write_submissions(monitors, inputs / "monitors")
 
 
 def _sensor_files(ag: Any, day: date, seed: int, inputs: Path) -> tuple[_Inputs, Path]:
@@ -145,18 +160,22 @@ def _sensor_files(ag: Any, day: date, seed: int, inputs: Path) -> tuple[_Inputs,
                               "accused_party": ag.party_ids[0], "kind": "shelling",
                               "time": f"{day}T02:00:00Z", "lon": 37.8, "lat": 48.5,
                               "received_time": f"{day}T09:00:00Z"})])
-    return _Inputs([], sensors_path, detections_path, network_path, len(sim.sensors)), claims
+    return _Inputs([], [], sensors_path, detections_path, network_path, len(sim.sensors)), claims
 
 
 def _run_pipeline(store: Any, loaded: Any, day: date, inputs: _Inputs, out_dir: Path, key: Any,
-                  say: Any) -> tuple[dict[str, Path], list[Any]]:
-    """Ingest, fuse, verify, adjudicate, report, keep and release: the mission's day."""
+                  say: Any, seed: int) -> tuple[dict[str, Path], list[Any]]:
+    """Ingest, fuse, review, verify, adjudicate, report, keep and release: the mission's day."""
     for f in inputs.files:
         s = ingest_file(store, f)
         say(f"  ingested {f.name}: {s.added} added, {s.duplicate} duplicates, {s.quarantined} quarantined")
+    submit_reports(store, inputs.submissions, say)
     fused = fuse_files(store, inputs.sensors, inputs.detections, out_dir / "incidents.geojson", loaded=loaded)
     say(f"  fused {fused.n_detections:,} raw detections of {inputs.n_sensors} sensors into "
         f"{fused.n_incidents} incidents ({fused.n_pairs} launch-impact pairs), {fused.n_stored} stored")
+    review = review_week(store, day, seed=seed)
+    for line in review.lines(day):
+        say(line)
     # verify the report's days (the day and the history the report compares it with)
     start, end = day_window(day - timedelta(days=HISTORY_DAYS))[0], day_window(day)[1]
     run, v = verify_store(store, loaded, start=start, end=end)
@@ -169,8 +188,15 @@ def _run_pipeline(store: Any, loaded: Any, day: date, inputs: _Inputs, out_dir: 
                                    start=day_window(day)[0], end=end, key=key)
     paths = daily_report(store, loaded, day, out_dir / "report", key=key, network=net)
     # the web service's copy of the report, released to the parties and the public
-    keep_daily_report(store, loaded, day, paths, built_by="demo")
-    release_daily_report(store, day, released_by="demo")
+    for line in report_lines(json.loads(Path(paths["json"]).read_text(encoding="utf-8"))):
+        say(line)
+    keep_daily_report(store, loaded, day, paths, built_by=ANALYSTS[0])
+    problem = release_problem(store, day, ANALYSTS[0])   # four eyes: another analyst approved some
+    if problem is None:
+        release_daily_report(store, day, released_by=ANALYSTS[0])
+        say(f"  released by {ANALYSTS[0]} (who approved some of its records, {ANALYSTS[1]} others)")
+    else:
+        say(f"  not released: {problem}")
     return paths, judged
 
 
@@ -195,12 +221,13 @@ def run_demo(out_dir: Path, *, seed: int = 20251, agreement_path: Path | None = 
         Path(str(db) + suffix).unlink(missing_ok=True)
     say(f"linewatch demo: {ag.title}, report day {day.isoformat()}, seed {seed}")
     sensing, claims = _sensor_files(ag, day, seed, inputs_dir)
-    inputs = replace(sensing, files=[*_report_files(ag, day, seed, inputs_dir), claims])
+    report_files, submissions = _report_files(ag, day, seed, inputs_dir)
+    inputs = replace(sensing, files=[*report_files, claims], submissions=submissions)
     private_path, public_path = generate_keys(out_dir / "keys", force=True)
     key = load_private_key(private_path)
     with open_store(db) as store:
-        paths, judged = _run_pipeline(store, loaded, day, inputs, out_dir, key, say)
         users_path = _demo_users(store, out_dir, ag.party_ids)
+        paths, judged = _run_pipeline(store, loaded, day, inputs, out_dir, key, say, seed)
         counts: dict[str, int] = {}
         for f in judged:
             counts[str(f.verdict)] = counts.get(str(f.verdict), 0) + 1
@@ -220,11 +247,13 @@ def run_demo(out_dir: Path, *, seed: int = 20251, agreement_path: Path | None = 
 
 
 def _demo_users(store, out_dir: Path, parties: list[str]) -> Path:
-    """An API user for each role, their tokens in ``users.json`` (readable by the owner only)."""
+    """An API user for each role (two analysts and three monitors, who review and write the
+    demo's reports), their tokens in ``users.json`` (readable by the owner only)."""
     from linewatch.services.accounts import new_token, token_sha256
     users = {}
-    for role in ["admin", "analyst", "monitor", *(f"party:{p}" for p in parties), "public"]:
-        name = "demo-" + role.replace(":", "-")
+    people = [("demo-admin", "admin"), *((a, "analyst") for a in ANALYSTS), *((m, "monitor") for m in MONITORS),
+              *((f"demo-party-{p}", f"party:{p}") for p in parties), ("demo-public", "public")]
+    for name, role in people:
         token = new_token()
         store.add_user(name, role, token_sha256(token))
         users[name] = {"role": role, "token": token}
