@@ -69,7 +69,7 @@
     observer_lat: "observer's latitude", observer_lon: "observer's longitude",
     bearing_deg: "bearing", direction: "direction", bearing_spread_deg: "width of the bearing sector",
     distance_min_m: "shortest distance", distance_max_m: "longest distance",
-    source_kind: "source", source_id: "source id (patrol, post, camera…)", received_time: "received (UTC)",
+    source_kind: "source", source_id: "source id", received_time: "received (UTC)",
     explosion_type: "type of explosion", weapon_class: "weapon", count: "how many",
     in_storage: "in a storage site", category: "category", aircraft_type: "aircraft type",
     party: "party attributed", origin: "firing point", killed: "killed", injured: "injured",

@@ -115,14 +115,19 @@
     const filters = el("fieldset", { class: "group rv-filters", id: "rv-filters", "data-testid": "rv-filters" },
       el("legend", { text: "Which reports" }),
       el("div", { class: "rv-grid" },
-        labelled("State", sel("rv-state", [["waiting", "waiting for review"], ...Object.keys(W.STATES).map((s) => [s, W.capital(W.state(s))]), ["", "any state"]], "State")),
+        labelled("State", sel("rv-state", [["waiting", "waiting"], ...Object.keys(W.STATES).map((s) => [s, W.capital(W.state(s))]), ["", "any state"]], "State")),
         labelled("Kind", sel("rv-kind", [["", "all kinds"], ...Object.keys(W.KINDS).map((k) => [k, W.capital(W.kind(k))])], "Kind")),
         labelled("Source", sel("rv-source", [["", "all sources"], ...Object.keys(W.SOURCES).map((k) => [k, W.capital(W.source(k))])], "Source")),
         labelled("Sector", sel("rv-sector", [["", "all sectors"], ...((ag && ag.sectors) || []).map((s) => [s.id, s.name || s.id])], "Sector")),
         labelled("From (UTC)", el("input", { type: "date", id: "rv-start", "data-testid": "rv-start" })),
         labelled("To (UTC, included)", el("input", { type: "date", id: "rv-end", "data-testid": "rv-end" })),
         labelled("Text", el("input", { type: "text", id: "rv-q", "data-testid": "rv-q", maxlength: 200, placeholder: "words in the report, its id or source" })),
-        labelled("Author", el("input", { type: "text", id: "rv-author", "data-testid": "rv-author", maxlength: 100, placeholder: "user name" }))));
+        labelled("Author", el("input", { type: "text", id: "rv-author", "data-testid": "rv-author", maxlength: 100, placeholder: "user name" })),
+        labelled("Fused incidents heard by at least", el("input", { type: "number", id: "rv-min-sensors", "data-testid": "rv-min-sensors",
+          min: 0, max: 100000, step: 1, inputmode: "numeric", placeholder: "sensors" }))),
+      el("div", { class: "button-row" },
+        el("button", { type: "button", class: "secondary", id: "rv-approve-all", "data-testid": "rv-approve-all",
+          text: "Approve every report these filters select…", onclick: () => approveByFilter() })));
     const bulk = el("div", { class: "rv-bulk", id: "rv-bulk", "data-testid": "rv-bulk", hidden: true, role: "region", "aria-label": "Selected reports" },
       el("span", { id: "rv-bulk-count", "data-testid": "rv-bulk-count" }),
       el("button", { type: "button", class: "primary", "data-testid": "rv-bulk-approve", text: "Approve", onclick: () => bulkMove("approved") }),
@@ -154,7 +159,7 @@
     document.body.append(dlg);
 
     for (const id of ["rv-state", "rv-kind", "rv-source", "rv-sector", "rv-start", "rv-end"]) $(id).addEventListener("change", () => load());
-    for (const id of ["rv-q", "rv-author"]) {
+    for (const id of ["rv-q", "rv-author", "rv-min-sensors"]) {
       $(id).addEventListener("input", () => { clearTimeout(st.timer); st.timer = setTimeout(() => load(), 400); });
     }
     $("rv-more").addEventListener("click", () => load({ more: true }));
@@ -164,9 +169,49 @@
     });
   }
 
+  function minSensors() {
+    const v = $("rv-min-sensors").value.trim();
+    return /^\d+$/.test(v) ? Number(v) : undefined;
+  }
+
+  // The filters as a bulk move's "filter" (the same as the queue's query).
+  function filterBody() {
+    const f = {};
+    const s = $("rv-state").value;
+    if (s) f.state = s === "waiting" ? WAITING : [s];
+    for (const [k, id] of [["kind", "rv-kind"], ["source_kind", "rv-source"], ["sector", "rv-sector"]]) if ($(id).value) f[k] = [$(id).value];
+    if ($("rv-q").value.trim()) f.q = $("rv-q").value.trim();
+    if ($("rv-author").value.trim()) f.author = $("rv-author").value.trim();
+    if (minSensors() !== undefined) f.min_sensors = minSensors();
+    const q = new URLSearchParams(params());
+    if (q.get("start")) f.start = q.get("start");
+    if (q.get("end")) f.end = q.get("end");
+    return f;
+  }
+
+  async function approveByFilter() {
+    const out = $("rv-bulk-result");
+    const n = st.items.length;
+    if (!n) { out.textContent = "No report matches these filters: nothing to approve."; out.dataset.kind = "error"; return; }
+    if (!window.confirm(`Approve every report these filters select (${W.number(n)}${st.next ? " or more" : ""} listed)? ` +
+      "Those you may not approve are left as they are, with the reason.")) return;
+    out.textContent = "Working…";
+    try {
+      const res = await C().api("review/bulk", { method: "POST", body: { kind: "record", to: "approved", filter: filterBody() } });
+      const moved = res.moved || [], refused = res.refused || [];
+      out.textContent = `${W.number(moved.length)} ${moved.length === 1 ? "report" : "reports"} approved.` +
+        (refused.length ? ` ${W.number(refused.length)} refused: ${refused.slice(0, 10).map((r) => `${r.id}: ${refusal(r.reason, 409)}`).join(" ")}` : "");
+      out.dataset.kind = refused.length ? "error" : "ok";
+    } catch (exc) {
+      out.textContent = refusal(exc.message, exc.status);
+      out.dataset.kind = "error";
+    }
+    await load();
+  }
+
   function params() {
     const p = { limit: PAGE, kind: $("rv-kind").value, source_kind: $("rv-source").value, sector: $("rv-sector").value,
-      q: $("rv-q").value.trim(), author: $("rv-author").value.trim() };
+      q: $("rv-q").value.trim(), author: $("rv-author").value.trim(), min_sensors: minSensors() };
     if ($("rv-start").value) p.start = `${$("rv-start").value}T00:00:00Z`;
     if ($("rv-end").value) p.end = new Date(Date.parse(`${$("rv-end").value}T00:00:00Z`) + 86400000).toISOString().replace(".000Z", "Z");
     const q = new URLSearchParams(C().query(p));
