@@ -138,9 +138,14 @@ def _sensor_files(ag: Any, day: date, seed: int, inputs: Path) -> tuple[_Inputs,
     """Two hours of the acoustic network's raw detections, the network behind them, and the
     parties' allegations about those hours (true, naming the wrong party, false, where nothing
     could have seen it, and one malformed)."""
-    sim = simulate(ag, replace(SCENARIOS["active"], duration_s=2 * 3600.0,
-                               start_s=datetime.combine(day, time(1), tzinfo=UTC).timestamp()),
-                   seed=seed)
+    scenario = replace(SCENARIOS["active"], duration_s=2 * 3600.0,
+                       start_s=datetime.combine(day, time(1), tzinfo=UTC).timestamp())
+    length_km = ag.line_index.length_m / 1000.0 if ag.line_index is not None else 0.0
+    if scenario.line_to_km is not None and scenario.line_to_km > length_km:   # a shorter line: its middle
+        span = scenario.line_to_km - scenario.line_from_km
+        scenario = replace(scenario, line_from_km=max(0.0, (length_km - span) / 2),
+                           line_to_km=min(length_km, (length_km + span) / 2))
+    sim = simulate(ag, scenario, seed=seed)
     sensors_path, detections_path = inputs / "sensors.csv", inputs / f"detections-{day}.jsonl"
     with sensors_path.open("w", encoding="utf-8", newline="") as fh:
         write_sensors(sim.sensors, fh)

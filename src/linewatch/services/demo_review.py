@@ -105,7 +105,7 @@ class ReviewSummary:
                f"    {len(self.corrected)} returned with a question and corrected by their monitor (a new "
                "version each), each correction approved by the other analyst:"]
         out += [f"      {old} -> {new}: {why}" for old, new, why in self.corrected]
-        out += [f"    {len(self.rejected)} rejected: " + "; ".join(f"{i} ({why})" for i, why in self.rejected),
+        out += [f"    {len(self.rejected)} rejected" + "".join(f"; {i} ({why})" for i, why in self.rejected),
                 f"    {sum(self.unreviewed.values())} still unreviewed: {self._unreviewed()}",
                 f"  the week before: {self.history_approved} records approved"]
         return out
@@ -154,7 +154,8 @@ def _fix_time(d: dict[str, Any]) -> Fix | None:
     if t.hour < 6:                 # stays on the same day
         return None
     return ("Is the time in UTC? It is three hours after the post's log entry.",
-            {"time": utc_iso(t - timedelta(hours=3))}, "time was given in local time (UTC+3); corrected to UTC")
+            {"time": utc_iso(t - timedelta(hours=3))},
+            "time was given in local time, not UTC; corrected 3 hours earlier")
 
 
 _FIXES = (_fix_direction, _fix_count, _fix_time)
@@ -191,7 +192,7 @@ def _return_and_correct(store: Store, row: QueueRow, fix: Fix, asks: str, approv
 
 
 def _reject_reason(row: QueueRow) -> str:
-    if "os-" in row.id:     # the demo's open-source items repeat a record (docs: demo.py)
+    if "os-" in row.id:     # demo.py makes each open-source item from a record of the day
         return (f"repeats {row.id.split('os-', 1)[1]}, the same impact already reported: "
                 "approving both would count it twice")
     return "no post, camera or patrol corroborates it"
@@ -226,11 +227,12 @@ def review_week(store: Store, day: date, *, seed: int) -> ReviewSummary:
         out.corrected.append(_return_and_correct(store, row, fix, asks, second if asks == first else first))
     taken = {old for old, _, _ in out.corrected}
     rest = [r for r in people if r.id not in taken]
-    bad = next((r for r in rest if r.data.get("source_kind") == "open_source"), rest[0])
-    reason = _reject_reason(bad)
-    move(store, "record", bad.id, State.REJECTED, actor=first, note=reason)
-    out.rejected.append((bad.id, reason))
-    rest = [r for r in rest if r.id != bad.id]
+    bad = next((r for r in rest if r.data.get("source_kind") == "open_source"), rest[0] if rest else None)
+    if bad is not None:
+        reason = _reject_reason(bad)
+        move(store, "record", bad.id, State.REJECTED, actor=first, note=reason)
+        out.rejected.append((bad.id, reason))
+        rest = [r for r in rest if r.id != bad.id]
     later, rest = rest[:4], rest[4:]      # still in the queue at the end of the day
     move_many(store, "record", [r.id for r in later[:2]], State.IN_REVIEW, actor=second)
     mine = {r.id for r in rest if rng.random() < 0.5}
