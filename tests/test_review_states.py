@@ -3,10 +3,11 @@ and monitors try every move, with and without a note, and comment; some correcti
 name a record that does not exist. A model kept beside the store says what each step must do.
 
 After every step: no unapproved version counts as approved (the store's states and counts agree
-with the model); four eyes hold (no approval by an author of the approved version or of one it
-corrects); every move and comment is logged exactly once and the audit log verifies; every version
-keeps what was submitted, its chain lists every version in order, only the last is current; a
-fork or an unknown target is never stored. SQLite for the machine, and a scripted life cycle on
+with the model, and a daily report counts the approved current versions and no other); four
+eyes hold (no approval by an author of the approved version or of one it corrects); every move
+and comment is logged exactly once and the audit log verifies; every version keeps what was
+submitted, its chain lists every version in order, only the last is current; a fork or an
+unknown target is never stored. SQLite for the machine, and a scripted life cycle on
 both stores.
 """
 
@@ -24,6 +25,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from linewatch import reporting
 from linewatch.errors import Conflict, InputError, NotFound
 from linewatch.formats.records import Parsed, parse_record, record_to_dict
 from linewatch.review import FINAL, MOVES, NEEDS_NOTE, State, entry_state
@@ -117,7 +119,12 @@ def check_store(store: Store, m: Model) -> None:
         for vid in chain:
             assert store.record_row(vid).data == m.data[vid]
             assert store.version_chain(vid) == chain
-    assert sorted(r.id for r in store.reports()) == sorted(m.current())
+    current = store.reports()
+    assert sorted(r.id for r in current) == sorted(m.current())
+    # what a daily report counts of them (by default): the approved current versions, no other
+    states = {k: r.state for k, r in store.review_states("record", [r.id for r in current]).items()}
+    counted = reporting.reviewed(current, states, include_unreviewed=False).counted
+    assert {r.id for r in counted} == {v for v in m.current() if m.state[v] is State.APPROVED}
     # forks and unknown targets: never stored
     for rid in m.refused:
         with pytest.raises(NotFound):
