@@ -274,10 +274,13 @@ def test_a_record_at_each_extreme_goes_through_verify_and_full_daily_reports(new
         days = sorted({r.time.date() for r in store.reports()})
         assert {EARLIEST_TIME.date(), (LATEST_TIME - US).date(), DAY} <= set(days)
         for day in (DAY, EARLIEST_TIME.date(), (LATEST_TIME - US).date()):
-            paths = daily_report(store, loaded, day, tmp_path / day.isoformat(), verify_first=True)
+            # counted though unreviewed, so that the extremes reach every figure and the renderers
+            paths = daily_report(store, loaded, day, tmp_path / day.isoformat(), verify_first=True,
+                                 include_unreviewed=True)
             assert {"html", "json", "pdf"} <= set(paths)
             report = json.loads(paths["json"].read_text(encoding="utf-8"))
             assert report["header"]["date"] == day.isoformat()
+            assert report["header"]["records"]["count"] > 0
 
 
 # -- the probe's cases ----------------------------------------------------------------------
