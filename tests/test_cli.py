@@ -195,6 +195,31 @@ def test_demo_end_to_end(tmp_path):
         tmp_path / "demo" / "keys" / "linewatch-signing-key.pub.pem", check_code=0)
     run("audit", "verify", "--db", tmp_path / "demo" / "linewatch.sqlite", "--public-key",
         tmp_path / "demo" / "keys" / "linewatch-signing-key.pub.pem", check_code=0)
+    _check_demo_review(" ".join(proc.stdout.split()), data, tmp_path / "demo" / "linewatch.sqlite")
+
+
+def _check_demo_review(said: str, report: dict, db: Path) -> None:
+    """The demo's review (docs/review.md): most records approved, never by their author; three
+    returned and corrected, each correction approved by another analyst; one rejected; some
+    unreviewed; the report counts the approved ones, and every move is in the audit log once."""
+    from linewatch.services.audit import AuditLog
+    from linewatch.store import open_store
+    assert "none by its own author" in said and "3 returned with a question and corrected" in said
+    assert "1 rejected; " in said and "released by demo-analyst" in said
+    review = report["review"]
+    assert review["approved"]["count"] > 400 and review["rejected"]["count"] == 1
+    assert review["unreviewed"]["count"] > 0 and not review["unreviewed_included"]
+    with open_store(db) as store:
+        fixed = [r for r in store.reports() if r.supersedes]
+        assert len(fixed) == 3
+        for r in fixed:
+            chain = store.version_chain(r.id)
+            assert chain == [r.supersedes, r.id]
+            assert store.review_of("record", r.supersedes).state == "returned"
+            assert store.review_of("record", r.id).state == "approved"
+            assert store.approvals([r.id])[r.id] not in set(store.authors(chain).values())
+        events = [rid for rid, _ in store.iter_review_events()]
+        assert sorted(e.subject_id for e in AuditLog(store).entries(entry_type="review")) == sorted(events)
 
 
 @pytest.fixture(scope="module")
