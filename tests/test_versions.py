@@ -127,4 +127,9 @@ def test_a_rejected_allegation_is_not_adjudicated(store_url, tmp_path):
         assert store.review_of("allegation", "claim-0").state == "received"
         review.move(store, "allegation", "claim-1", "rejected", actor="ana", note="the same as claim-0")
         assert [a.id for a in stored_allegations(store)] == ["claim-0"]
+        fixed = dict(claims[0], id="claim-0b", supersedes="claim-0", time="2026-06-15T02:30:00Z")
+        ingest_file(store, _write(tmp_path / "fix.jsonl", [fixed]))
+        with pytest.raises(Conflict, match="allegation 'claim-0' was corrected by 'claim-0b'"):
+            review.move(store, "allegation", "claim-0", "approved", actor="ana")
+        review.move(store, "allegation", "claim-0b", "approved", actor="ana")
         assert AuditLog(store).verify().ok

@@ -94,10 +94,12 @@ def _authors(store: Store, kind: str, subject_id: str) -> set[str]:
 
 
 def _current(store: Store, kind: str, subject_id: str) -> None:
-    if kind == "record":
-        by = store.superseded_by([subject_id]).get(subject_id)
-        if by is not None:
-            raise Conflict(f"record {subject_id!r} was corrected by {by!r}: review the current version")
+    """Conflict when a later version (or allegation) corrects ``subject_id``: only the current
+    one is reviewed."""
+    by = (store.superseded_by([subject_id]) if kind == "record"
+          else store.allegations_superseded_by([subject_id])).get(subject_id)
+    if by is not None:
+        raise Conflict(f"{kind} {subject_id!r} was corrected by {by!r}: review the current version")
 
 
 def move(store: Store, kind: str, subject_id: str, to: str | State, *, actor: str,

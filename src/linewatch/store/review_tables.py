@@ -147,6 +147,14 @@ class ReviewTables(Tables):
                 f"SELECT supersedes, id FROM records WHERE supersedes IN ({marks})", part)})
         return out
 
+    def allegations_superseded_by(self, ids: Sequence[str]) -> dict[str, str]:
+        """``old id -> id of the allegation that corrects it`` for those of ``ids`` one corrects."""
+        out: dict[str, str] = {}
+        for marks, part in in_parts(list(ids)):
+            out.update({str(a): str(b) for a, b in self.conn.execute(
+                f"SELECT supersedes, id FROM allegations WHERE supersedes IN ({marks})", part)})
+        return out
+
     def authors(self, ids: Sequence[str]) -> dict[str, str | None]:
         """Who submitted each version (None: a file ingested without a user)."""
         out: dict[str, str | None] = {}
