@@ -12,6 +12,9 @@ times through FastAPI's TestClient (in process, no network) and prints p50 and p
     .venv/bin/python bench/bench_review_queue.py --store postgresql://linewatch@127.0.0.1:54329/linewatch
     .venv/bin/python bench/bench_review_queue.py --explain      # and the query plans of the queue
 
+On PostgreSQL the tables are analysed after the load (as autovacuum would be within a minute);
+``--without INDEX ...`` drops indexes after the load, to measure what one is worth.
+
 The call types: the first page of ``state=submitted`` (limit 100), a page from a cursor half-way
 through it, a free-text search, a kind, a monitor's returned reports, a record's versions, and an
 approval (each of a different version, by an analyst who did not author it).
@@ -27,7 +30,7 @@ import random
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -115,11 +118,13 @@ def fill(store: Store, n: int, seed: int = 16) -> dict[str, list[str]]:
     return {"returned": [r for r, _ in returned[1000:]], "corrected": corrected, "pending": pending}
 
 
-def timed(label: str, calls: list[Callable[[], Any]]) -> tuple[str, float, float]:
+def timed(label: str, client: TestClient,
+          calls: list[tuple[str, str, dict[str, Any] | None, dict[str, str]]]) -> tuple[str, float, float]:
+    """Each call in turn; the p50 and p99 of their times, printed."""
     ms = []
-    for call in calls:
+    for method, url, body, headers in calls:
         t = time.perf_counter()
-        r = call()
+        r = client.request(method, url, json=body, headers=headers)
         ms.append((time.perf_counter() - t) * 1000)
         assert r.status_code < 300, f"{label}: {r.status_code} {r.text[:300]}"
     p50, p99 = np.percentile(ms, [50, 99])
@@ -140,7 +145,7 @@ def explain(store: Store) -> None:
         def execute(self, sql: str, args: Any = ()) -> Any:
             captured.append((sql, list(args)))
             return real(sql, args)
-    conn, store.conn = store.conn, Spy()     # type: ignore[assignment]
+    conn, store.conn = store.conn, Spy()
     try:
         rt.ReviewTables.review_queue(store, states=["submitted"], limit=100)
         rt.ReviewTables.review_queue(store, states=["submitted"], text="bridge", limit=100)
@@ -154,7 +159,7 @@ def explain(store: Store) -> None:
             print("   ", " | ".join(str(v) for v in row))
 
 
-def run(url: str, n: int, calls: int, show_plans: bool) -> list[tuple[str, float, float]]:
+def run(url: str, n: int, calls: int, show_plans: bool, without: list[str]) -> list[tuple[str, float, float]]:
     tokens = {}
     t = time.perf_counter()
     with open_store(url) as store:
@@ -164,6 +169,8 @@ def run(url: str, n: int, calls: int, show_plans: bool) -> list[tuple[str, float
         ids = fill(store, n)
         filled = time.perf_counter() - t
         AuditLog(store).log_new_records()
+        for index in without:                # to measure what an index is worth
+            store.conn.execute(f"DROP INDEX {index}")
         if store.dialect == "postgresql":    # what autovacuum does within a minute of such a load
             store.conn.execute("ANALYZE")
         print(f"  stored {n:,} records + 1,000 corrections in {filled:.1f} s, logged them in "
@@ -178,27 +185,22 @@ def run(url: str, n: int, calls: int, show_plans: bool) -> list[tuple[str, float
         deep = sorted(ids["pending"])[half]
         row = client.get(f"{API}/reports/{deep}", headers=bo).json()["record"]
         cursor = encode_cursor([datetime.fromisoformat(row["time"]).timestamp(), deep])
-        get = client.get
-        results = [
-            timed("GET /review?state=submitted&limit=100", [lambda: get(f"{API}/review?state=submitted&limit=100",
-                                                                        headers=bo)] * calls),
-            timed("  ... a page half-way (cursor)", [lambda: get(f"{API}/review?state=submitted&limit=100&cursor="
-                                                                f"{cursor}", headers=bo)] * calls),
-            timed("GET /review?state=submitted&q=<text>", [
-                (lambda w=w: get(f"{API}/review?state=submitted&q={w}", headers=bo))
-                for w in (rng.choice(WORDS + [f"sector {k}" for k in range(40)]) for _ in range(calls))]),
-            timed("GET /review?state=submitted&kind=<kind>", [
-                (lambda k=k: get(f"{API}/review?state=submitted&kind={k}", headers=bo))
-                for k in (rng.choice(KINDS).value for _ in range(calls))]),
-            timed("GET /review?state=returned (a monitor)", [lambda: get(f"{API}/review?state=returned",
-                                                                         headers=mon)] * calls),
-            timed("GET /reports/{id}/versions", [
-                (lambda r=r: get(f"{API}/reports/{r}/versions", headers=bo))
-                for r in (rng.choice(ids["corrected"] + ids["pending"]) for _ in range(calls))]),
-            timed("POST /review/record/{id} approve", [
-                (lambda r=r: client.post(f"{API}/review/record/{r}", json={"to": "approved"}, headers=bo))
-                for r in rng.sample(ids["pending"], calls)]),
+        words = WORDS + [f"sector {k}" for k in range(40)]
+        q = f"{API}/review?state=submitted"
+        plan: list[tuple[str, list[tuple[str, str, dict[str, Any] | None, dict[str, str]]]]] = [
+            ("GET /review?state=submitted&limit=100", [("GET", f"{q}&limit=100", None, bo)] * calls),
+            ("  ... a page half-way (cursor)", [("GET", f"{q}&limit=100&cursor={cursor}", None, bo)] * calls),
+            ("GET /review?state=submitted&q=<text>",
+             [("GET", f"{q}&q={rng.choice(words)}", None, bo) for _ in range(calls)]),
+            ("GET /review?state=submitted&kind=<kind>",
+             [("GET", f"{q}&kind={rng.choice(KINDS).value}", None, bo) for _ in range(calls)]),
+            ("GET /review?state=returned (a monitor)", [("GET", f"{API}/review?state=returned", None, mon)] * calls),
+            ("GET /reports/{id}/versions", [("GET", f"{API}/reports/{rng.choice(ids['corrected'] + ids['pending'])}"
+                                             "/versions", None, bo) for _ in range(calls)]),
+            ("POST /review/record/{id} approve", [("POST", f"{API}/review/record/{r}", {"to": "approved"}, bo)
+                                                  for r in rng.sample(ids["pending"], calls)]),
         ]
+        results = [timed(label, client, calls_) for label, calls_ in plan]
     return results
 
 
@@ -209,12 +211,14 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--calls", type=int, default=200)
     ap.add_argument("--explain", action="store_true", help="print the queue's query plans")
+    ap.add_argument("--without", nargs="*", default=[], metavar="INDEX",
+                    help="drop these indexes after filling (e.g. records_data_trgm: what it is worth)")
     args = ap.parse_args()
     kind = "sqlite" if args.store == "sqlite" else "postgresql"
     print(f"review queue, {kind}, {args.records:,} records, {args.calls} calls each; "
           f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}", flush=True)
     with fresh_store(None if kind == "sqlite" else args.store) as url:
-        run(url, args.records, args.calls, args.explain)
+        run(url, args.records, args.calls, args.explain, args.without)
 
 
 if __name__ == "__main__":
