@@ -195,6 +195,7 @@ def run(url: str, n: int, calls: int, show_plans: bool, without: list[str]) -> l
             ("GET /review?state=submitted&kind=<kind>",
              [("GET", f"{q}&kind={rng.choice(KINDS).value}", None, bo) for _ in range(calls)]),
             ("GET /review?state=returned (a monitor)", [("GET", f"{API}/review?state=returned", None, mon)] * calls),
+            ("GET /review?state=in_review (none in it)", [("GET", f"{API}/review?state=in_review", None, bo)] * calls),
             ("GET /reports/{id}/versions", [("GET", f"{API}/reports/{rng.choice(ids['corrected'] + ids['pending'])}"
                                              "/versions", None, bo) for _ in range(calls)]),
             ("POST /review/record/{id} approve", [("POST", f"{API}/review/record/{r}", {"to": "approved"}, bo)
