@@ -28,6 +28,7 @@ from fastapi.testclient import TestClient
 
 from api_fixtures import AGREEMENT, DAY, allegation, build_store
 from linewatch.services import ingest_file, load_agreement_file, verify_allegations, verify_store
+from linewatch.services.review import move_many
 from linewatch.store import open_store
 from linewatch.web import ServiceConfig, create_app
 
@@ -127,7 +128,8 @@ def _incidents(generated: list[dict[str, Any]], zone: list[tuple[float, float]])
     placed = [r for r in generated if "lon" in r][::25]
     out = [{"id": f"inc-{i}", "kind": ("explosion", "projectile_in_flight")[i % 2], "time": r["time"],
             "lon": r["lon"], "lat": r["lat"], "radius_m": 400.0, "source_kind": "sensor_fusion",
-            "source_id": "FUSION-1", "engine": "fusion-test", "party": ("ua", "ru")[i % 2]}
+            "source_id": "FUSION-1", "engine": "fusion-test", "party": ("ua", "ru")[i % 2],
+            "extra": {"n_sensors": str(5 + i % 10)}}
            for i, r in enumerate(placed)]
     out += [{"id": f"inc-zone-{i}", "kind": "explosion", "explosion_type": "impact", "time": _when(DAY, 5 + i),
              "lon": lon, "lat": lat, "radius_m": 300.0, "source_kind": "sensor_fusion",
@@ -164,9 +166,11 @@ def build_filter_store(tmp: Path, url: str) -> tuple[str, dict[str, str]]:
         extra.write_text("".join(json.dumps(r) + "\n" for r in _incidents(generated, zone) + _zone_records(zone)))
         claims = tmp / "extra-allegations.jsonl"
         claims.write_text("".join(json.dumps(c) + "\n" for c in _allegations(zone)))
-        for f in (extra, claims):
-            s = ingest_file(store, f)
+        for f, by in ((extra, "monitor"), (claims, None)):
+            s = ingest_file(store, f, submitted_by=by)
             assert s.quarantined == 0, s.reasons
+        # the first day's reports approved
+        move_many(store, "record", [r["id"] for r in generated if r["time"] < MIDNIGHT], "approved", actor="admin")
         window = {"start": datetime(2026, 6, 14, tzinfo=UTC), "end": datetime(2026, 6, 16, tzinfo=UTC)}
         verify_store(store, loaded, **window)
         verify_allegations(store, loaded, **window)
@@ -187,16 +191,20 @@ Query = dict[str, str | list[str]]
 ALL_FINDINGS: Query = {"verdict": ["violation", "compliant", "indeterminate"]}
 #: what each route answers without the filter (every item of the fixture)
 BASE: dict[str, Query] = {"/reports": {}, "/incidents": {}, "/violations": ALL_FINDINGS,
-                          "/allegations": {}, "/verdicts": {}}
+                          "/allegations": {}, "/verdicts": {}, "/review": {}}
 
 
 def fetch(client: TestClient, headers: dict[str, str], path: str, query: Query) -> dict[str, dict[str, Any]]:
     """The items of ``GET path?query`` by id: a feature's properties with its point as ``lon``,
     ``lat`` (an allegation's claimed point); a verdict with its allegation's window."""
     paged = path != "/verdicts"
-    r = client.get(API + path, params={**query, "limit": "5000"} if paged else query, headers=headers)
+    limit = "1000" if path == "/review" else "5000"
+    r = client.get(API + path, params={**query, "limit": limit} if paged else query, headers=headers)
     assert r.status_code == 200, (path, query, r.text[:300])
     doc = r.json()
+    if path == "/review":
+        assert doc["next"] is None, "the fixture fits one page"
+        return {i["id"]: dict(i, party=i["record"].get("party")) for i in doc["items"]}
     if not paged:
         windows = {a["id"]: a for a in (i["properties"] for i in client.get(
             f"{API}/allegations?limit=5000", headers=headers).json()["features"])}
@@ -256,6 +264,8 @@ def in_zone(i: dict[str, Any]) -> bool:
 
 
 BBOX = ",".join(map(str, BOX))
+#: a sector of the agreement that holds some of the fixture's records, not all
+SECTOR = load_agreement_file(AGREEMENT).agreement.sectors[0].id
 RECORD_CASES = {"start": Case(MIDNIGHT, at_or_after("time")), "end": Case(MIDNIGHT, before("time")),
                 "bbox": Case(BBOX, in_box(GROW), in_box(0.0)), "zone": Case(ZONE, in_zone),
                 "kind": equals("kind", "explosion"), "party": equals("party", "ua"),
@@ -279,6 +289,16 @@ CASES: dict[tuple[str, str], Case] = {
     ("/verdicts", "start"): Case(MIDNIGHT, at_or_after("end")),
     ("/verdicts", "end"): Case(MIDNIGHT, before("start")),
     ("/verdicts", "verdict"): equals("verdict", "corroborated"),
+    # the review queue: records by review state, what they are, who wrote them, where
+    ("/review", "state"): equals("state", "approved"),
+    ("/review", "kind"): equals("kind", "explosion"),
+    ("/review", "source_kind"): equals("source_kind", "patrol"),
+    ("/review", "sector"): equals("sector", SECTOR),
+    ("/review", "start"): Case(MIDNIGHT, at_or_after("time")),
+    ("/review", "end"): Case(MIDNIGHT, before("time")),
+    ("/review", "q"): Case("fusion-test", lambda i: "fusion-test" in json.dumps(i["record"]).lower()),
+    ("/review", "author"): equals("author", "monitor"),
+    ("/review", "min_sensors"): Case("10", lambda i: int((i["record"].get("extra") or {}).get("n_sensors", 0)) >= 10),
 }
 
 

@@ -40,7 +40,8 @@ class ReviewRow:
 
 @dataclass(frozen=True)
 class QueueRow:
-    """A current version in the review queue: the record, its state and its author."""
+    """A current version in the review queue: the record, its state, its author, and the sector
+    its latest verification placed it in."""
 
     time_s: float
     id: str
@@ -49,6 +50,7 @@ class QueueRow:
     updated_at: str
     updated_by: str | None
     author: str | None
+    sector: str | None = None
 
 
 class ReviewTables(Tables):
@@ -194,7 +196,8 @@ class ReviewTables(Tables):
         # when the states asked for are common (a page is found at once), from the review rows
         # when they are rare (a few to sort, not every record read to find them)
         pair = ("CROSS JOIN" if self.dialect == "sqlite" and self._common_states(states) else "JOIN")
-        sql = ("SELECT r.time_s, r.id, r.data, v.state, v.updated_at, v.updated_by, b.submitted_by "
+        sector = ("(SELECT p.sector FROM placements p WHERE p.record_id = r.id ORDER BY p.run_id DESC LIMIT 1)")
+        sql = (f"SELECT r.time_s, r.id, r.data, v.state, v.updated_at, v.updated_by, b.submitted_by, {sector} "
                f"FROM records r {pair} review v ON v.subject_kind = 'record' AND v.subject_id = r.id "
                "LEFT JOIN ingest_batches b ON b.id = r.batch_id" + join)
         if text:
@@ -216,8 +219,8 @@ class ReviewTables(Tables):
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY r.time_s, r.id LIMIT ?"
         args.append(int(limit))
-        return [QueueRow(t, rid, json.loads(data), state, at, by, who)
-                for t, rid, data, state, at, by, who in self.conn.execute(sql, args).fetchall()]
+        return [QueueRow(t, rid, json.loads(data), state, at, by, who, sec)
+                for t, rid, data, state, at, by, who, sec in self.conn.execute(sql, args).fetchall()]
 
     #: a state filter that selects more than this share of the versions is "common"
     _COMMON_SHARE = 0.02

@@ -63,7 +63,7 @@ def queue_item(row: QueueRow) -> dict[str, Any]:
     d = row.data
     return {"id": row.id, "time": d.get("time"), "kind": d.get("kind"), "source_kind": d.get("source_kind"),
             "state": row.state, "updated_at": row.updated_at, "updated_by": row.updated_by,
-            "author": row.author, "record": d, "located": _located(d)}
+            "author": row.author, "sector": row.sector, "record": d, "located": _located(d)}
 
 
 def queue_filter(f: QueueFilterIn) -> QueueFilter:
