@@ -23,6 +23,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -109,6 +111,16 @@ def server(tmp_path_factory, module_new_store_url):
                            "--db", db, "--json"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     token = json.loads(proc.stdout)["token"]
+    with serving(db, work) as base:
+        s = Server(base, token, db)
+        yield s
+        s.http.close()
+
+
+@contextmanager
+def serving(db: str, work: Path) -> Iterator[str]:
+    """``linewatch serve`` on the store ``db`` on 127.0.0.1 (a free port), its log in ``work``:
+    its base URL once it answers /api/v1/health; stopped on exit."""
     port = _free_port()
     log = (work / "serve.log").open("w")
     srv = subprocess.Popen([sys.executable, "-m", "linewatch", "serve", "--db", str(db), "--host", HOST,
@@ -129,9 +141,7 @@ def server(tmp_path_factory, module_new_store_url):
             if time.monotonic() > deadline:
                 pytest.fail("linewatch serve did not answer /api/v1/health within 30 s", pytrace=False)
             time.sleep(0.1)
-        s = Server(base, token, db)
-        yield s
-        s.http.close()
+        yield base
     finally:
         srv.terminate()
         try:

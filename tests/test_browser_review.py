@@ -23,10 +23,7 @@ Needs Debian's ``chromium`` and ``chromium-driver`` and Selenium, as ``tests/tes
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -34,7 +31,6 @@ from pathlib import Path
 import pytest
 
 from test_browser import (
-    AGREEMENT,
     CHROMEDRIVER,
     CHROMIUM,
     HOST,
@@ -42,10 +38,11 @@ from test_browser import (
     Browser,
     _all,
     _css,
-    _free_port,
     _need_browser,
     _screenshot,
+    serving,
 )
+from test_browser import _build_store as build_day_store
 
 DAY = date(2026, 6, 15)
 NEXT_DAY = date(2026, 6, 16)
@@ -61,19 +58,12 @@ INTERNAL = ("fom_restriction", "sensor_fusion", "bursts_and_shots", "observation
 # -- the store and the server -------------------------------------------------------------------
 
 def _build_store(db: str, work: Path) -> dict[str, str]:
-    """A verified day of generated reports and three users; their tokens by name."""
-    from linewatch.services import day_window, ingest_file, load_agreement_file, verify_store
+    """A verified day of generated reports (as the map's browser test has) and three users;
+    their tokens by name."""
     from linewatch.services.accounts import add_user
-    from linewatch.sim import generate_day
     from linewatch.store import open_store
-    loaded = load_agreement_file(AGREEMENT)
-    records = generate_day(loaded.agreement, DAY, seed=20251)
-    src = work / "day.jsonl"
-    src.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    build_day_store(db, work)
     with open_store(db) as store:
-        ingest_file(store, src)
-        start, end = day_window(DAY)
-        verify_store(store, loaded, start=start, end=end)
         return {name: add_user(store, name, role)[1]
                 for name, role in (("ana", "analyst"), ("bo", "analyst"), ("mo", "monitor"))}
 
@@ -101,37 +91,10 @@ def server(tmp_path_factory, module_new_store_url):
     work = tmp_path_factory.mktemp("browser-review")
     db = module_new_store_url("store")
     tokens = _build_store(db, work)
-    port = _free_port()
-    log = (work / "serve.log").open("w")
-    srv = subprocess.Popen([sys.executable, "-m", "linewatch", "serve", "--db", str(db), "--host", HOST,
-                            "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://{HOST}:{port}"
-    try:
-        import httpx
-        deadline = time.monotonic() + 30
-        while True:
-            if srv.poll() is not None:
-                pytest.fail(f"linewatch serve exited with {srv.returncode}: "
-                            f"{(work / 'serve.log').read_text()}", pytrace=False)
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("linewatch serve did not answer /api/v1/health within 30 s", pytrace=False)
-            time.sleep(0.1)
+    with serving(db, work) as base:
         s = Server(base, tokens)
         yield s
         s.close()
-    finally:
-        srv.terminate()
-        try:
-            srv.wait(10)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            srv.wait(5)
-        log.close()
 
 
 @pytest.fixture(scope="module")

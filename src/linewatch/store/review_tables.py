@@ -64,13 +64,9 @@ class ReviewTables(Tables):
 
     def review_states(self, kind: str, ids: Sequence[str]) -> dict[str, ReviewRow]:
         """The review rows of ``ids`` (those that have one)."""
-        out: dict[str, ReviewRow] = {}
-        for marks, part in in_parts(list(ids)):
-            for row in self.conn.execute(
-                    "SELECT subject_kind, subject_id, state, updated_at, updated_by, n_events FROM review "
-                    f"WHERE subject_kind = ? AND subject_id IN ({marks})", [kind, *part]):
-                out[row[1]] = ReviewRow(*row)
-        return out
+        rows = self._by_ids("SELECT subject_kind, subject_id, state, updated_at, updated_by, n_events FROM review "
+                            "WHERE subject_kind = ? AND subject_id IN ({marks})", ids, first=[kind])
+        return {row[1]: ReviewRow(*row) for row in rows}
 
     def move_review(self, c: Any, kind: str, subject_id: str, *, was: str, to: str, actor: str,
                     note: str | None, at: str, authors: Sequence[str] | None = None) -> dict[str, Any]:
@@ -94,14 +90,26 @@ class ReviewTables(Tables):
                   "WHERE subject_kind = ? AND subject_id = ?", (to, at, actor, n, kind, subject_id))
         return event
 
+    def _by_ids(self, sql: str, ids: Sequence[str], *, first: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of ``sql`` (``{marks}`` where the ids go, after the arguments ``first``) for
+        ``ids``, read in parts."""
+        out: list[tuple[Any, ...]] = []
+        for marks, part in in_parts(list(ids)):
+            out += self.conn.execute(sql.format(marks=marks), [*first, *part]).fetchall()
+        return out
+
+    def _pairs(self, sql: str, ids: Sequence[str]) -> dict[str, Any]:
+        """``first column -> second`` of the rows of ``sql`` for ``ids``."""
+        return {str(a): (None if b is None else str(b)) for a, b in self._by_ids(sql, ids)}
+
+    def _thread(self, table: str, kind: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+        rows = self._by_ids(f"SELECT rowid, data FROM {table} WHERE subject_kind = ? AND subject_id IN ({{marks}})",
+                            ids, first=[kind])
+        return [json.loads(data) for _, data in sorted(rows, key=lambda r: r[0])]
+
     def review_events(self, kind: str, ids: Sequence[str]) -> list[dict[str, Any]]:
         """The moves of ``ids``, oldest first."""
-        out: list[tuple[Any, dict[str, Any]]] = []
-        for marks, part in in_parts(list(ids)):
-            out += [(r[0], json.loads(r[1])) for r in self.conn.execute(
-                f"SELECT rowid, data FROM review_events WHERE subject_kind = ? AND subject_id IN ({marks})",
-                [kind, *part])]
-        return [e for _, e in sorted(out, key=lambda x: x[0])]
+        return self._thread("review_events", kind, ids)
 
     # -- comments -----------------------------------------------------------------------------
     def add_comment(self, c: Any, kind: str, subject_id: str, *, author: str, text: str, at: str) -> dict[str, Any]:
@@ -116,12 +124,7 @@ class ReviewTables(Tables):
 
     def comments(self, kind: str, ids: Sequence[str]) -> list[dict[str, Any]]:
         """The comments on ``ids``, oldest first."""
-        out: list[tuple[Any, dict[str, Any]]] = []
-        for marks, part in in_parts(list(ids)):
-            out += [(r[0], json.loads(r[1])) for r in self.conn.execute(
-                f"SELECT rowid, data FROM review_comments WHERE subject_kind = ? AND subject_id IN ({marks})",
-                [kind, *part])]
-        return [e for _, e in sorted(out, key=lambda x: x[0])]
+        return self._thread("review_comments", kind, ids)
 
     # -- versions -----------------------------------------------------------------------------
     def version_chain(self, record_id: str) -> list[str]:
@@ -143,37 +146,21 @@ class ReviewTables(Tables):
 
     def superseded_by(self, ids: Sequence[str]) -> dict[str, str]:
         """``old id -> id of the version that corrects it`` for those of ``ids`` a version corrects."""
-        out: dict[str, str] = {}
-        for marks, part in in_parts(list(ids)):
-            out.update({str(a): str(b) for a, b in self.conn.execute(
-                f"SELECT supersedes, id FROM records WHERE supersedes IN ({marks})", part)})
-        return out
+        return self._pairs("SELECT supersedes, id FROM records WHERE supersedes IN ({marks})", ids)
 
     def allegations_superseded_by(self, ids: Sequence[str]) -> dict[str, str]:
         """``old id -> id of the allegation that corrects it`` for those of ``ids`` one corrects."""
-        out: dict[str, str] = {}
-        for marks, part in in_parts(list(ids)):
-            out.update({str(a): str(b) for a, b in self.conn.execute(
-                f"SELECT supersedes, id FROM allegations WHERE supersedes IN ({marks})", part)})
-        return out
+        return self._pairs("SELECT supersedes, id FROM allegations WHERE supersedes IN ({marks})", ids)
 
     def authors(self, ids: Sequence[str]) -> dict[str, str | None]:
         """Who submitted each version (None: a file ingested without a user)."""
-        out: dict[str, str | None] = {}
-        for marks, part in in_parts(list(ids)):
-            out.update({str(a): b for a, b in self.conn.execute(
-                "SELECT r.id, b.submitted_by FROM records r LEFT JOIN ingest_batches b ON b.id = r.batch_id "
-                f"WHERE r.id IN ({marks})", part)})
-        return out
+        return self._pairs("SELECT r.id, b.submitted_by FROM records r LEFT JOIN ingest_batches b "
+                           "ON b.id = r.batch_id WHERE r.id IN ({marks})", ids)
 
     def allegation_authors(self, ids: Sequence[str]) -> dict[str, str | None]:
         """Who submitted each allegation (None: a file ingested without a user)."""
-        out: dict[str, str | None] = {}
-        for marks, part in in_parts(list(ids)):
-            out.update({str(a): b for a, b in self.conn.execute(
-                "SELECT a.id, b.submitted_by FROM allegations a LEFT JOIN ingest_batches b ON b.id = a.batch_id "
-                f"WHERE a.id IN ({marks})", part)})
-        return out
+        return self._pairs("SELECT a.id, b.submitted_by FROM allegations a LEFT JOIN ingest_batches b "
+                           "ON b.id = a.batch_id WHERE a.id IN ({marks})", ids)
 
     def record_ingested_at(self, record_id: str) -> str:
         row = self.conn.execute("SELECT ingested_at FROM records WHERE id = ?", (record_id,)).fetchone()
@@ -248,12 +235,8 @@ class ReviewTables(Tables):
 
     def approvals(self, ids: Sequence[str]) -> dict[str, str]:
         """``id -> who approved it`` for the versions of ``ids`` that were approved."""
-        out: dict[str, str] = {}
-        for marks, part in in_parts(list(ids)):
-            out.update({str(a): str(b) for a, b in self.conn.execute(
-                "SELECT subject_id, actor FROM review_events WHERE subject_kind = 'record' AND state = 'approved' "
-                f"AND subject_id IN ({marks})", part)})
-        return out
+        return self._pairs("SELECT subject_id, actor FROM review_events WHERE subject_kind = 'record' "
+                           "AND state = 'approved' AND subject_id IN ({marks})", ids)
 
     def iter_review_events(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every event (its id and content), in the order they were made."""
