@@ -93,6 +93,8 @@ def _add_allegation(store, aid: str, supersedes: str | None = None) -> None:
         c.execute("INSERT INTO allegations (id, alleging_party, kind, start_s, end_s, lon, lat, supersedes, "
                   "content_hash, data, ingested_at) VALUES (?, 'A', 'shelling', 0, 1, 37, 48, ?, 'h', ?, ?)",
                   (aid, supersedes, text, T0.isoformat()))
+        c.execute("INSERT INTO review (subject_kind, subject_id, state, updated_at) "   # as the store enters it
+                  "VALUES ('allegation', ?, 'received', ?)", (aid, T0.isoformat()))
 
 
 def _build(path: Path | str, key, *, n_records: int = 12, src: Path | None = None) -> None:
@@ -485,7 +487,8 @@ def test_deleted_and_unlogged_records_are_named(db):
         _add_allegation(store, "AL-3")
         r = AuditLog(store).verify()
     assert [(p.where, p.what.split(" (")[0]) for p in r.problems] == [
-        ("records row 'rec-004'", "is logged"), ("allegations row 'AL-3'", "is not in the audit log")]
+        ("records row 'rec-004'", "is logged"), ("allegations row 'AL-3'", "is not in the audit log"),
+        ("review row 'record rec-004'", "is the review state of a record that is not stored")]
 
 
 # -- proofs --------------------------------------------------------------------------------------

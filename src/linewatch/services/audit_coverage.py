@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from linewatch.audit import Problem, canonical_json
 from linewatch.store.integrity import RUN_KINDS, CellMismatch, Integrity, run_subject
-from linewatch.store.review_integrity import review_mismatches
+from linewatch.store.review_integrity import review_gaps, review_mismatches
 
 if TYPE_CHECKING:
     from linewatch.store.audit_tables import AuditTables
@@ -207,6 +207,7 @@ def coverage_problems(tables: AuditTables) -> list[Problem]:
     problems += map(_cell_problem, integrity.allegation_mismatches())
     problems += map(_cell_problem, integrity.agreement_mismatches())
     problems += map(_cell_problem, review_mismatches(tables.store))
+    problems += [Problem(where, what, None, None) for where, what in review_gaps(tables.store)]
     problems += _run_problems(integrity, tables.latest_by_subject("run"))
     problems += _supersession_problems(integrity, tables.latest_by_subject("supersession"))
     problems += _release_problems(integrity, tables.latest_by_subject("release"))

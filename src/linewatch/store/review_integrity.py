@@ -3,8 +3,8 @@
 Each row of ``review_events`` and ``review_comments`` is logged whole (its ``data``, entry types
 ``review`` and ``comment``), like a record. Their other columns, and the whole ``review`` table
 (each version's state now), are *derived* from those logged events; :func:`review_mismatches`
-derives them again and names every cell that differs, every version or allegation without a
-review row, and every review row without its subject. A state edited in place (a rejected
+derives them again and names every cell that differs; :func:`review_gaps` names every version or
+allegation without a review row, and every review row without its subject. A state edited in place (a rejected
 report made ``approved`` without a move) is found this way.
 """
 
@@ -20,7 +20,7 @@ from linewatch.store.integrity import CellMismatch
 if TYPE_CHECKING:
     from linewatch.store.base import Store
 
-__all__ = ["review_mismatches"]
+__all__ = ["review_gaps", "review_mismatches"]
 
 
 def _events(store: Store) -> Iterator[CellMismatch | tuple[tuple[str, str], dict[str, Any]]]:
@@ -58,8 +58,7 @@ def review_mismatches(store: Store) -> Iterator[CellMismatch]:
         "FROM allegations a LEFT JOIN review v ON v.subject_kind = 'allegation' AND v.subject_id = a.id")
     for kind, sid, source, state, _at, by, n in subjects:
         if state is None:
-            yield CellMismatch("review", f"{kind} {sid}", "state", None, entry_state(source).value)
-            continue
+            continue        # no review row at all: review_gaps names it
         moved = last.get((kind, sid))
         want = ({"state": moved["to"], "updated_by": moved["by"], "n_events": counts[(kind, sid)]} if moved else
                 {"state": entry_state(source, allegation=kind == "allegation").value, "updated_by": None,
@@ -68,8 +67,18 @@ def review_mismatches(store: Store) -> Iterator[CellMismatch]:
         for col, value in want.items():
             if got[col] != value:
                 yield CellMismatch("review", f"{kind} {sid}", col, got[col], value)
+
+
+def review_gaps(store: Store) -> Iterator[tuple[str, str]]:
+    """``(where, what)`` for every version or allegation without a review row, and every review
+    row whose version or allegation is gone."""
+    for kind, table in (("record", "records"), ("allegation", "allegations")):
+        for (sid,) in store.conn.execute(
+                f"SELECT t.id FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM review v WHERE "
+                f"v.subject_kind = '{kind}' AND v.subject_id = t.id)"):
+            yield f"{table} row {sid!r}", "has no review state (table review)"
     for kind, sid in store.conn.execute(
             "SELECT v.subject_kind, v.subject_id FROM review v WHERE NOT EXISTS (SELECT 1 FROM records r WHERE "
             "v.subject_kind = 'record' AND r.id = v.subject_id) AND NOT EXISTS (SELECT 1 FROM allegations a "
             "WHERE v.subject_kind = 'allegation' AND a.id = v.subject_id)"):
-        yield CellMismatch("review", f"{kind} {sid}", "subject_id", sid, None)
+        yield f"review row '{kind} {sid}'", f"is the review state of a {kind} that is not stored"
