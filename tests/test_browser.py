@@ -175,13 +175,14 @@ class Browser:
                 and urlsplit(url).hostname != HOST]
 
 
-@pytest.fixture(scope="module")
-def browser(server, tmp_path_factory):
+@contextmanager
+def chromium(profile: Path) -> Iterator[Browser]:
+    """Headless Chromium (its profile in ``profile``) that resolves no name but 127.0.0.1 and
+    never lets Selenium Manager download anything; quit on exit."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    profile = tmp_path_factory.mktemp("chromium-profile")
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-dev-shm-usage", "--disable-extensions", "--window-size=1366,900",
@@ -199,6 +200,12 @@ def browser(server, tmp_path_factory):
         yield Browser(driver)
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="module")
+def browser(server, tmp_path_factory):
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as b:
+        yield b
 
 
 def _wait(driver, cond, what: str, timeout: float = WAIT_S):

@@ -31,15 +31,12 @@ from pathlib import Path
 import pytest
 
 from test_browser import (
-    CHROMEDRIVER,
-    CHROMIUM,
-    HOST,
     WAIT_S,
-    Browser,
     _all,
     _css,
     _need_browser,
     _screenshot,
+    chromium,
     serving,
 )
 from test_browser import _build_store as build_day_store
@@ -99,25 +96,8 @@ def server(tmp_path_factory, module_new_store_url):
 
 @pytest.fixture(scope="module")
 def browser(server, tmp_path_factory):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--disable-extensions", "--window-size=1366,900",
-                f"--user-data-dir={profile}", f"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE {HOST}"):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SE_OFFLINE", "true")      # never let Selenium Manager fetch anything
-        driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
-    driver.set_page_load_timeout(30)
-    try:
-        yield Browser(driver)
-    finally:
-        driver.quit()
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as b:
+        yield b
 
 
 # -- helpers ------------------------------------------------------------------------------------

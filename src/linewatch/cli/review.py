@@ -105,6 +105,9 @@ def review_list(state: StateOpt = None, kind: KindOpt = None, source_kind: Sourc
     f = _filter(state, kind, source_kind, sector, start, end, text, author, min_sensors)
     with open_db(db) as store:
         rows = queue(store, f, limit=limit)
+    if not rows:
+        say(out, "No record in the review queue matches the filter.")
+        return
     title = (f"Review queue: {len(rows)} record{'' if len(rows) == 1 else 's'}"
              + (f" (the first {limit}: --limit for more)" if len(rows) == limit else ""))
     table = Table("id", "time", "kind", "place (lon, lat)", "source", "author", "state", "updated by",
