@@ -31,7 +31,10 @@ from linewatch.fusion.columns import Prepared
 from linewatch.fusion.estimation import per_detection_chi2, travel_time
 from linewatch.fusion.fitting import Fit, fit_rows, n_meas
 from linewatch.fusion.params import FusionParams
+from linewatch.fusion.ghosts import DetectionPattern, heard_sensors
 from linewatch.fusion.refinement import refine
+from linewatch.fusion.search import best_first
+from linewatch.fusion.stacking import stack_candidates
 
 __all__ = ["BlockResult", "BlockTask", "MapFn", "associate_block", "reassign", "run_block"]
 
@@ -48,6 +51,9 @@ class BlockTask:
     params: FusionParams
     alive: np.ndarray
     grid: TileGrid
+    #: detections of ``p`` that incidents took before (they are not searched, but they are
+    #: not silence either); None: none
+    taken: np.ndarray | None = None
 
 
 #: What :func:`run_block` gives back: the block's fits, and counts of what its search tried
@@ -63,17 +69,23 @@ def run_block(task: BlockTask) -> BlockResult:
     search tried and rejected."""
     stats = {"candidates": 0, "rejected_share": 0, "rejected_chi2": 0, "rejected_near": 0,
              "rejected_bearings": 0}
-    fits = associate_block(task.p, np.arange(len(task.p.t)), task.bs, task.c, task.params,
-                           task.alive, task.grid, stats)
+    everything = np.arange(len(task.p.t))
+    rows = everything if task.taken is None else everything[~task.taken]
+    fits = associate_block(task.p, rows, task.bs, task.c, task.params, task.alive, task.grid,
+                           stats, everything=everything)
     return fits, stats
 
 
 def associate_block(p: Prepared, rows: np.ndarray, bs: float, c: float, params: FusionParams,
-                    alive: np.ndarray, grid: TileGrid, stats: dict[str, int]) -> list[Fit]:
+                    alive: np.ndarray, grid: TileGrid, stats: dict[str, int], *,
+                    everything: np.ndarray | None = None) -> list[Fit]:
     """Best-first, exclusive acceptance of the candidates of one time block of one tile: the
     strongest candidates of all the block's windows (and of the windows just after it) are
     refined first, so a strong event takes its detections before any partial, wrong fit can
     form from some of them. Returns the fits whose origin time lies in the block."""
+    everything = rows if everything is None else everything
+    if params.association == "stack":
+        return _associate_stacked(p, rows, bs, c, params, alive, grid, stats, everything)
     geo = Geometry.of(p, rows, grid, c, params)
     parts = [window_candidates(p, rows, float(ws), c, params, grid, geo)
              for ws in np.arange(bs, bs + params.block_s + params.block_overlap_s, params.window_s)]
@@ -104,7 +116,7 @@ def associate_block(p: Prepared, rows: np.ndarray, bs: float, c: float, params: 
             continue  # its detections have gone to better fits
         stats["candidates"] += 1
         fit = refine(p, free, cx, cy, t_guess, c, params)
-        if fit is None or not _acceptable(p, fit, alive, params, stats):
+        if fit is None or not _acceptable(p, fit, alive, params, stats, c, everything):
             continue
         if _contradicted(p, free, fit, c, params):
             stats["rejected_bearings"] += 1
@@ -115,6 +127,41 @@ def associate_block(p: Prepared, rows: np.ndarray, bs: float, c: float, params: 
         if bs <= fit.t0 < bs + params.block_s:
             out.append(fit)
     return out
+
+
+def _associate_stacked(p: Prepared, rows: np.ndarray, bs: float, c: float, params: FusionParams,
+                       alive: np.ndarray, grid: TileGrid, stats: dict[str, int],
+                       everything: np.ndarray) -> list[Fit]:
+    """The block's fits by back-projection and best-first search (:mod:`.stacking`,
+    :mod:`.search`): first the sources at least ``strong_floor`` sensors heard; then, on the
+    detections left, the weaker ones, each tested against clutter by the detection pattern
+    the strong ones show (:mod:`.ghosts`)."""
+    geo = Geometry.of(p, rows, grid, c, params)
+    t_lo, t_hi = bs, bs + params.block_s + params.block_overlap_s
+    free = np.ones(len(rows), bool)
+
+    def strong_ok(fit: Fit) -> bool:
+        return _acceptable(p, fit, alive, params, stats, c, everything)
+
+    floor = params.strong_floor
+    cands = stack_candidates(p, rows, grid, geo, c, params, t_lo, t_hi, floor)
+    stats["candidates"] += len(cands)
+    fits = best_first(p, rows, free, cands, c, params, floor, strong_ok, stats)
+    if params.weak_floors:
+        duration = max(float(p.t[rows[-1]] - p.t[rows[0]]), 1.0) if len(rows) else 1.0
+        pattern = DetectionPattern.learn(p, fits, alive, rows[free], duration, params)
+
+        def weak_ok(fit: Fit) -> bool:
+            if pattern.llr(p, fit, alive, c, params, everything) >= params.ghost_llr:
+                return True
+            stats["rejected_ghost"] = stats.get("rejected_ghost", 0) + 1
+            return False
+
+        for floor in params.weak_floors:
+            cands = stack_candidates(p, rows[free], grid, geo, c, params, t_lo, t_hi, floor)
+            stats["candidates"] += len(cands)
+            fits += best_first(p, rows, free, cands, c, params, floor, weak_ok, stats)
+    return [f for f in fits if bs <= f.t0 < bs + params.block_s]
 
 
 def _contradicted(p: Prepared, free: np.ndarray, fit: Fit, c: float,
@@ -142,42 +189,68 @@ def _contradicted(p: Prepared, free: np.ndarray, fit: Fit, c: float,
 def reassign(p: Prepared, fits: list[Fit], c: float, params: FusionParams,
              alive: np.ndarray) -> list[Fit]:
     """Greedy acceptance gives each detection to the first good fit that wanted it; here each
-    detection held by any fit goes to the fit that explains it best (the lowest χ² per
-    measurement within the gate), every fit is refitted on what it got, and a fit that no longer
-    passes the acceptance tests is dropped, its detections free again; ``params.reassign_rounds``
-    times. A detection of two events heard together ends with the one it fits."""
-    reach_s = params.max_range_m / c + 120.0     # observers report up to minutes after the sound
+    detection held by any fit goes to the fit that explains it best, every fit is refitted on
+    what it got, and a fit that no longer passes the acceptance tests is dropped, its
+    detections free again; ``params.reassign_rounds`` times.
+
+    "Best" is an assignment, not a vote: (detection, fit) pairs within the gate are taken in
+    order of χ² per measurement, each detection once and each fit at most one detection of
+    each sensor. A detection that fits a second event by chance better than its own cannot
+    leave its own event one sensor short while the other, which has that sensor already,
+    drops it."""
     stats = {"rejected_share": 0, "rejected_chi2": 0, "rejected_near": 0}
     for _ in range(params.reassign_rounds):
         if len(fits) < 2:
             return fits
         pool = np.unique(np.concatenate([f.rows for f in fits]))
-        owner = np.full(len(pool), -1)
-        score = np.full(len(pool), np.inf)
-        for k, f in enumerate(fits):
-            lo = int(np.searchsorted(p.t[pool], f.t0 - 10.0, "left"))
-            hi = int(np.searchsorted(p.t[pool], f.t0 + reach_s, "right"))
-            m = p.measurements(pool[lo:hi], c, params, f.x, f.y)
-            chi2 = per_detection_chi2(f.x, f.y, f.t0, m, c, params.wind_m_s)
-            nm = n_meas(m)
-            per = np.where(chi2 <= params.gate_sigma ** 2 * nm, chi2 / nm, np.inf)
-            better = per < score[lo:hi]
-            score[lo:hi][better] = per[better]
-            owner[lo:hi][better] = k
+        everything = np.arange(len(p.t))
+        owner = _assignment(p, pool, fits, c, params)
         kept = []
         for k, f in enumerate(fits):
             rows = pool[owner == k]
             if len(rows) == 0:
                 continue
             g = fit_rows(p, rows, f.x, f.y, f.t0, c, params)
-            if g is not None and _acceptable(p, g, alive, params, stats):
+            if g is not None and _acceptable(p, g, alive, params, stats, c, everything):
                 kept.append(g)
         fits = kept
     return fits
 
 
+def _assignment(p: Prepared, pool: np.ndarray, fits: list[Fit], c: float,
+                params: FusionParams) -> np.ndarray:
+    """The fit each detection of ``pool`` goes to (−1: none): pairs within the gate in order
+    of χ² per measurement, each detection once, each fit one detection per sensor."""
+    reach_s = params.max_range_m / c + 120.0     # observers report up to minutes after the sound
+    scores, picks, owners = [], [], []
+    for k, f in enumerate(fits):
+        lo = int(np.searchsorted(p.t[pool], f.t0 - 10.0, "left"))
+        hi = int(np.searchsorted(p.t[pool], f.t0 + reach_s, "right"))
+        m = p.measurements(pool[lo:hi], c, params, f.x, f.y)
+        per = per_detection_chi2(f.x, f.y, f.t0, m, c, params.wind_m_s) / n_meas(m)
+        ok = np.flatnonzero(per <= params.gate_sigma ** 2)
+        scores.append(per[ok])
+        picks.append(lo + ok)
+        owners.append(np.full(len(ok), k))
+    owner = np.full(len(pool), -1)
+    if not scores:
+        return owner
+    score, pick, fit_of = (np.concatenate(v) for v in (scores, picks, owners))
+    order = np.lexsort((fit_of, pick, score))
+    sensor = p.sensor[pool]
+    held: set[tuple[int, int]] = set()
+    for i in order.tolist():
+        j, k = int(pick[i]), int(fit_of[i])
+        key = (k, int(sensor[j]))
+        if owner[j] >= 0 or key in held:
+            continue
+        owner[j] = k
+        held.add(key)
+    return owner
+
+
 def _acceptable(p: Prepared, fit: Fit, alive: np.ndarray, params: FusionParams,
-                stats: dict[str, int]) -> bool:
+                stats: dict[str, int], c: float, everything: np.ndarray) -> bool:
     n_toa = len(np.unique(p.sensor[fit.rows][p.toa[fit.rows]]))
     if n_toa < params.min_sensors:
         return False
@@ -193,7 +266,7 @@ def _acceptable(p: Prepared, fit: Fit, alive: np.ndarray, params: FusionParams,
     # source far from most of them leaves the close ones silent
     near = np.flatnonzero(alive & p.sensor_toa
                           & (np.hypot(p.sx - fit.x, p.sy - fit.y) <= params.near_m))
-    silent = len(near) - len(np.intersect1d(near, p.sensor[fit.rows]))
+    silent = len(near) - len(np.intersect1d(near, heard_sensors(p, everything, fit, c, params)))
     if silent > max(params.near_silent, params.near_silent_share * len(near)):
         stats["rejected_near"] += 1
         return False

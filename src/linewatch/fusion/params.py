@@ -34,6 +34,18 @@ class FusionParams:
     #: distance at which a sensor hears half the events: a quiet source (for the share test)
     #: and a loud one (for where searching is worth it at all)
     detection_range_m: tuple[float, float] = (8_000.0, 15_000.0)
+    #: the association: ``"stack"`` (back-projection, best-first, ghost test by detection
+    #: pattern) or ``"windows"`` (the search window by window of engine 2)
+    association: str = "stack"
+    stack_bin_s: float = 1.0               # origin-time bin of the back-projection
+    recount_s: float = 1.6                 # a candidate's support: implied origins this close
+    gather_s: float = 2.5                  # a candidate's refinement reads arrivals this close
+    gather_sigma: float = 4.0              # gate of the gathering, the fit's covariance included
+    trim_quantile: float = 0.995           # a fit's χ² above this quantile: drop its worst
+    strong_floor: int = 10                 # first pass: sources heard by this many sensors
+    #: later passes, on what is left: their floors, each candidate tested against clutter
+    weak_floors: tuple[int, ...] = (7,)
+    ghost_llr: float = 20.0                # log-likelihood ratio event/clutter to accept
     max_range_m: float = 25_000.0          # farthest sensor-source distance considered
     grid_m: float = 1_000.0                # coarse search cell
     window_s: float = 30.0                 # origin-time window of the coarse search

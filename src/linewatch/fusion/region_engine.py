@@ -238,12 +238,12 @@ def _associate_hour(p: Prepared, blocks: np.ndarray, reach_s: float, used: np.nd
             tasks: list[BlockTask] = []
             for i in range(phase, len(layout.masks), 2):
                 rows = np.arange(lo_r, hi_r)
-                rows = rows[layout.masks[i][p.sensor[rows]] & ~used[rows]]
-                if len(rows) < params.min_sensors or len(grids[i].x) == 0:
+                rows = rows[layout.masks[i][p.sensor[rows]]]
+                if int((~used[rows]).sum()) < params.min_sensors or len(grids[i].x) == 0:
                     continue
                 tiles.append((i, rows))
                 tasks.append(BlockTask(p.take(rows), float(bs), c, params,
-                                       layout.masks[i] & alive, grids[i]))
+                                       layout.masks[i] & alive, grids[i], taken=used[rows]))
             for (i, rows), (block_fits, block_stats) in zip(tiles, map_fn(run_block, tasks)):
                 merge_counts(stats, block_stats)
                 for fit in block_fits:

@@ -1,0 +1,132 @@
+"""Ghost control by detection pattern: is a weak candidate an event, or clutter that fits?
+
+Learned from the data itself (the block's strong incidents and its leftover detections), two
+things: the chance that an arrival-time sensor hears an event at a given distance,
+``p(d)`` (binned, with a prior of a few pseudo-counts from the detection curve of
+``params.detection_range_m``), and each sensor's own clutter rate ``λ_s`` (its detections
+that no strong incident took, per second).
+
+A candidate then passes when the log-likelihood ratio of "an event here" against "clutter
+only" reaches ``params.ghost_llr``:
+
+    Σ over its arrival times  [log p(d_s) − log(λ_s σ_s √(2π)) − z_s² / 2]
+  + Σ over its bearings       [log 2π − log(σ_b √(2π)) − z_b² / 2]
+  + Σ over the sensors in reach that stayed silent  log(1 − p(d_s))
+
+A ghost inside the network fails on its silent neighbours; one at the network's edge, heard by
+few, on its picks' likelihood against each sensor's clutter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from linewatch.fusion.columns import Prepared
+from linewatch.fusion.estimation import travel_time
+from linewatch.fusion.fitting import Fit
+from linewatch.fusion.params import FusionParams
+
+__all__ = ["DetectionPattern", "heard_sensors"]
+
+_BIN_M = 2_000.0
+_PRIOR_WEIGHT = 3.0
+_P_RANGE = (0.01, 0.99)
+
+
+@dataclass(frozen=True)
+class DetectionPattern:
+    """``p(d)`` by distance bin (``_BIN_M`` wide, from 0 to ``max_range_m``) and the clutter
+    rate of every sensor, per second."""
+
+    p_heard: np.ndarray
+    clutter_per_s: np.ndarray
+
+    @classmethod
+    def learn(cls, p: Prepared, fits: Sequence[Fit], alive: np.ndarray, leftover: np.ndarray,
+              duration_s: float, params: FusionParams) -> DetectionPattern:
+        """From strong incidents ``fits``, the ``alive`` sensors, and the ``leftover``
+        detections (rows no incident took) over ``duration_s`` seconds.
+
+        >>> from linewatch.fusion.columns import Prepared
+        >>> import numpy as np
+        >>> z = np.zeros(0)
+        >>> p = Prepared(np.zeros(1), np.zeros(1), np.zeros(0, int), z, z, z, z, z, z, z, z, z,
+        ...              z, np.zeros(0, object), np.zeros(0, bool), np.ones(1, bool))
+        >>> pat = DetectionPattern.learn(p, [], np.ones(1, bool), np.zeros(0, int), 600.0,
+        ...                              FusionParams())
+        >>> round(float(pat.p_at(np.array([1000.0]))[0]), 2)     # the prior, near
+        0.95
+        """
+        n_bins = int(math.ceil(params.max_range_m / _BIN_M))
+        centres = (np.arange(n_bins) + 0.5) * _BIN_M
+        r50 = 0.5 * (params.detection_range_m[0] + params.detection_range_m[1])
+        prior = 0.95 / (1.0 + np.exp((centres - r50) / 2_000.0))
+        heard = prior * _PRIOR_WEIGHT
+        total = np.full(n_bins, _PRIOR_WEIGHT)
+        listening = np.flatnonzero(alive & p.sensor_toa)
+        for f in fits:
+            d = np.hypot(p.sx[listening] - f.x, p.sy[listening] - f.y)
+            near = d < n_bins * _BIN_M
+            b = (d[near] / _BIN_M).astype(np.int64)
+            got = np.isin(listening[near], p.sensor[f.rows[p.toa[f.rows]]])
+            total += np.bincount(b, minlength=n_bins)
+            heard += np.bincount(b, weights=got.astype(float), minlength=n_bins)
+        p_heard = np.clip(heard / total, *_P_RANGE)
+        toa = leftover[p.toa[leftover]]
+        counts = np.bincount(p.sensor[toa], minlength=len(p.sx)).astype(float)
+        clutter = (counts + 0.5) / max(duration_s, 1.0)
+        return cls(p_heard, clutter)
+
+    def p_at(self, d: np.ndarray) -> np.ndarray:
+        """The chance of hearing an event at each distance (the farthest bin beyond)."""
+        b = np.minimum((np.asarray(d) / _BIN_M).astype(np.int64), len(self.p_heard) - 1)
+        out: np.ndarray = self.p_heard[b]
+        return out
+
+    def llr(self, p: Prepared, fit: Fit, alive: np.ndarray, c: float, params: FusionParams,
+            everything: np.ndarray) -> float:
+        """The log-likelihood ratio of the fit's event against clutter only; a sensor is
+        silent if none of ``everything`` (the rows, sorted by time, taken or not) is an
+        arrival at it from the fit's source."""
+        rows = fit.rows[p.toa[fit.rows]]
+        m = p.measurements(rows, c, params, fit.x, fit.y)
+        dx, dy = fit.x - m.sensor_x, fit.y - m.sensor_y
+        d = np.hypot(dx, dy)
+        z = (m.time_s - fit.t0 - travel_time(dx, dy, c, params.wind_m_s)) / m.toa_sd_s
+        lam = self.clutter_per_s[p.sensor[rows]]
+        total = float(np.sum(np.log(self.p_at(d)) - np.log(lam * m.toa_sd_s * math.sqrt(2 * math.pi))
+                             - 0.5 * z * z))
+        has_b = np.isfinite(m.bearing_rad)
+        if has_b.any():
+            miss = np.angle(np.exp(1j * (m.bearing_rad[has_b] - np.arctan2(dx[has_b], dy[has_b]))))
+            sd = m.bearing_sd_rad[has_b]
+            total += float(np.sum(math.log(2 * math.pi) - np.log(sd * math.sqrt(2 * math.pi))
+                                  - 0.5 * (miss / sd) ** 2))
+        listening = np.flatnonzero(alive & p.sensor_toa)
+        silent = np.setdiff1d(listening, heard_sensors(p, everything, fit, c, params))
+        ds = np.hypot(p.sx[silent] - fit.x, p.sy[silent] - fit.y)
+        ds = ds[ds <= params.max_range_m]
+        return total + float(np.sum(np.log1p(-self.p_at(ds))))
+
+
+def heard_sensors(p: Prepared, rows: np.ndarray, fit: Fit, c: float,
+                  params: FusionParams) -> np.ndarray:
+    """The sensors with an arrival time among ``rows`` (sorted by time, whether an incident
+    took it or not) that fits the source of ``fit``: they heard it, or heard something else
+    just then, and are not silent."""
+    lo = np.searchsorted(p.t[rows], fit.t0 - 5.0, "left")
+    hi = np.searchsorted(p.t[rows], fit.t0 + params.max_range_m / c + 5.0, "right")
+    win = rows[lo:hi]
+    toa = win[p.toa[win]]
+    if len(toa) == 0:
+        return np.zeros(0, np.int64)
+    m = p.measurements(toa, c, params, fit.x, fit.y)
+    res = m.time_s - fit.t0 - travel_time(fit.x - m.sensor_x, fit.y - m.sensor_y, c,
+                                          params.wind_m_s)
+    ok = np.abs(res) <= params.gate_sigma * m.toa_sd_s + 0.5
+    heard: np.ndarray = np.unique(p.sensor[toa[ok]])
+    return heard
