@@ -83,7 +83,7 @@ def test_the_scenario_crosses_seams(scenario):
     sim, ref = scenario
     assert len(plan_regions(sim.sensors, AGREEMENT, PARAMS)) >= 2
     assert len(ref.incidents) > 100 and any(i.pair_id for i in ref.incidents)
-    assert ref.engine == "fusion-2+regions-50km"
+    assert ref.engine == "fusion-3+regions-50km"
     assert len(ref.stats["region_wind_m_s"]) >= 3
 
 
@@ -158,12 +158,12 @@ def test_cli_end_to_end(scenario, tmp_path):
     assert "local:2" in two.output
     with open_store(db) as store:
         runs = store.fusion_runs()
-        assert [r["engine"] for r in runs] == ["fusion-2+regions-50km"] * 2
+        assert [r["engine"] for r in runs] == ["fusion-3+regions-50km"] * 2
         rows = list(store.record_rows())
         assert {r["id"].rsplit(".r", 1)[1] for r in rows} == {str(runs[1]["id"])}
         assert sorted(r["id"].rsplit(".r", 1)[0] for r in rows) == sorted(i.id for i in ref.incidents)
         assert store.count_records() == 2 * len(ref.incidents)
-        assert all(json.loads(json.dumps(r))["engine"] == "fusion-2+regions-50km" for r in rows)
+        assert all(json.loads(json.dumps(r))["engine"] == "fusion-3+regions-50km" for r in rows)
 
 
 @pytest.mark.parametrize("bad", [("--from", "yesterday"), ("--to", "2025-06-15T10:00"),

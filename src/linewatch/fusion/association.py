@@ -30,8 +30,8 @@ from linewatch.fusion.candidates import Geometry, TileGrid, expected_sensors, su
 from linewatch.fusion.columns import Prepared
 from linewatch.fusion.estimation import per_detection_chi2, travel_time
 from linewatch.fusion.fitting import Fit, fit_rows, n_meas
-from linewatch.fusion.params import FusionParams
 from linewatch.fusion.ghosts import DetectionPattern, heard_sensors
+from linewatch.fusion.params import FusionParams
 from linewatch.fusion.refinement import refine
 from linewatch.fusion.search import best_first
 from linewatch.fusion.stacking import stack_candidates
@@ -140,28 +140,45 @@ def _associate_stacked(p: Prepared, rows: np.ndarray, bs: float, c: float, param
     t_lo, t_hi = bs, bs + params.block_s + params.block_overlap_s
     free = np.ones(len(rows), bool)
 
-    def strong_ok(fit: Fit) -> bool:
-        return _acceptable(p, fit, alive, params, stats, c, everything)
+    duration = max(float(p.t[rows[-1]] - p.t[rows[0]]), 1.0) if len(rows) else 1.0
+    # before any incident is known: the prior detection curve, and all detections as clutter
+    pattern = DetectionPattern.learn(p, [], alive, rows, duration, params)
+
+    def plausible(fit: Fit) -> bool:
+        return _plausible(p, fit, pattern, alive, c, params, everything, stats)
+
+    # a candidate's cell may be up to half a diagonal from its source
+    slack_s = params.recount_s + params.grid_m * math.sqrt(0.5) / c
+
+    def promising(x: float, y: float, t0: float, support: np.ndarray) -> bool:
+        return pattern.bound(p, x, y, t0, support, alive, c, params, everything,
+                             slack_s) >= params.ghost_llr
 
     floor = params.strong_floor
     cands = stack_candidates(p, rows, grid, geo, c, params, t_lo, t_hi, floor)
     stats["candidates"] += len(cands)
-    fits = best_first(p, rows, free, cands, c, params, floor, strong_ok, stats)
+    fits = best_first(p, rows, free, cands, c, params, floor, plausible, stats)
     if params.weak_floors:
-        duration = max(float(p.t[rows[-1]] - p.t[rows[0]]), 1.0) if len(rows) else 1.0
         pattern = DetectionPattern.learn(p, fits, alive, rows[free], duration, params)
-
-        def weak_ok(fit: Fit) -> bool:
-            if pattern.llr(p, fit, alive, c, params, everything) >= params.ghost_llr:
-                return True
-            stats["rejected_ghost"] = stats.get("rejected_ghost", 0) + 1
-            return False
-
         for floor in params.weak_floors:
             cands = stack_candidates(p, rows[free], grid, geo, c, params, t_lo, t_hi, floor)
             stats["candidates"] += len(cands)
-            fits += best_first(p, rows, free, cands, c, params, floor, weak_ok, stats)
+            fits += best_first(p, rows, free, cands, c, params, floor, plausible, stats,
+                               promising)
     return [f for f in fits if bs <= f.t0 < bs + params.block_s]
+
+
+def _plausible(p: Prepared, fit: Fit, pattern: DetectionPattern, alive: np.ndarray, c: float,
+               params: FusionParams, everything: np.ndarray, stats: dict[str, int]) -> bool:
+    """A fit is an event if it is consistent (χ² per degree of freedom) and its detection
+    pattern is far likelier from an event than from clutter (:mod:`.ghosts`)."""
+    if fit.chi2 / fit.dof > params.max_chi2_per_dof:
+        stats["rejected_chi2"] = stats.get("rejected_chi2", 0) + 1
+        return False
+    if pattern.llr(p, fit, alive, c, params, everything) < params.ghost_llr:
+        stats["rejected_ghost"] = stats.get("rejected_ghost", 0) + 1
+        return False
+    return True
 
 
 def _contradicted(p: Prepared, free: np.ndarray, fit: Fit, c: float,
@@ -199,19 +216,28 @@ def reassign(p: Prepared, fits: list[Fit], c: float, params: FusionParams,
     leave its own event one sensor short while the other, which has that sensor already,
     drops it."""
     stats = {"rejected_share": 0, "rejected_chi2": 0, "rejected_near": 0}
+    everything = np.arange(len(p.t))
+    stacked = params.association == "stack"
+    floor = min((params.min_sensors, *params.weak_floors)) if stacked else params.min_sensors
     for _ in range(params.reassign_rounds):
         if len(fits) < 2:
             return fits
         pool = np.unique(np.concatenate([f.rows for f in fits]))
-        everything = np.arange(len(p.t))
         owner = _assignment(p, pool, fits, c, params)
+        if stacked:
+            duration = max(float(p.t[-1] - p.t[0]), 1.0) if len(p.t) else 1.0
+            leftover = np.setdiff1d(everything, pool[owner >= 0])
+            pattern = DetectionPattern.learn(p, fits, alive, leftover, duration, params)
         kept = []
         for k, f in enumerate(fits):
             rows = pool[owner == k]
             if len(rows) == 0:
                 continue
             g = fit_rows(p, rows, f.x, f.y, f.t0, c, params)
-            if g is not None and _acceptable(p, g, alive, params, stats, c, everything):
+            if g is None or len(np.unique(p.sensor[g.rows[p.toa[g.rows]]])) < floor:
+                continue
+            if (_plausible(p, g, pattern, alive, c, params, everything, stats) if stacked
+                    else _acceptable(p, g, alive, params, stats, c, everything)):
                 kept.append(g)
         fits = kept
     return fits

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ENGINE_VERSION", "FusedHour", "FusionResult", "engine_label", "fuse", "fuse_chunks"]
 
-ENGINE_VERSION = "fusion-2"
+ENGINE_VERSION = "fusion-3"
 
 
 @dataclass(frozen=True)
@@ -117,9 +117,9 @@ def engine_label(params: FusionParams) -> str:
     """The engine version, with the region length when the line is cut into regions.
 
     >>> engine_label(FusionParams())
-    'fusion-2'
+    'fusion-3'
     >>> engine_label(FusionParams(region_m=200_000.0))
-    'fusion-2+regions-200km'
+    'fusion-3+regions-200km'
     """
     if params.region_m is None:
         return ENGINE_VERSION

@@ -112,6 +112,41 @@ class DetectionPattern:
         ds = ds[ds <= params.max_range_m]
         return total + float(np.sum(np.log1p(-self.p_at(ds))))
 
+    def bound(self, p: Prepared, x: float, y: float, t0: float, support: np.ndarray,
+              alive: np.ndarray, c: float, params: FusionParams, everything: np.ndarray,
+              slack_s: float) -> float:
+        """An upper bound of :meth:`llr` for a candidate at ``(x, y, t0)`` held by the
+        ``support`` detections, one per sensor (every arrival time's residual taken as
+        nought, every bearing as pointing within a cell of the candidate, a sensor silent only
+        if nothing at all arrived within ``slack_s`` of its time)."""
+        sensor = p.sensor[support]
+        dx, dy = x - p.sx[sensor], y - p.sy[sensor]
+        d = np.hypot(dx, dy)
+        sd = np.hypot(p.pick_sd[support], params.celerity_jitter * d / c)
+        gain = (np.log(self.p_at(d))
+                - np.log(self.clutter_per_s[sensor] * sd * math.sqrt(2 * math.pi)))
+        has_b = np.isfinite(p.bearing[support])
+        if has_b.any():
+            b_sd = p.bearing_sd[support][has_b]
+            miss = np.abs(np.angle(np.exp(1j * (p.bearing[support][has_b]
+                                                 - np.arctan2(dx[has_b], dy[has_b])))))
+            slack = np.arctan2(params.grid_m * math.sqrt(0.5), np.maximum(d[has_b], 1.0))
+            z = np.maximum(miss - slack, 0.0) / b_sd
+            gain[has_b] += math.log(2 * math.pi) - np.log(b_sd * math.sqrt(2 * math.pi)) - 0.5 * z * z
+        # a detection that would lower the ratio may be left out of the fit
+        total = float(np.sum(np.maximum(gain, 0.0)))
+        listening = np.flatnonzero(alive & p.sensor_toa)
+        ds = np.hypot(p.sx[listening] - x, p.sy[listening] - y)
+        listening, ds = listening[ds <= params.max_range_m], ds[ds <= params.max_range_m]
+        lo = np.searchsorted(p.t[everything], t0 - slack_s, "left")
+        hi = np.searchsorted(p.t[everything], t0 + params.max_range_m / c + slack_s, "right")
+        win = everything[lo:hi]
+        win = win[p.toa[win]]
+        dt = p.t[win] - t0 - np.hypot(p.sx[p.sensor[win]] - x, p.sy[p.sensor[win]] - y) / c
+        heard = np.unique(p.sensor[win[np.abs(dt) <= slack_s]])
+        silent = ~np.isin(listening, heard)
+        return total + float(np.sum(np.log1p(-self.p_at(ds[silent]))))
+
 
 def heard_sensors(p: Prepared, rows: np.ndarray, fit: Fit, c: float,
                   params: FusionParams) -> np.ndarray:

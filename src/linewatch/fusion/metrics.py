@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -43,7 +43,7 @@ from linewatch.geo import GEOD, WorkingFrame
 from linewatch.model import Detections, Incident, Sensors, Truth
 
 __all__ = ["AssociationScores", "CHI2_95_2D", "LocalizationScores", "Scores", "SideScores",
-           "association_scores", "crlb_trace_at", "error_statistics", "localization_scores",
+           "association_scores", "crlb_trace_at", "error_statistics", "heard_by", "localization_scores",
            "match_events", "offsets_en_m", "pool_scores", "score_incidents", "side_scores",
            "truth_detection_sets"]
 
@@ -130,13 +130,17 @@ def association_scores(incident_detection_sets: Sequence[frozenset[str]],
                        truth_detection_sets: Mapping[int, frozenset[str]], *,
                        min_share: float = 0.6, min_detections: int = 4,
                        merge_min_detections: int = 3,
-                       pairs: Sequence[tuple[int, int]] | None = None) -> AssociationScores:
+                       pairs: Sequence[tuple[int, int]] | None = None,
+                       counted: Collection[int] | None = None) -> AssociationScores:
     """Precision, recall and F1 over the counted events, plus ghosts, merges and splits
     (definitions in the module docstring). With no incidents the precision is 1; with no
-    counted events the recall is 1."""
+    counted events the recall is 1. ``counted``: the events to count, if not those with at
+    least ``min_detections`` detections (e.g. :func:`heard_by` at least 7 sensors); an
+    incident that matches another event is then left out of the precision."""
     if pairs is None:
         pairs = match_events(incident_detection_sets, truth_detection_sets, min_share=min_share)
-    counted = {e for e, ids in truth_detection_sets.items() if len(ids) >= min_detections}
+    counted = ({e for e, ids in truth_detection_sets.items() if len(ids) >= min_detections}
+               if counted is None else set(counted))
     tp_pairs = [(i, e) for i, e in pairs if e in counted]
     tp = len(tp_pairs)
     n_pred = len(incident_detection_sets) - (len(pairs) - tp)
@@ -159,6 +163,20 @@ def association_scores(incident_detection_sets: Sequence[frozenset[str]],
         n_predicted=n_pred, precision=precision, recall=recall, f1=f1, ghosts=ghosts, merged=merged, split=split,
         extra_per_event=float(np.mean(extra)) if extra else math.nan,
         missing_per_event=float(np.mean(missing)) if missing else math.nan)
+
+
+def heard_by(truth: Truth, sensors: Sensors, detections: Detections, n_sensors: int) -> set[int]:
+    """The true events whose arrival times at least ``n_sensors`` distinct microphones and
+    arrays measured: those the association must not miss, whatever the clutter."""
+    row = {str(d): k for k, d in enumerate(detections.ids)}
+    acoustic = np.isin(sensors.kind, ["microphone", "array"])
+    out = set()
+    for event, ids in truth_detection_sets(truth).items():
+        rows = [row[d] for d in ids if d in row]
+        heard = {int(s) for s in detections.sensor[rows] if acoustic[s]}
+        if len(heard) >= n_sensors:
+            out.add(event)
+    return out
 
 
 # -- localization -------------------------------------------------------------------------------

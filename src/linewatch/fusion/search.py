@@ -27,6 +27,9 @@ __all__ = ["best_first", "focus", "gate_chi2", "locate", "n_toa_sensors", "trim"
 
 #: Accepts (True) or rejects a refined fit that still holds all its detections.
 Accept = Callable[[Fit], bool]
+#: Whether a candidate at (x, y, t0) whose support is the given detections could pass ``accept``
+#: at all (cheap, before the refinement).
+Promising = Callable[[float, float, float, np.ndarray], bool]
 
 _MAX_REFINES = 3
 
@@ -37,8 +40,8 @@ def n_toa_sensors(p: Prepared, fit: Fit) -> int:
 
 
 def best_first(p: Prepared, rows: np.ndarray, free: np.ndarray, cands: np.ndarray, c: float,
-               params: FusionParams, floor: int, accept: Accept,
-               stats: dict[str, int]) -> list[Fit]:
+               params: FusionParams, floor: int, accept: Accept, stats: dict[str, int],
+               promising: Promising | None = None) -> list[Fit]:
     """Run the queue over ``cands`` (rows of score, x, y, t0); ``free`` (over ``rows``, which
     are sorted by time) is updated as fits take their detections. Returns the fits accepted."""
     heap: list[tuple[float, int, float, float, float, int]] = [
@@ -55,8 +58,11 @@ def best_first(p: Prepared, rows: np.ndarray, free: np.ndarray, cands: np.ndarra
             if accept(fit):
                 free[np.searchsorted(rows, fit.rows)] = False
                 out.append(fit)
+            else:
+                stats["refused"] = stats.get("refused", 0) + 1
             continue
-        n = _recount(p, rows[free], x, y, t0, c, params)
+        support = _support(p, rows[free], x, y, t0, c, params)
+        n = len(support)
         if n < floor:
             continue
         if fit is None and n < -neg:
@@ -64,9 +70,14 @@ def best_first(p: Prepared, rows: np.ndarray, free: np.ndarray, cands: np.ndarra
             continue
         if refines >= _MAX_REFINES:
             continue
+        if refines == 0 and promising is not None and not promising(
+                x, y, t0, _support(p, rows[free], x, y, t0, c, params, _cell_slack(c, params))):
+            stats["hopeless"] = stats.get("hopeless", 0) + 1
+            continue
         stats["refinements"] = stats.get("refinements", 0) + 1
         fit = _refine(p, rows[free], x, y, t0, c, params, floor)
         if fit is None:
+            stats["refinements_failed"] = stats.get("refinements_failed", 0) + 1
             continue
         seq += 1
         fits[seq] = fit
@@ -94,15 +105,26 @@ def _implied(p: Prepared, toa: np.ndarray, x: float, y: float, c: float,
     return out
 
 
-def _recount(p: Prepared, free: np.ndarray, x: float, y: float, t0: float, c: float,
-             params: FusionParams) -> int:
-    """Distinct sensors with a free arrival time implying an origin within ``recount_s``."""
-    win = _window(p, free, t0, c, params, params.recount_s)
+def _cell_slack(c: float, params: FusionParams) -> float:
+    """How far from a candidate's origin time an arrival of its source may imply one: the
+    support's window and the travel time over half a cell's diagonal."""
+    return params.recount_s + params.grid_m * math.sqrt(0.5) / c
+
+
+def _support(p: Prepared, free: np.ndarray, x: float, y: float, t0: float, c: float,
+             params: FusionParams, within_s: float | None = None) -> np.ndarray:
+    """The free arrival times implying an origin within ``within_s`` (``recount_s``), one
+    per sensor."""
+    within_s = params.recount_s if within_s is None else within_s
+    win = _window(p, free, t0, c, params, within_s)
     toa = win[p.toa[win]]
     if len(toa) == 0:
-        return 0
-    ok = np.abs(_implied(p, toa, x, y, c, params) - t0) <= params.recount_s
-    return len(np.unique(p.sensor[toa[ok]]))
+        return np.zeros(0, np.int64)
+    ok = np.abs(_implied(p, toa, x, y, c, params) - t0) <= within_s
+    toa = toa[ok]
+    first = np.unique(p.sensor[toa], return_index=True)[1]
+    support: np.ndarray = toa[first]
+    return support
 
 
 def _refine(p: Prepared, free: np.ndarray, x: float, y: float, t0: float, c: float,
@@ -116,7 +138,7 @@ def _refine(p: Prepared, free: np.ndarray, x: float, y: float, t0: float, c: flo
     if len(np.unique(p.sensor[toa])) < floor:
         return None
     start = focus(p, toa, x, y, t0, c, params)
-    if start is None:
+    if start is None or len(np.unique(p.sensor[start[3]])) < floor:
         return None
     return locate(p, win, *start, c, params, floor)
 

@@ -56,7 +56,10 @@ def stack_candidates(p: Prepared, rows: np.ndarray, grid: TileGrid, geo: Geometr
     iy = np.rint((grid.y - grid.y.min()) / g).astype(np.int64)
     cube = np.zeros((int(ix.max()) + 1, int(iy.max()) + 1, nb), np.int64)
     cube[ix, iy] = score
-    peak = (cube == maximum_filter(cube, size=3, mode="constant", cval=0)) & (cube >= floor)
+    # strict local maxima: ties within a neighbourhood broken by position, so that a plateau
+    # of equal scores gives one candidate, not one per cell and bin
+    key = cube * cube.size + np.arange(cube.size).reshape(cube.shape)
+    peak = (key == maximum_filter(key, size=3, mode="constant", cval=0)) & (cube >= floor)
     cx, cy, b = np.nonzero(peak)
     if len(cx) == 0:
         return np.zeros((0, 4))
