@@ -11,14 +11,17 @@ The modules, in the order the data flows through them:
   Levenberg–Marquardt, the wind common to located events.
 * ``columns``: detections and sensors as columns in the working frame.
 * ``fitting``: locating a given group (grid start, robust maximum likelihood).
-* ``candidates``, ``refinement``, ``association``: one tile and time block, from the coarse
-  search through the fine one to the exclusive, greedy acceptance of fits.
+* ``stacking``, ``search``, ``ghosts``, ``association``: one tile and time block, from the
+  candidates by back-projection through the best-first search to the test of each incident
+  against clutter (``candidates`` and ``refinement``: engine 2's window search).
 * ``locating``: the hour's wind, the incident records; locating known groups (the oracle).
 * ``layout``: the frame, position along the line, the tiles.
 * ``region_engine``: one region's engine, an hour at a time, with flat memory.
 * ``regions``: the line cut into regions, and their incidents reconciled at the seams.
 * ``pairing``: launches paired with impacts, and attributed a side.
 * ``engine``: the entry points :func:`fuse` and :func:`fuse_chunks`.
+* ``watermark``: the engine on a watermark: incidents out within two minutes, revised with
+  their pair and the hour's wind, resumable from a snapshot.
 * ``reprocess``: a reprocessing run cut into partitions of region and time.
 * ``latency`` and ``metrics``: streaming latency as data, and scores against a truth.
 """
@@ -92,6 +95,7 @@ from linewatch.fusion.reprocess import (
     run_partition,
     settle,
 )
+from linewatch.fusion.watermark import Release, Snapshot, WatermarkEngine, final_versions, fuse_watermark
 
 __all__ = [
     "AssociationScores",
@@ -117,11 +121,14 @@ __all__ = [
     "Region",
     "RegionEngine",
     "RegionSetup",
+    "Release",
     "Reprocessed",
     "Scores",
     "Settled",
     "SideScores",
+    "Snapshot",
     "TileGrid",
+    "WatermarkEngine",
     "Window",
     "assemble",
     "associate_block",
@@ -133,14 +140,16 @@ __all__ = [
     "drain_floor",
     "engine_label",
     "error_statistics",
-    "heard_by",
     "estimate_wind",
+    "final_versions",
     "fisher_information",
     "fit_rows",
     "fuse",
     "fuse_chunks",
+    "fuse_watermark",
     "gauss_newton",
     "grid_start",
+    "heard_by",
     "incident_latency",
     "jacobian_rows",
     "localization_scores",

@@ -51,6 +51,10 @@ class FusionParams:
     grid_m: float = 1_000.0                # coarse search cell
     window_s: float = 30.0                 # origin-time window of the coarse search
     block_s: float = 600.0                 # time block whose candidates compete best-first
+    #: the watermark engine's step (:mod:`linewatch.fusion.watermark`): a block of origin
+    #: times released once every arrival of its events has come
+    step_s: float = 30.0
+    step_overlap_s: float = 30.0           # its candidates up to this far past it compete
     #: candidates up to this far past a block compete too (and hold their detections), so an
     #: event just after the block's end is not carved into wrong fits that the block can keep
     block_overlap_s: float = 60.0
@@ -72,6 +76,10 @@ class FusionParams:
         ratio = self.wind_block_s / self.block_s
         if self.block_s <= 0 or ratio < 1 or abs(ratio - round(ratio)) > 1e-9:
             raise ValueError(f"block_s ({self.block_s!r}) must divide wind_block_s "
+                             f"({self.wind_block_s!r})")
+        steps = self.wind_block_s / self.step_s if self.step_s > 0 else 0.0
+        if self.step_s <= 0 or steps < 1 or abs(steps - round(steps)) > 1e-9:
+            raise ValueError(f"step_s ({self.step_s!r}) must divide wind_block_s "
                              f"({self.wind_block_s!r})")
         if 2 * self.tile_margin_m >= self.tile_m:
             raise ValueError(f"tile_margin_m ({self.tile_margin_m!r}) must be under half of "
