@@ -11,7 +11,7 @@ from tests.test_fusion import AGREEMENT, FRAME, PAIR, Y0, network, shots
 from linewatch.fusion import FusionParams, fuse, prepare, reassign, tile_grid
 from linewatch.fusion.candidates import Geometry
 from linewatch.fusion.fitting import Fit, fit_rows
-from linewatch.fusion.ghosts import DetectionPattern
+from linewatch.fusion.ghosts import DetectionPattern, candidate_bounds
 from linewatch.fusion.search import best_first, n_toa_sensors
 from linewatch.fusion.stacking import stack_candidates
 
@@ -105,7 +105,12 @@ def test_the_cheap_bound_is_never_below_the_ratio_it_stands_for(seed):
     pattern = DetectionPattern.learn(p, [], alive, rows, 600.0, PARAMS)
     support = fit.rows[p.toa[fit.rows]]
     bound = pattern.bound(p, fit.x, fit.y, fit.t0, support, alive, C, PARAMS, rows, 2.0)
-    assert bound >= pattern.llr(p, fit, alive, C, PARAMS, rows) - 1e-9
+    llr = pattern.llr(p, fit, alive, C, PARAMS, rows)
+    assert bound >= llr - 1e-9
+    # and the same bound for many candidates at once, sensor by sensor
+    cands = np.array([[len(support), fit.x, fit.y, fit.t0], [5.0, fit.x + 20_000.0, fit.y, fit.t0]])
+    many = candidate_bounds(pattern, p, cands, rows, rows, alive, C, PARAMS, 2.0)
+    assert many[0] >= llr - 1e-9 and many[1] < PARAMS.ghost_llr
 
 
 def test_reassignment_never_gives_a_fit_two_detections_of_one_sensor():

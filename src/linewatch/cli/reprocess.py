@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from linewatch.cli.options import DEFAULT_DB, DbOpt, err, input_file, optional_input, out, say
 from linewatch.errors import InputError
-from linewatch.model import Sensors
+
+if TYPE_CHECKING:
+    from linewatch.model import Sensors
 
 __all__ = ["parse_instant", "reprocess"]
 

@@ -22,13 +22,13 @@ from rich.text import Text
 
 from linewatch.cli.options import DEFAULT_DB, DbOpt, err, input_file, optional_input, out, say
 from linewatch.errors import InputError
-from linewatch.model import Sensors, utc_iso
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
     from rich.status import Status
 
+    from linewatch.model import Sensors
     from linewatch.services.streaming import StreamStatus, StreamSummary
     from linewatch.store import Store
 
@@ -64,6 +64,7 @@ SummaryJsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary 
 
 def _time_or_dash(t: float | None) -> str:
     """A status line's time: UTC to the second, or "-" when there is none yet."""
+    from linewatch.model import utc_iso
     return "-" if t is None or not math.isfinite(t) else utc_iso(t, timespec="seconds")
 
 

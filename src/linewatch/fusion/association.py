@@ -30,7 +30,7 @@ from linewatch.fusion.candidates import Geometry, TileGrid, expected_sensors, su
 from linewatch.fusion.columns import Prepared
 from linewatch.fusion.estimation import per_detection_chi2, travel_time
 from linewatch.fusion.fitting import Fit, fit_rows, n_meas
-from linewatch.fusion.ghosts import DetectionPattern, heard_sensors
+from linewatch.fusion.ghosts import DetectionPattern, candidate_bounds, heard_sensors
 from linewatch.fusion.params import FusionParams
 from linewatch.fusion.refinement import refine
 from linewatch.fusion.search import best_first
@@ -154,17 +154,26 @@ def _associate_stacked(p: Prepared, rows: np.ndarray, bs: float, c: float, param
         return pattern.bound(p, x, y, t0, support, alive, c, params, everything,
                              slack_s) >= params.ghost_llr
 
+    def hopeful(cands: np.ndarray) -> np.ndarray:
+        """The candidates whose bound of the ghost test can still pass."""
+        if not len(cands):
+            return cands
+        keep = candidate_bounds(pattern, p, cands, rows[free], everything, alive, c, params,
+                                slack_s) >= params.ghost_llr
+        stats["hopeless"] = stats.get("hopeless", 0) + int((~keep).sum())
+        return cands[keep]
+
     floor = params.strong_floor
     cands = stack_candidates(p, rows, grid, geo, c, params, t_lo, t_hi, floor)
     stats["candidates"] += len(cands)
-    fits = best_first(p, rows, free, cands, c, params, floor, plausible, stats)
+    fits = best_first(p, rows, free, hopeful(cands), c, params, floor, plausible, stats)
     if params.weak_floors:
         pattern = DetectionPattern.learn(p, fits, alive, rows[free], duration, params)
         for floor in params.weak_floors:
             cands = stack_candidates(p, rows[free], grid, geo, c, params, t_lo, t_hi, floor)
             stats["candidates"] += len(cands)
-            fits += best_first(p, rows, free, cands, c, params, floor, plausible, stats,
-                               promising)
+            fits += best_first(p, rows, free, hopeful(cands), c, params, floor, plausible,
+                               stats, promising)
     return [f for f in fits if bs <= f.t0 < bs + params.block_s]
 
 

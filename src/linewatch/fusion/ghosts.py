@@ -30,7 +30,7 @@ from linewatch.fusion.estimation import travel_time
 from linewatch.fusion.fitting import Fit
 from linewatch.fusion.params import FusionParams
 
-__all__ = ["DetectionPattern", "heard_sensors"]
+__all__ = ["DetectionPattern", "candidate_bounds", "heard_sensors"]
 
 _BIN_M = 2_000.0
 _PRIOR_WEIGHT = 3.0
@@ -146,6 +146,81 @@ class DetectionPattern:
         heard = np.unique(p.sensor[win[np.abs(dt) <= slack_s]])
         silent = ~np.isin(listening, heard)
         return total + float(np.sum(np.log1p(-self.p_at(ds[silent]))))
+
+
+def candidate_bounds(pattern: DetectionPattern, p: Prepared, cands: np.ndarray,
+                     free: np.ndarray, everything: np.ndarray, alive: np.ndarray, c: float,
+                     params: FusionParams, slack_s: float) -> np.ndarray:
+    """:meth:`DetectionPattern.bound` of many candidates (rows of score, x, y, t0) at once,
+    sensor by sensor: for each, the best of (up to three of) its free arrivals within
+    ``slack_s`` of the time a source at the candidate would reach it, or its silence if
+    nothing at all arrived then. ``free`` only shrinks as incidents take detections, so a
+    candidate whose bound is below ``params.ghost_llr`` now never passes later."""
+    x, y, t0 = cands[:, 1], cands[:, 2], cands[:, 3]
+    total = np.zeros(len(cands))
+    ev = everything[p.toa[everything]]
+    fr = free[p.toa[free]]
+    ev = ev[np.lexsort((p.t[ev], p.sensor[ev]))]
+    fr = fr[np.lexsort((p.t[fr], p.sensor[fr]))]
+    for s in np.flatnonzero(alive & p.sensor_toa).tolist():
+        d = np.hypot(p.sx[s] - x, p.sy[s] - y)
+        reach = d <= params.max_range_m
+        if not reach.any():
+            continue
+        arrive = t0 + d / c
+        heard_any = _any_within(p.t[_of_sensor(p, ev, s)], arrive, slack_s)
+        total[reach & ~heard_any] += np.log1p(-pattern.p_at(d[reach & ~heard_any]))
+        mine = _of_sensor(p, fr, s)
+        if len(mine):
+            total += _best_gain(pattern, p, mine, s, x, y, d, arrive, c, params, slack_s) * reach
+    return total
+
+
+def _of_sensor(p: Prepared, rows: np.ndarray, s: int) -> np.ndarray:
+    """The rows of sensor ``s`` among ``rows`` sorted by (sensor, time)."""
+    lo, hi = np.searchsorted(p.sensor[rows], [s, s + 1])
+    return rows[lo:hi]
+
+
+def _any_within(times: np.ndarray, at: np.ndarray, slack_s: float) -> np.ndarray:
+    """Whether any of ``times`` (sorted) lies within ``slack_s`` of each of ``at``."""
+    if not len(times):
+        return np.zeros(len(at), bool)
+    k = np.searchsorted(times, at - slack_s)
+    ok: np.ndarray = (k < len(times)) & (times[np.minimum(k, len(times) - 1)] <= at + slack_s)
+    return ok
+
+
+def _best_gain(pattern: DetectionPattern, p: Prepared, mine: np.ndarray, s: int, x: np.ndarray,
+               y: np.ndarray, d: np.ndarray, arrive: np.ndarray, c: float,
+               params: FusionParams, slack_s: float) -> np.ndarray:
+    """The most one free arrival of sensor ``s`` (rows ``mine``, by time) within ``slack_s``
+    of ``arrive`` can add to each candidate's ratio (nought if none)."""
+    times = p.t[mine]
+    k0 = np.searchsorted(times, arrive - slack_s)
+    best = np.zeros(len(arrive))
+    base = np.log(pattern.p_at(d)) - np.log(pattern.clutter_per_s[s] * math.sqrt(2 * math.pi))
+    for step in range(3):
+        k = k0 + step
+        ok = k < len(times)
+        kk = np.minimum(k, len(times) - 1)
+        ok &= times[kk] <= arrive + slack_s
+        if not ok.any():
+            break
+        row = mine[kk]
+        sd = np.hypot(p.pick_sd[row], params.celerity_jitter * d / c)
+        gain = base - np.log(sd)
+        bearing = p.bearing[row]
+        has_b = np.isfinite(bearing)
+        if has_b.any():
+            b_sd = p.bearing_sd[row]
+            miss = np.abs(np.angle(np.exp(1j * (bearing - np.arctan2(x - p.sx[s], y - p.sy[s])))))
+            slack = np.arctan2(params.grid_m * math.sqrt(0.5), np.maximum(d, 1.0))
+            z = np.maximum(miss - slack, 0.0) / b_sd
+            b_gain = math.log(2 * math.pi) - np.log(b_sd * math.sqrt(2 * math.pi)) - 0.5 * z * z
+            gain = np.where(has_b, gain + b_gain, gain)
+        best = np.where(ok, np.maximum(best, gain), best)
+    return best
 
 
 def heard_sensors(p: Prepared, rows: np.ndarray, fit: Fit, c: float,

@@ -39,7 +39,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from linewatch.fusion.association import reassign
-from linewatch.fusion.candidates import tile_grid
+from linewatch.fusion.candidates import TileGrid, tile_grid
 from linewatch.fusion.columns import Prepared, prepare, sound_speed_for
 from linewatch.fusion.fitting import Fit
 from linewatch.fusion.layout import Layout, frame_for
@@ -51,6 +51,9 @@ from linewatch.model import Detections, Incident, Sensors, sound_speed_m_s
 
 if TYPE_CHECKING:
     from linewatch.agreement import Agreement
+
+#: a sensor is alive if it reported anything in this long before a step (or in it)
+_ALIVE_S = 600.0
 
 __all__ = ["Release", "Snapshot", "WatermarkEngine", "final_versions", "fuse_watermark", "merge_stats"]
 
@@ -105,6 +108,7 @@ class WatermarkEngine:
         self.hour_incidents: dict[str, Incident] = {} if s is None else {
             i.id: i for i in s.hour_incidents}
         self.open_launches: list[Incident] = [] if s is None else list(s.open_launches)
+        self._grids: dict[bytes, list[TileGrid]] = {}
 
     def snapshot(self) -> Snapshot | None:
         """The engine's state (None before its first detection)."""
@@ -171,10 +175,7 @@ class WatermarkEngine:
         used = buffer.used[lo:hi].copy()
         c = sound_speed_for(det, params)
         p = prepare(self.sensors, det, self.frame)
-        alive = np.zeros(len(self.sensors), bool)
-        alive[np.unique(det.sensor)] = True
-        grids = [self.layout.search_grid(i, tile_grid(p, mask & alive, params))
-                 for i, mask in enumerate(self.layout.masks)]
+        alive, grids = self._alive_and_grids(bs, p)
         known = replace(params, block_s=params.step_s, block_overlap_s=params.step_overlap_s,
                         wind_m_s=self.wind,
                         wind_allowance_m_s=params.wind_residual_m_s if self.wind != (0.0, 0.0)
@@ -191,6 +192,22 @@ class WatermarkEngine:
         final = replace(known, wind_allowance_m_s=params.wind_residual_m_s)
         fits = [_refit(p, f, c, final, self.wind) for f in fits] if params.estimate_wind else fits
         return self._incidents(fits, p, det), stats
+
+    def _alive_and_grids(self, bs: float, p: Prepared) -> tuple[np.ndarray, list[TileGrid]]:
+        """The sensors alive (a detection within the ten minutes before the step, or in it)
+        and the tiles' search grids for them, kept while the same sensors are alive."""
+        held = self.buffer.held
+        lo = int(np.searchsorted(held.time_s, bs - _ALIVE_S, "left"))
+        hi = int(np.searchsorted(held.time_s, bs + self.params.step_s + self.reach_s, "right"))
+        alive = np.zeros(len(self.sensors), bool)
+        alive[np.unique(held.sensor[lo:hi])] = True
+        key = alive.tobytes()
+        if key not in self._grids:
+            if len(self._grids) > 8:
+                self._grids.clear()
+            self._grids[key] = [self.layout.search_grid(i, tile_grid(p, mask & alive, self.params))
+                                for i, mask in enumerate(self.layout.masks)]
+        return alive, self._grids[key]
 
     def _incidents(self, fits: list[Fit], p: Prepared, det: Detections) -> list[Incident]:
         if not fits:
