@@ -176,10 +176,10 @@ class WatermarkEngine:
         c = sound_speed_for(det, params)
         p = prepare(self.sensors, det, self.frame)
         alive, grids = self._alive_and_grids(bs, p)
+        # the wind known so far is the last hour's: this hour's may differ by as much as the
+        # allowance association makes for an unknown one
         known = replace(params, block_s=params.step_s, block_overlap_s=params.step_overlap_s,
-                        wind_m_s=self.wind,
-                        wind_allowance_m_s=params.wind_residual_m_s if self.wind != (0.0, 0.0)
-                        else params.wind_allowance_m_s)
+                        wind_m_s=self.wind)
         stats: dict[str, int] = {}
         fits, used_now = _associate_hour(p, np.array([bs]), params.step_s + self.reach_s, used,
                                          self.layout, grids, alive, c, known, map, stats)
@@ -273,7 +273,10 @@ class WatermarkEngine:
                               np.array([incidents[k].lat for k in keep]))
         fits = [Fit(float(x), float(y), incidents[k].time_s, groups[k], np.zeros((3, 3)), 0.0, 1)
                 for k, x, y in zip(keep, np.asarray(xy[0]), np.asarray(xy[1]))]
-        fits, self.wind = calibrate_wind(p, fits, c, self.params, self.wind)
+        # twice, as the hourly engine does around its reassignment: the wind and the places
+        # converge together, three rounds at a time
+        for _ in range(2):
+            fits, self.wind = calibrate_wind(p, fits, c, self.params, self.wind)
         moved = attribute([incident_from(f, det, self.frame) for f in fits], self.agreement,
                           self.params)
         out = []
