@@ -43,11 +43,11 @@ from linewatch.cli.options import (
 )
 from linewatch.errors import LinewatchError
 
-app = typer.Typer(help="Monitor and verify a ceasefire along a demarcation line.",
+app = typer.Typer(rich_markup_mode=None, help="Monitor and verify a ceasefire along a demarcation line.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-agreement_app = typer.Typer(help="Validate and draw agreement files.", no_args_is_help=True)
-quarantine_app = typer.Typer(help="Records that could not be ingested.", no_args_is_help=True)
-allegations_app = typer.Typer(help="The parties' allegations and their verdicts.",
+agreement_app = typer.Typer(rich_markup_mode=None, help="Validate and draw agreement files.", no_args_is_help=True)
+quarantine_app = typer.Typer(rich_markup_mode=None, help="Records that could not be ingested.", no_args_is_help=True)
+allegations_app = typer.Typer(rich_markup_mode=None, help="The parties' allegations and their verdicts.",
                               no_args_is_help=True)
 app.add_typer(agreement_app, name="agreement")
 app.add_typer(quarantine_app, name="quarantine")

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["stream_app"]
 
-stream_app = typer.Typer(help="Continuous fusion from the store's queue (docs/streaming.md).",
+stream_app = typer.Typer(rich_markup_mode=None, help="Continuous fusion from the store's queue (docs/streaming.md).",
                          no_args_is_help=True)
 
 NameOpt = Annotated[str, typer.Option("--name", help="The stream (one active consumer each).")]

@@ -22,7 +22,7 @@ __all__ = ["serve", "user_app"]
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
-user_app = typer.Typer(help="API users and their tokens (roles: admin, analyst, monitor, "
+user_app = typer.Typer(rich_markup_mode=None, help="API users and their tokens (roles: admin, analyst, monitor, "
                        "party:<id>, public).", no_args_is_help=True)
 
 
