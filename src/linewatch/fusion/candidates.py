@@ -69,6 +69,21 @@ class Geometry:
         return cls(sensors, r / c, r <= params.max_range_m, np.arctan2(dx, dy),
                    np.arctan2(half_diag, np.maximum(r, 1.0)))
 
+    def reachable(self, p: Prepared, toa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The columns of the detections ``toa`` (arrival times of the block's sensors), and
+        for each grid point and detection whether a source there could have made it: within
+        range and, for an array, where its bearing points (3 σ and the cell's own angle)."""
+        cols = np.searchsorted(self.sensors, p.sensor[toa])
+        ok = self.within[:, cols]
+        b = p.bearing[toa]
+        has_b = np.isfinite(b)
+        if has_b.any():
+            miss = b[has_b] - self.azimuth[:, cols[has_b]]
+            miss -= 2 * np.pi * np.rint(miss / (2 * np.pi))
+            tol = 3.0 * p.bearing_sd[toa][has_b] + self.slack[:, cols[has_b]]
+            ok[:, has_b] &= np.abs(miss) <= tol
+        return cols, ok
+
 
 def window_candidates(p: Prepared, rows: np.ndarray, ws: float, c: float, params: FusionParams,
                       grid: TileGrid, geo: Geometry) -> np.ndarray:
@@ -81,15 +96,7 @@ def window_candidates(p: Prepared, rows: np.ndarray, ws: float, c: float, params
     toa_rows = rows[p.toa[rows]]
     if len(np.unique(p.sensor[toa_rows])) < params.min_sensors or len(grid.x) == 0:
         return np.zeros((0, 5))
-    cols = np.searchsorted(geo.sensors, p.sensor[toa_rows])
-    ok = geo.within[:, cols]
-    b = p.bearing[toa_rows]
-    has_b = np.isfinite(b)
-    if has_b.any():  # an array's bearing must point at the cell
-        miss = b[has_b] - geo.azimuth[:, cols[has_b]]
-        miss -= 2 * np.pi * np.rint(miss / (2 * np.pi))
-        tol = 3.0 * p.bearing_sd[toa_rows][has_b] + geo.slack[:, cols[has_b]]
-        ok[:, has_b] &= np.abs(miss) <= tol
+    cols, ok = geo.reachable(p, toa_rows)
     tau = params.grid_m * math.sqrt(0.5) / c + 3.0 * 0.06
     nb = int(math.ceil(params.window_s / tau)) + 1
     bins = np.floor((p.t[toa_rows][None, :] - geo.travel_s[:, cols] - ws) / tau).astype(np.int64)

@@ -72,15 +72,7 @@ def stack_candidates(p: Prepared, rows: np.ndarray, grid: TileGrid, geo: Geometr
 def _votes(p: Prepared, toa: np.ndarray, geo: Geometry, t_lo: float, bin_s: float,
            nb: int) -> np.ndarray:
     """The votes of some arrival times, as counts over (cell, origin-time bin)."""
-    cols = np.searchsorted(geo.sensors, p.sensor[toa])
-    ok = geo.within[:, cols].copy()
-    b = p.bearing[toa]
-    has_b = np.isfinite(b)
-    if has_b.any():  # an array's bearing must point at the cell
-        miss = b[has_b] - geo.azimuth[:, cols[has_b]]
-        miss -= 2 * np.pi * np.rint(miss / (2 * np.pi))
-        tol = 3.0 * p.bearing_sd[toa][has_b] + geo.slack[:, cols[has_b]]
-        ok[:, has_b] &= np.abs(miss) <= tol
+    cols, ok = geo.reachable(p, toa)
     bins = np.floor((p.t[toa][None, :] - geo.travel_s[:, cols] - t_lo) / bin_s).astype(np.int64)
     ok &= (bins >= 0) & (bins < nb)
     gi, di = np.nonzero(ok)
