@@ -154,6 +154,17 @@ def _read(store: Store, sensors: Sensors, lo: float, hi: float) -> Detections:
     return Detections.concat(parts) if len(parts) > 1 else parts[0]
 
 
+#: glibc malloc in the local workers (docs/benchmarks.md, "Reprocessing"). Dask's nannies set
+#: MALLOC_TRIM_THRESHOLD_=65536 to hand memory back early (fusion's many numpy temporaries ran
+#: ~40 % slower). Setting any of these fixes glibc's mmap threshold at 128 kiB, where a plain
+#: process raises it as it goes: then every temporary above 128 kiB is mapped and unmapped
+#: afresh, twice the page faults of the plain process (+40 % on a partition). So all three:
+#: temporaries up to 32 MiB from the heap, kept (up to 256 MiB free at its top) and grown
+#: 64 MiB at a time; the worker hardly page-faults (1 worker now at par with the process).
+WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": 1 << 25, "MALLOC_TRIM_THRESHOLD_": 1 << 28,
+                 "MALLOC_TOP_PAD_": 1 << 26}
+
+
 @contextmanager
 def _client(scheduler: str | None, workers: int | None) -> Iterator[Client]:
     from distributed import Client, LocalCluster
@@ -162,10 +173,8 @@ def _client(scheduler: str | None, workers: int | None) -> Iterator[Client]:
             yield client
         return
     import dask
-    # Dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 in their workers to hand memory back to
-    # the system early; fusion allocates many small numpy arrays, and with it runs ~40 % slower
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
-    environ["MALLOC_TRIM_THRESHOLD_"] = 1 << 27
+    environ.update(WORKER_MALLOC)
     # the scheduler's web server takes a free port on the loopback (another cluster may hold 8787)
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
             LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
