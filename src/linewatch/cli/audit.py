@@ -24,7 +24,8 @@ DEFAULT_KEY_DIR = Path("keys")
 
 keys_app = typer.Typer(rich_markup_mode=None, help="Ed25519 signing keys for verdicts, reports and tree heads.",
                        no_args_is_help=True)
-audit_app = typer.Typer(rich_markup_mode=None, help="The tamper-evident log: verify it, prove entries, check proofs and "
+audit_app = typer.Typer(rich_markup_mode=None,
+                        help="The tamper-evident log: verify it, prove entries, check proofs and "
                              "report bundles.", no_args_is_help=True)
 
 out = Console(soft_wrap=True)

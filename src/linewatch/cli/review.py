@@ -23,8 +23,9 @@ from linewatch.errors import Conflict, InputError, NotFound
 
 __all__ = ["review_app"]
 
-review_app = typer.Typer(rich_markup_mode=None, help="Review records and allegations: the queue, versions, approve, return, "
-                         "reject, comments (docs/cli.md).", no_args_is_help=True)
+review_app = typer.Typer(rich_markup_mode=None,
+                         help="Review records and allegations: the queue, versions, approve, "
+                              "return, reject, comments (docs/cli.md).", no_args_is_help=True)
 
 #: moved per transaction in a bulk move
 _CHUNK = 1000
