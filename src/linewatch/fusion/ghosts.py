@@ -1,10 +1,11 @@
-"""Ghost control by detection pattern: is a weak candidate an event, or clutter that fits?
+"""Ghost control by detection pattern: is a candidate an event, or clutter that fits?
 
 Learned from the data itself (the block's strong incidents and its leftover detections), two
 things: the chance that an arrival-time sensor hears an event at a given distance,
 ``p(d)`` (binned, with a prior of a few pseudo-counts from the detection curve of
 ``params.detection_range_m``), and each sensor's own clutter rate ``λ_s`` (its detections
-that no strong incident took, per second).
+that no strong incident took, per second). Before any incident of the block is known (the
+first pass), the prior alone, and every detection counted as clutter: a stricter test.
 
 A candidate then passes when the log-likelihood ratio of "an event here" against "clutter
 only" reaches ``params.ghost_llr``:
