@@ -1,6 +1,6 @@
 """linewatch: monitoring and verification of a ceasefire along a demarcation line."""
 
-import importlib
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,24 +28,35 @@ if TYPE_CHECKING:
     )
     from linewatch.verification import Verification, classify, verify
 
-#: where each public name lives; imported on first use (PEP 562), so that ``linewatch --help``
-#: and ``linewatch --version`` do not load the geometry stack
-_HOME = {
-    **dict.fromkeys(["Agreement", "parse_agreement"], "linewatch.agreement"),
-    **dict.fromkeys(["AgreementError", "InputError", "LinewatchError", "MigrationError",
-                     "NotFound", "RecordError", "StoreError"], "linewatch.errors"),
-    **dict.fromkeys(["ExplosionType", "Finding", "Kind", "Location", "ObserverFix", "Provenance",
-                     "Report", "SourceKind", "TimePrecision", "Verdict"], "linewatch.model"),
-    **dict.fromkeys(["Verification", "classify", "verify"], "linewatch.verification"),
-}
+_AGREEMENT = frozenset({"Agreement", "parse_agreement"})
+_ERRORS = frozenset({"AgreementError", "InputError", "LinewatchError", "MigrationError", "NotFound",
+                     "RecordError", "StoreError"})
+_MODEL = frozenset({"ExplosionType", "Finding", "Kind", "Location", "ObserverFix", "Provenance",
+                    "Report", "SourceKind", "TimePrecision", "Verdict"})
+_VERIFICATION = frozenset({"Verification", "classify", "verify"})
 
 
 def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        value = getattr(importlib.import_module(_HOME[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'linewatch' has no attribute {name!r}")
+    """The public names, imported on first use (PEP 562), so that ``linewatch --help`` and
+    ``linewatch --version`` do not load the geometry stack."""
+    home: ModuleType
+    if name in _AGREEMENT:
+        from linewatch import agreement
+        home = agreement
+    elif name in _ERRORS:
+        from linewatch import errors
+        home = errors
+    elif name in _MODEL:
+        from linewatch import model
+        home = model
+    elif name in _VERIFICATION:
+        from linewatch import verification
+        home = verification
+    else:
+        raise AttributeError(f"module 'linewatch' has no attribute {name!r}")
+    value = getattr(home, name)
+    globals()[name] = value
+    return value
 
 
 __version__ = "0.1.0"
