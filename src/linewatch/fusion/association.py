@@ -3,19 +3,21 @@
 The engine's inner loop (fusion.md §4.3), pure and columnar; :mod:`linewatch.fusion.engine` drives it
 over tiles along the line and blocks of time, and pairs and attributes what it finds.
 
-1. **Candidates** (:mod:`linewatch.fusion.candidates`). A coarse space-time search: for every
-   grid point and every arrival time, the origin time it implies; grid points where many
-   sensors imply the same origin time are candidates (arrays' bearings prune pairs that point
-   elsewhere).
-2. **Refinement** (:mod:`linewatch.fusion.refinement`). Around a candidate: a fine search, then
-   maximum likelihood (Levenberg–Marquardt) with outlier rejection, each sensor used at most
-   once (:mod:`linewatch.fusion.fitting`); the covariance is the inverse Fisher information at
-   the estimate (95 % ellipse).
-3. **Exclusive, greedy acceptance** (here), strongest first: each detection joins at most one
-   incident. A candidate must be consistent (χ²), hold enough of the detections the sensor
-   network should have made there, and not leave the sensors next to it silent, which rules
-   out "ghosts" assembled from clutter. :func:`reassign` then gives each detection to the fit
-   that explains it best.
+Engine 3 (``params.association == "stack"``, the default):
+
+1. **Candidates** by back-projection (:mod:`linewatch.fusion.stacking`).
+2. **Best first, with exclusivity** (:mod:`linewatch.fusion.search`): each candidate counted
+   again on the detections still free, refined, located by maximum likelihood, gathered again
+   and trimmed; accepted when it comes out again with all its detections free.
+3. **Passes** at ``strong_floor`` sensors and then at each of ``weak_floors`` on what is left,
+   every incident tested against clutter by its detection pattern
+   (:mod:`linewatch.fusion.ghosts`), whose bound drops hopeless candidates before the queue.
+4. :func:`reassign` then gives each detection to the incident that explains it best, as an
+   assignment (each incident at most one detection per sensor).
+
+Engine 2 (``"windows"``) is kept for comparison: a window-by-window search
+(:mod:`linewatch.fusion.candidates`, :mod:`linewatch.fusion.refinement`) and greedy acceptance
+by expected share, χ², arrays that point elsewhere and silent near sensors.
 """
 
 from __future__ import annotations
