@@ -77,6 +77,8 @@ class FusionParams:
         if self.block_s <= 0 or ratio < 1 or abs(ratio - round(ratio)) > 1e-9:
             raise ValueError(f"block_s ({self.block_s!r}) must divide wind_block_s "
                              f"({self.wind_block_s!r})")
+        if self.association not in ("stack", "windows"):
+            raise ValueError(f"association ({self.association!r}) must be 'stack' or 'windows'")
         steps = self.wind_block_s / self.step_s if self.step_s > 0 else 0.0
         if self.step_s <= 0 or steps < 1 or abs(steps - round(steps)) > 1e-9:
             raise ValueError(f"step_s ({self.step_s!r}) must divide wind_block_s "
