@@ -59,6 +59,14 @@ ReplayOpt = Annotated[float, typer.Option(
 BatchOpt = Annotated[int, typer.Option("--batch", min=1, help="Detections claimed at most per poll.")]
 PollOpt = Annotated[float, typer.Option(
     "--poll-s", min=0.01, help="Seconds between polls of an empty queue.")]
+ReleaseOpt = Annotated[str, typer.Option(
+    "--release", help="watermark: each incident out within two minutes of its last detection, "
+    "revised (a new version) when its pair or the hour's wind is known; hour: each engine hour "
+    "once the detections have come past it.")]
+HeartbeatOpt = Annotated[float | None, typer.Option(
+    "--heartbeat-lag-s", min=0.0, help="With --release watermark: while the queue is quiet, take "
+    "every detection older than this many seconds (by this machine's UTC clock) to have come, "
+    "and release what it holds; default: wait for the next detection.")]
 SummaryJsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
 
 
@@ -132,15 +140,19 @@ def feed(sensors: SensorsOpt,
 def fuse(sensors: SensorsOpt, agreement: LineAgreementOpt = None, until_idle: UntilIdleOpt = None,
          name: NameOpt = "default", workers: WorkersOpt = 1, hour_s: HourOpt = None,
          temperature_c: TemperatureOpt = None, lease_s: LeaseOpt = 30.0, replay_hours: ReplayOpt = 3.0,
-         batch: BatchOpt = 20_000, poll_s: PollOpt = 0.2, as_json: SummaryJsonOpt = False,
+         batch: BatchOpt = 20_000, poll_s: PollOpt = 0.2, release: ReleaseOpt = "watermark",
+         heartbeat_lag_s: HeartbeatOpt = None, as_json: SummaryJsonOpt = False,
          db: DbOpt = DEFAULT_DB) -> None:
     """Run the continuous fusion worker (a hot standby while another consumer holds the stream)."""
     from linewatch.fusion import FusionParams
     from linewatch.services import load_agreement_file
     from linewatch.services.streaming import StreamWorker, with_params
     from linewatch.store import open_store
+    if release not in ("watermark", "hour"):
+        raise typer.BadParameter(f"{release!r}: 'watermark' or 'hour'", param_hint="--release")
     try:
-        params = with_params(FusionParams(), wind_block_s=hour_s, temperature_c=temperature_c)
+        params = with_params(FusionParams(), wind_block_s=hour_s, temperature_c=temperature_c,
+                             release=release)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--hour-s") from exc
     agreement = optional_input(agreement, "--agreement")
@@ -160,6 +172,7 @@ def fuse(sensors: SensorsOpt, agreement: LineAgreementOpt = None, until_idle: Un
         worker = StreamWorker(db, sens, name=name, agreement=loaded.agreement if loaded else None,
                               params=params, batch=batch, poll_s=poll_s, lease_s=lease_s,
                               replay_hours=replay_hours, map_fn=pool.map if pool else map,
+                              heartbeat_lag_s=heartbeat_lag_s,
                               stop=stop, status=_status_printer(where, live, as_json))
         summary = worker.run(until_idle_s=until_idle)
     finally:

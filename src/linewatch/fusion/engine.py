@@ -87,7 +87,13 @@ class FusedHour:
 def fuse(sensors: Sensors, detections: Detections, *, agreement: Agreement | None = None,
          params: FusionParams = FusionParams(), progress: Callable[[int], None] | None = None,
          map_fn: MapFn = map) -> FusionResult:
-    """Associate and locate; pair launches with impacts; attribute the side of origin."""
+    """Associate and locate; pair launches with impacts; attribute the side of origin.
+
+    ``params.release`` says how: hour by hour (the default), or on a watermark
+    (:func:`linewatch.fusion.watermark.fuse_watermark`: the final version of every incident
+    the streaming worker releases)."""
+    if params.release == "watermark":
+        return _fuse_on_watermark(sensors, detections, agreement, params, progress, map_fn)
     frame = frame_for(sensors, agreement)
     incidents: list[Incident] = []
     n_used, c = 0, None
@@ -113,6 +119,20 @@ def fuse(sensors: Sensors, detections: Detections, *, agreement: Agreement | Non
                         engine=engine_label(params), stats=stats)
 
 
+def _fuse_on_watermark(sensors: Sensors, detections: Detections, agreement: Agreement | None,
+                       params: FusionParams, progress: Callable[[int], None] | None,
+                       map_fn: MapFn) -> FusionResult:
+    from linewatch.fusion.watermark import fuse_watermark, merge_stats
+    incidents, releases = fuse_watermark(sensors, [detections], agreement=agreement, params=params,
+                                         map_fn=map_fn)
+    if progress is not None:
+        progress(len(detections))
+    stats: dict[str, object] = dict(merge_stats(releases))
+    return FusionResult(tuple(incidents), len(detections), sum(len(i.detections) for i in incidents),
+                        frame_for(sensors, agreement), sound_speed_for(detections, params),
+                        engine=engine_label(params), stats=stats)
+
+
 def engine_label(params: FusionParams) -> str:
     """The engine version, with the region length when the line is cut into regions.
 
@@ -120,7 +140,11 @@ def engine_label(params: FusionParams) -> str:
     'fusion-3'
     >>> engine_label(FusionParams(region_m=200_000.0))
     'fusion-3+regions-200km'
+    >>> engine_label(FusionParams(release="watermark"))
+    'fusion-3+watermark'
     """
+    if params.release == "watermark":
+        return f"{ENGINE_VERSION}+watermark"
     if params.region_m is None:
         return ENGINE_VERSION
     return f"{ENGINE_VERSION}+regions-{params.region_m / 1000:g}km"

@@ -51,6 +51,12 @@ class FusionParams:
     grid_m: float = 1_000.0                # coarse search cell
     window_s: float = 30.0                 # origin-time window of the coarse search
     block_s: float = 600.0                 # time block whose candidates compete best-first
+    #: how incidents are released: ``"hour"`` (each engine hour once the detections have come
+    #: past it, pairs an hour later: what ``fuse`` and the reprocessing do by default) or
+    #: ``"watermark"`` (a step of ``step_s`` as soon as every arrival of its events has come,
+    #: revised when a pair or the hour's wind is known: :mod:`linewatch.fusion.watermark`,
+    #: what the streaming worker does by default)
+    release: str = "hour"
     #: the watermark engine's step (:mod:`linewatch.fusion.watermark`): a block of origin
     #: times released once every arrival of its events has come
     step_s: float = 30.0
@@ -79,6 +85,11 @@ class FusionParams:
                              f"({self.wind_block_s!r})")
         if self.association not in ("stack", "windows"):
             raise ValueError(f"association ({self.association!r}) must be 'stack' or 'windows'")
+        if self.release not in ("hour", "watermark"):
+            raise ValueError(f"release ({self.release!r}) must be 'hour' or 'watermark'")
+        if self.release == "watermark" and self.region_m is not None:
+            raise ValueError("region_m is for the hourly release (the reprocessing); the watermark "
+                             "engine fuses the line as one region")
         steps = self.wind_block_s / self.step_s if self.step_s > 0 else 0.0
         if self.step_s <= 0 or steps < 1 or abs(steps - round(steps)) > 1e-9:
             raise ValueError(f"step_s ({self.step_s!r}) must divide wind_block_s "

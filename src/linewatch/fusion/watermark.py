@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from linewatch.fusion.association import reassign
+from linewatch.fusion.association import MapFn, reassign
 from linewatch.fusion.candidates import TileGrid, tile_grid
 from linewatch.fusion.columns import Prepared, prepare, sound_speed_for
 from linewatch.fusion.fitting import Fit
@@ -69,6 +69,10 @@ class Release:
     revised: tuple[Incident, ...] = ()
     late: tuple[str, ...] = ()
     stats: dict[str, int] = field(default_factory=dict)
+    #: set on the release that closes an hour (its wind estimated, its incidents relocated):
+    #: the hour that starts now. A snapshot taken right then is the smallest (the streaming
+    #: worker stores it with the release)
+    hour_start_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,9 @@ class WatermarkEngine:
     the look-ahead), :meth:`advance` the watermark on a heartbeat, :meth:`finish` at the end."""
 
     def __init__(self, sensors: Sensors, *, agreement: Agreement | None = None,
-                 params: FusionParams = FusionParams(), resume: Snapshot | None = None) -> None:
-        self.sensors, self.params, self.agreement = sensors, params, agreement
+                 params: FusionParams = FusionParams(), resume: Snapshot | None = None,
+                 map_fn: MapFn = map) -> None:
+        self.sensors, self.params, self.agreement, self.map_fn = sensors, params, agreement, map_fn
         self.frame = frame_for(sensors, agreement)
         self.layout = Layout.build(sensors, self.frame, agreement, params)
         self.buffer = _Buffer()
@@ -104,11 +109,16 @@ class WatermarkEngine:
         self.wind: tuple[float, float] = (0.0, 0.0) if s is None else s.wind_m_s
         self._resume_used = frozenset(s.used) if s is not None else frozenset()
         # detections before this are late (resumed: the snapshot's hour is fed again)
-        self.floor: float | None = None if s is None else s.hour_s - self.max_travel - 10.0
+        self.floor: float | None = None if s is None else self.resume_floor(s)
         self.hour_incidents: dict[str, Incident] = {} if s is None else {
             i.id: i for i in s.hour_incidents}
         self.open_launches: list[Incident] = [] if s is None else list(s.open_launches)
         self._grids: dict[bytes, list[TileGrid]] = {}
+
+    def resume_floor(self, snap: Snapshot) -> float:
+        """Where an engine resumed from ``snap`` needs the detections again from (and before
+        which they are late): the longest travel time before the snapshot's hour."""
+        return snap.hour_s - self.max_travel - 10.0
 
     def snapshot(self) -> Snapshot | None:
         """The engine's state (None before its first detection)."""
@@ -182,7 +192,7 @@ class WatermarkEngine:
                         wind_m_s=self.wind)
         stats: dict[str, int] = {}
         fits, used_now = _associate_hour(p, np.array([bs]), params.step_s + self.reach_s, used,
-                                         self.layout, grids, alive, c, known, map, stats)
+                                         self.layout, grids, alive, c, known, self.map_fn, stats)
         if params.reassign_rounds and fits:
             fits = reassign(p, fits, c, known, alive)
             used_now = used.copy()
@@ -258,7 +268,7 @@ class WatermarkEngine:
         self.hour_incidents = {}
         self.hour = next_hour
         self.buffer.drop_before(next_hour - self.max_travel - 10.0)
-        return Release(self.watermark, revised=tuple(revised))
+        return Release(self.watermark, revised=tuple(revised), hour_start_s=next_hour)
 
     def _relocate(self, incidents: list[Incident]) -> list[Incident]:
         det = self.buffer.held
@@ -299,10 +309,11 @@ def _max_travel_s(params: FusionParams) -> float:
 
 def fuse_watermark(sensors: Sensors, chunks: Iterable[Detections], *,
                    agreement: Agreement | None = None,
-                   params: FusionParams = FusionParams()) -> tuple[list[Incident], list[Release]]:
+                   params: FusionParams = FusionParams(),
+                   map_fn: MapFn = map) -> tuple[list[Incident], list[Release]]:
     """Run the engine over ``chunks``: the final version of every incident (in time order)
     and the releases that gave them."""
-    engine = WatermarkEngine(sensors, agreement=agreement, params=params)
+    engine = WatermarkEngine(sensors, agreement=agreement, params=params, map_fn=map_fn)
     releases: list[Release] = []
     for chunk in chunks:
         releases += engine.add(chunk)

@@ -134,7 +134,8 @@ class OwnedRun:
         w = self.w
         w.set_status(committed_s=self.mark)
         launches: dict[str, Incident] = {}
-        for hour in fuse_chunks(w.sensors, self.chunks(until_idle_s), agreement=w.agreement,
+        chunks = (c for c in self.chunks(until_idle_s) if isinstance(c, Detections))
+        for hour in fuse_chunks(w.sensors, chunks, agreement=w.agreement,
                                 params=w.params, map_fn=w.map_fn):
             if hour.late:
                 with self.store.transaction():
@@ -169,15 +170,16 @@ class OwnedRun:
         w.set_status(late=self.counts.n_late)
 
     # -- claim and replay ---------------------------------------------------------------------
-    def chunks(self, until_idle_s: float | None) -> Iterator[Detections]:
-        """The engine's input: the durable buffer replayed, then the queue as it fills."""
+    def chunks(self, until_idle_s: float | None) -> Iterator[Detections | float]:
+        """The engine's input: the durable buffer replayed, then the queue as it fills (and a
+        heartbeat's watermark, a float, when the queue is quiet: :meth:`quiet_watermark`)."""
         yield from self.replay()
         yield from self.claim_live(until_idle_s)
 
     def replay(self) -> Iterator[Detections]:
         """The claims from the replay window on, an engine hour at a time."""
         w = self.w
-        claims = self.store.stream_claims(w.name, since_s=replay_from(self.mark, w.replay_hours, self.hour_s))
+        claims = self.store.stream_claims(w.name, since_s=self.replay_since())
         self.counts.n_replayed = len(claims)
         k = 0
         while k < len(claims):
@@ -190,7 +192,11 @@ class OwnedRun:
             if det is not None:
                 yield det
 
-    def claim_live(self, until_idle_s: float | None) -> Iterator[Detections]:
+    def replay_since(self) -> float | None:
+        """The claims replayed start here (None: all of them)."""
+        return replay_from(self.mark, self.w.replay_hours, self.hour_s)
+
+    def claim_live(self, until_idle_s: float | None) -> Iterator[Detections | float]:
         """Queued detections as they come, until a stop request or ``until_idle_s`` of nothing."""
         w = self.w
         w.set_status(state="streaming")
@@ -209,9 +215,17 @@ class OwnedRun:
                 if det is not None:
                     yield det
                 continue
+            beat = self.quiet_watermark()
+            if beat is not None:
+                yield beat
             if self.idle(idle_since, until_idle_s):
                 return
             w.stop.wait(w.poll_s)
+
+    def quiet_watermark(self) -> float | None:
+        """A heartbeat's watermark while the queue is quiet (None: none; the hourly engine
+        waits for the next detection)."""
+        return None
 
     def claim(self) -> list[Claim]:
         """Claim up to a batch of queued detections; those before the floor are late."""

@@ -49,6 +49,7 @@ from linewatch.model import Sensors
 from linewatch.services.stream_lease import LeaseHeartbeat, default_owner
 from linewatch.services.stream_queue import feed_detections, stream_report
 from linewatch.services.stream_run import OwnedRun, RunCounts, StopRequested
+from linewatch.services.stream_watermark import WatermarkRun
 from linewatch.store import Store, open_store
 
 __all__ = ["StreamStatus", "StreamSummary", "StreamWorker", "default_owner", "feed_detections",
@@ -112,6 +113,7 @@ class StreamWorker:
                  params: FusionParams = FusionParams(), owner: str | None = None,
                  batch: int = 20_000, poll_s: float = 0.1, lease_s: float = 30.0,
                  replay_hours: float | None = 3.0, map_fn: Callable = map, audit: bool = True,
+                 heartbeat_lag_s: float | None = None,
                  stop: threading.Event | None = None,
                  status: Callable[[StreamStatus], None] | None = None,
                  on_commit: Callable[[float], None] | None = None,
@@ -122,6 +124,7 @@ class StreamWorker:
         self.params, self.map_fn, self.audit = params, map_fn, audit
         self.owner = owner or default_owner()
         self.batch, self.poll_s, self.lease_s, self.replay_hours = batch, poll_s, lease_s, replay_hours
+        self.heartbeat_lag_s = heartbeat_lag_s
         self.stop = stop or threading.Event()
         self._status_cb, self.on_commit, self.clock = status, on_commit, clock
         self.engine = engine_label(params)
@@ -163,7 +166,8 @@ class StreamWorker:
         beat = LeaseHeartbeat(self.url, self.name, self.owner, fence, self.lease_s)
         beat.start()
         try:
-            run = OwnedRun(self, store, fence, beat)
+            kind = WatermarkRun if self.params.release == "watermark" else OwnedRun
+            run = kind(self, store, fence, beat)
             run.start()
             self._counts = run.counts
             return run.run(until_idle_s)

@@ -186,7 +186,7 @@ class QueueTables(Tables):
                           f"({marks})", [name, *part])
 
     # -- progress and latency -----------------------------------------------------------------
-    def stream_advance(self, name: str, *, committed_s: float, retain_from_s: float | None,
+    def stream_advance(self, name: str, *, committed_s: float | None, retain_from_s: float | None,
                        n_detections: int = 0, n_incidents: int = 0,
                        floor_s: float | None = None, now: float | None = None) -> None:
         """The hour starting at ``committed_s`` is fused and its incidents committed: record
@@ -202,6 +202,16 @@ class QueueTables(Tables):
                           (name, retain_from_s))
             elif floor_s is not None:
                 c.execute("DELETE FROM stream_claims WHERE stream = ?", (name,))
+
+    def stream_save_snapshot(self, name: str, snapshot: str | None) -> None:
+        """Keep the engine's state (a text its worker reads back; None: forget it)."""
+        with self.transaction() as c:
+            c.execute("UPDATE stream_progress SET snapshot = ? WHERE name = ?", (snapshot, name))
+
+    def stream_snapshot(self, name: str) -> str | None:
+        """The engine's state the stream's worker kept last (None: none)."""
+        row = self.conn.execute("SELECT snapshot FROM stream_progress WHERE name = ?", (name,)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     def add_stream_latency(self, name: str, rows: Iterable[Sequence[float | str]]) -> None:
         """Per incident: ``(record id, last_detection_s, last_enqueued_s, stream_time_s,

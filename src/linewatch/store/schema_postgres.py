@@ -365,4 +365,7 @@ PG_MIGRATIONS: dict[str, str] = {
         INSERT INTO review (subject_kind, subject_id, state, updated_at)
             SELECT 'allegation', a.id, 'received', a.ingested_at FROM allegations a;
     """,
+    "0012_stream_snapshot": """
+        ALTER TABLE stream_progress ADD COLUMN snapshot TEXT;
+    """,
 }

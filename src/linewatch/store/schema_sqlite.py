@@ -363,4 +363,9 @@ MIGRATIONS: list[tuple[str, str]] = [
         INSERT INTO review (subject_kind, subject_id, state, updated_at)
             SELECT 'allegation', a.id, 'received', a.ingested_at FROM allegations a;
     """),
+    ("0012_stream_snapshot", """
+        -- the watermark engine's state at the last hour it closed (docs/streaming.md): a
+        -- restarted worker resumes from it, replaying the claims from its floor on
+        ALTER TABLE stream_progress ADD COLUMN snapshot TEXT;
+    """),
 ]
