@@ -11,8 +11,8 @@ hour (``--hours-s``: FusionParams.wind_block_s) the bench also scores ``fuse()``
 detections against the truth (the stream's result equals ``fuse()``'s: tests/test_streaming.py).
 
     scripts/postgres.sh start
-    .venv/bin/python bench/bench_streaming.py --pg "$(scripts/postgres.sh url)"
-    .venv/bin/python bench/bench_streaming.py --hours 3 --speedup 240 --hours-s 3600 1200 600
+    .venv/bin/python bench/bench_streaming.py --pg "$(scripts/postgres.sh url)" --hours 2 --speedup 60
+    .venv/bin/python bench/bench_streaming.py --release hour --hours-s 3600 1200 600
     .venv/bin/python bench/bench_streaming.py --no-stream --score-seeds 1 2 3 4   # accuracy, pooled
 """
 
@@ -92,7 +92,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--speedup", type=float, default=240.0, help="replay at this many times real time")
     ap.add_argument("--batch-s", type=float, default=5.0, help="detection-seconds per enqueue")
-    ap.add_argument("--hours-s", type=float, nargs="+", default=[3600.0, 1200.0, 600.0],
+    ap.add_argument("--release", choices=("watermark", "hour"), default="watermark",
+                    help="the worker's release (FusionParams.release; watermark: the default)")
+    ap.add_argument("--hours-s", type=float, nargs="+", default=[3600.0],
                     help="engine hours (FusionParams.wind_block_s) to compare")
     ap.add_argument("--pg", default=None, help="PostgreSQL URL (scripts/postgres.sh url)")
     ap.add_argument("--no-score", action="store_true")
@@ -112,7 +114,7 @@ def main() -> None:
     out = []
     for hour_s in args.hours_s:
         params = FusionParams(wind_block_s=hour_s, temperature_c=scenario.temperature_c,
-                              celerity_jitter=scenario.celerity_jitter)
+                              celerity_jitter=scenario.celerity_jitter, release=args.release)
         score = None
         if not args.no_score:
             t = time.perf_counter()
@@ -144,7 +146,7 @@ def main() -> None:
             r.update(store=kind, hour_s=hour_s, score=score)
             out.append(r)
             st = r["steady"]
-            print(f"hour {hour_s:>6g} s  {kind:<10}  {r['n_incidents']:>4} incidents "
+            print(f"{args.release} hour {hour_s:>6g} s  {kind:<10}  {r['n_incidents']:>4} incidents "
                   f"({r['n_steady']} released by the stream)  "
                   f"hold p50/p99 {st['hold_s']['p50']:7.0f} / {st['hold_s']['p99']:7.0f} s  "
                   f"processing p50/p99 {st['processing_s']['p50']:5.2f} / {st['processing_s']['p99']:5.2f} s  "
@@ -161,7 +163,7 @@ def main() -> None:
                              celerity_jitter=scenario.celerity_jitter, wind_allowance_m_s=0.0)
         for hour_s in args.hours_s:
             params = FusionParams(wind_block_s=hour_s, temperature_c=scenario.temperature_c,
-                                  celerity_jitter=scenario.celerity_jitter)
+                                  celerity_jitter=scenario.celerity_jitter, release=args.release)
             runs = []
             for sm in sims:
                 t = time.perf_counter()
