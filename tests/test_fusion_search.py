@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 from tests.test_fusion import AGREEMENT, FRAME, PAIR, Y0, network, shots
 
 from linewatch.fusion import FusionParams, fuse, prepare, reassign, tile_grid
-from linewatch.fusion.candidates import Geometry
+from linewatch.fusion.candidates import Geometry, TileGrid
 from linewatch.fusion.fitting import Fit, fit_rows
 from linewatch.fusion.ghosts import DetectionPattern, candidate_bounds
 from linewatch.fusion.search import best_first, n_toa_sensors
-from linewatch.fusion.stacking import stack_candidates
+from linewatch.fusion.stacking import local_maxima, stack_candidates
 
 PARAMS = FusionParams(temperature_c=15.0)
 C = 340.4   # the speed of sound at 15 °C
@@ -142,3 +142,32 @@ def test_engine_3_and_engine_2_find_the_same_clean_events():
     assert len(new.incidents) == len(old.incidents) == 3
     for a, b in zip(new.incidents, old.incidents):
         assert {d.split("-")[0] for d in a.detections} == {d.split("-")[0] for d in b.detections}
+
+
+def _peaks_by_maximum_filter(score, grid, grid_m, floor):
+    """The oracle: strict local maxima by a maximum filter over the whole rectangle."""
+    from scipy.ndimage import maximum_filter
+    nb = score.shape[1]
+    ix = np.rint((grid.x - grid.x.min()) / grid_m).astype(np.int64)
+    iy = np.rint((grid.y - grid.y.min()) / grid_m).astype(np.int64)
+    cube = np.zeros((int(ix.max()) + 1, int(iy.max()) + 1, nb), np.int64)
+    cube[ix, iy] = score
+    key = cube * cube.size + np.arange(cube.size).reshape(cube.shape)
+    peak = (key == maximum_filter(key, size=3, mode="constant", cval=0)) & (cube >= floor)
+    cell_at = {(int(a), int(b)): k for k, (a, b) in enumerate(zip(ix, iy))}
+    return sorted((cell_at[(int(a), int(b))], int(t)) for a, b, t in zip(*np.nonzero(peak)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 7), st.integers(2, 7), st.integers(1, 9), st.integers(1, 4), st.integers(0, 2**31))
+def test_local_maxima_are_the_maximum_filters(nx, ny, nb, floor, seed):
+    """The sparse peak search finds exactly the maximum filter's peaks, ties (plateaus) and
+    holes in the grid included."""
+    rng = np.random.default_rng(seed)
+    keep = rng.random(nx * ny) < 0.8
+    keep[0] = True
+    gx, gy = np.meshgrid(np.arange(nx) * 1000.0, np.arange(ny) * 1000.0, indexing="ij")
+    grid = TileGrid(gx.ravel()[keep], gy.ravel()[keep], np.ones(int(keep.sum())))
+    score = rng.integers(0, 6, size=(len(grid.x), nb))          # small values: many ties
+    got = sorted(zip(*(a.tolist() for a in local_maxima(score, grid, 1000.0, floor))))
+    assert got == _peaks_by_maximum_filter(score, grid, 1000.0, floor)

@@ -47,6 +47,9 @@ class FusionParams:
     #: later passes, on what is left: their floors, each candidate tested against clutter
     weak_floors: tuple[int, ...] = (7, 5)
     ghost_llr: float = 20.0                # log-likelihood ratio event/clutter to accept
+    #: the compiled inner loops (numba; :mod:`linewatch.fusion.kernels`) where numba is
+    #: installed, else their numpy twins (the same results)
+    compiled: bool = True
     max_range_m: float = 25_000.0          # farthest sensor-source distance considered
     grid_m: float = 1_000.0                # coarse search cell
     window_s: float = 30.0                 # origin-time window of the coarse search

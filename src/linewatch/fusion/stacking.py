@@ -9,8 +9,8 @@ local maxima over 3 × 3 cells and ± one bin whose score reaches the floor: a s
 rarely adds up there.
 
 This replaces a search window by window: the stack of one block is built once, by chunks of
-detections (``np.bincount``), and its peaks are found by one maximum filter
-(``scipy.ndimage``).
+detections (``np.bincount``), and its peaks are found among the cell-bins that reach the floor
+(:func:`local_maxima`).
 """
 
 from __future__ import annotations
@@ -18,17 +18,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.ndimage import maximum_filter
 
 from linewatch.fusion.candidates import Geometry, TileGrid
 from linewatch.fusion.columns import Prepared
+from linewatch.fusion.kernels import stack_votes
 from linewatch.fusion.params import FusionParams
 
-__all__ = ["stack_candidates"]
-
-#: detections voting together: bounds the (cells × detections) arrays of a chunk
-_CHUNK = 256
-
+__all__ = ["local_maxima", "stack_candidates"]
 
 def stack_candidates(p: Prepared, rows: np.ndarray, grid: TileGrid, geo: Geometry, c: float,
                      params: FusionParams, t_lo: float, t_hi: float, floor: int) -> np.ndarray:
@@ -43,38 +39,58 @@ def stack_candidates(p: Prepared, rows: np.ndarray, grid: TileGrid, geo: Geometr
         return np.zeros((0, 4))
     bin_s = params.stack_bin_s
     nb = max(1, int(math.ceil((t_hi - t_lo) / bin_s)))
-    hist = np.zeros(len(grid.x) * nb, np.int64)
-    for a in range(0, len(toa), _CHUNK):
-        hist += _votes(p, toa[a:a + _CHUNK], geo, t_lo, bin_s, nb)
+    cols = np.searchsorted(geo.sensors, p.sensor[toa])
+    hist = stack_votes(p.t[toa], cols, p.bearing[toa], p.bearing_sd[toa], geo, t_lo, bin_s, nb,
+                       compiled=params.compiled)
     votes = hist.reshape(len(grid.x), nb)
     score = votes.copy()
     score[:, 1:] += votes[:, :-1]
     score[:, :-1] += votes[:, 1:]
-    # the cells on their rectangle, so that neighbours are neighbours in the array
-    g = params.grid_m
-    ix = np.rint((grid.x - grid.x.min()) / g).astype(np.int64)
-    iy = np.rint((grid.y - grid.y.min()) / g).astype(np.int64)
-    cube = np.zeros((int(ix.max()) + 1, int(iy.max()) + 1, nb), np.int64)
-    cube[ix, iy] = score
-    # strict local maxima: ties within a neighbourhood broken by position, so that a plateau
-    # of equal scores gives one candidate, not one per cell and bin
-    key = cube * cube.size + np.arange(cube.size).reshape(cube.shape)
-    peak = (key == maximum_filter(key, size=3, mode="constant", cval=0)) & (cube >= floor)
-    cx, cy, b = np.nonzero(peak)
-    if len(cx) == 0:
+    cell, b = local_maxima(score, grid, params.grid_m, floor)
+    if len(cell) == 0:
         return np.zeros((0, 4))
-    x = grid.x.min() + cx * g
-    y = grid.y.min() + cy * g
-    out = np.column_stack([cube[cx, cy, b], x, y, t_lo + (b + 0.5) * bin_s]).astype(float)
+    out = np.column_stack([score[cell, b], grid.x[cell], grid.y[cell], t_lo + (b + 0.5) * bin_s]).astype(float)
     return out[np.lexsort((out[:, 3], out[:, 2], out[:, 1], -out[:, 0]))]
 
 
-def _votes(p: Prepared, toa: np.ndarray, geo: Geometry, t_lo: float, bin_s: float,
-           nb: int) -> np.ndarray:
-    """The votes of some arrival times, as counts over (cell, origin-time bin)."""
-    cols, ok = geo.reachable(p, toa)
-    bins = np.floor((p.t[toa][None, :] - geo.travel_s[:, cols] - t_lo) / bin_s).astype(np.int64)
-    ok &= (bins >= 0) & (bins < nb)
-    gi, di = np.nonzero(ok)
-    counts: np.ndarray = np.bincount(gi * nb + bins[gi, di], minlength=len(geo.travel_s) * nb)
-    return counts
+def local_maxima(score: np.ndarray, grid: TileGrid, grid_m: float, floor: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The (cell, bin) of the strict local maxima of ``score`` (cells × bins) over 3 × 3 cells
+    and ± one bin that reach ``floor``. Ties are broken by position (the cell on the grid's
+    rectangle, then the bin), so a plateau of equal scores gives one candidate. Only the
+    cell-bins that reach the floor are looked at, against their 26 neighbours: the same peaks
+    as a maximum filter over the whole rectangle (``tests/test_fusion_search.py``), at a
+    fraction of its cost.
+
+    >>> g = TileGrid(np.array([0.0, 1000.0, 2000.0]), np.zeros(3), np.ones(3))
+    >>> s = np.array([[0, 3, 0], [0, 5, 5], [1, 0, 0]])
+    >>> [(int(c), int(b)) for c, b in zip(*local_maxima(s, g, 1000.0, 3))]
+    [(1, 2)]
+    """
+    n_cells, nb = score.shape
+    cand_c, cand_b = np.nonzero(score >= floor)
+    if len(cand_c) == 0:
+        return cand_c, cand_b
+    ix = np.rint((grid.x - grid.x.min()) / grid_m).astype(np.int64)
+    iy = np.rint((grid.y - grid.y.min()) / grid_m).astype(np.int64)
+    nx, ny = int(ix.max()) + 1, int(iy.max()) + 1
+    at = np.full((nx + 2, ny + 2), -1, np.int64)          # the cell at a place (-1: none)
+    at[ix + 1, iy + 1] = np.arange(n_cells)
+    size = nx * ny * nb
+
+    def key(c: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Score first, then position on the rectangle (0 outside the grid or its bins)."""
+        inside = (c >= 0) & (b >= 0) & (b < nb)
+        cc, bb = np.where(inside, c, 0), np.clip(b, 0, nb - 1)
+        k = score[cc, bb] * size + (ix[cc] * ny + iy[cc]) * nb + bb
+        return np.where(inside, k, -1)
+
+    own = key(cand_c, cand_b)
+    peak = np.ones(len(cand_c), bool)
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            nbr = at[ix[cand_c] + 1 + dx, iy[cand_c] + 1 + dy]
+            for db in (-1, 0, 1):
+                if dx or dy or db:
+                    peak &= own > key(nbr, cand_b + db)
+    return cand_c[peak], cand_b[peak]
