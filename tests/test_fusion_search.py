@@ -171,3 +171,43 @@ def test_local_maxima_are_the_maximum_filters(nx, ny, nb, floor, seed):
     score = rng.integers(0, 6, size=(len(grid.x), nb))          # small values: many ties
     got = sorted(zip(*(a.tolist() for a in local_maxima(score, grid, 1000.0, floor))))
     assert got == _peaks_by_maximum_filter(score, grid, 1000.0, floor)
+
+
+def test_every_fit_out_of_the_reassignment_is_trimmed():
+    """The reassignment refits each fit on what it got and trims it by χ² as the search does
+    (a foreign pick the gate let in is dropped, not the event): every fit out of it is within
+    its χ² quantile, and each holds one event's detections."""
+    from scipy.special import chdtri
+    events = [*PAIR, (-6000.0, Y0 - 2000.0, PAIR[0][2] + 1.5, "launch")]
+    det, p, alive, _, rows = _block(events, clutter=40, seed=4)
+    ids = det.ids.astype(str)
+    fits = []
+    for e, (x, y, t0, _) in enumerate(events):
+        f = fit_rows(p, rows[np.char.startswith(ids, f"e{e}-")], x, y, t0, C, PARAMS)
+        assert f is not None
+        fits.append(f)
+    # a greedy, wrong start: the first fit also holds every arrival of the third
+    fits[0] = Fit(fits[0].x, fits[0].y, fits[0].t0, np.union1d(fits[0].rows, fits[2].rows),
+                  fits[0].fisher, fits[0].chi2, fits[0].dof)
+    out = reassign(p, fits, C, PARAMS, alive)
+    assert len(out) == 3
+    for f in out:
+        assert f.chi2 <= float(chdtri(f.dof, 1.0 - PARAMS.trim_quantile))
+        assert len({i.split("-")[0] for i in ids[f.rows] if not i.startswith("c")}) == 1
+
+
+def test_a_neighbours_catch_is_adopted_only_when_free_and_new():
+    from linewatch.fusion.region_engine import _adopt
+    used = np.zeros(10, bool)
+    used[0] = True
+
+    def fit(x, t0, rows):
+        return Fit(x, 0.0, t0, np.array(rows), np.eye(3), 1.0, 5)
+    kept = [fit(0.0, 100.0, [1, 2])]
+    orphans = [fit(50_000.0, 100.0, [0, 3]),      # a detection already taken: no
+               fit(1_500.0, 101.0, [4, 5]),       # the same event as a kept fit: no
+               fit(20_000.0, 100.0, [6, 7]),      # a new event, all free: adopted
+               fit(20_500.0, 100.5, [8, 9])]      # a duplicate of the one just adopted: no
+    got = _adopt(orphans, kept, used)
+    assert [f.x for f in got] == [20_000.0]
+    assert used[[6, 7]].all() and not used[[3, 4, 5, 8, 9]].any()

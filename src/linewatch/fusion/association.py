@@ -35,7 +35,7 @@ from linewatch.fusion.fitting import Fit, fit_rows, n_meas
 from linewatch.fusion.ghosts import DetectionPattern, candidate_bounds, heard_sensors
 from linewatch.fusion.params import FusionParams
 from linewatch.fusion.refinement import refine
-from linewatch.fusion.search import best_first
+from linewatch.fusion.search import best_first, trim
 from linewatch.fusion.stacking import stack_candidates
 
 __all__ = ["BlockResult", "BlockTask", "MapFn", "associate_block", "reassign", "run_block"]
@@ -245,6 +245,8 @@ def reassign(p: Prepared, fits: list[Fit], c: float, params: FusionParams,
             if len(rows) == 0:
                 continue
             g = fit_rows(p, rows, f.x, f.y, f.t0, c, params)
+            if g is not None and stacked:      # foreign picks the gate let in, as the search does
+                g = trim(p, g, c, params)
             if g is None or len(np.unique(p.sensor[g.rows[p.toa[g.rows]]])) < floor:
                 continue
             if (_plausible(p, g, pattern, alive, c, params, everything, stats) if stacked

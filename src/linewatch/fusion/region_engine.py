@@ -231,6 +231,7 @@ def _associate_hour(p: Prepared, blocks: np.ndarray, reach_s: float, used: np.nd
     used = used.copy()
     fits: list[Fit] = []
     for bs in blocks:
+        orphans: list[Fit] = []
         lo_r = int(np.searchsorted(p.t, bs, "left"))
         hi_r = int(np.searchsorted(p.t, bs + reach_s, "right"))
         for phase in (0, 1):
@@ -251,7 +252,27 @@ def _associate_hour(p: Prepared, blocks: np.ndarray, reach_s: float, used: np.nd
                     if layout.tile_of(np.array([fit.x]), np.array([fit.y]))[0] == i:
                         used[fit.rows] = True
                         fits.append(fit)
+                    else:
+                        orphans.append(fit)
+        fits += _adopt(orphans, fits, used)
     return fits, used
+
+
+def _adopt(orphans: list[Fit], fits: list[Fit], used: np.ndarray) -> list[Fit]:
+    """The fits a tile found in its neighbour's core that the neighbour did not find: those
+    whose detections are all still free and that no fit of the block lies near (2 km, 2 s),
+    in the order found. The competition for detections differs from tile to tile, so an
+    event the owner's search lost to a wrong fit may come out whole next door."""
+    out: list[Fit] = []
+    for f in orphans:
+        if used[f.rows].any():
+            continue
+        if any(abs(g.t0 - f.t0) <= 2.0 and math.hypot(g.x - f.x, g.y - f.y) <= 2_000.0
+               for g in (*fits, *out)):
+            continue
+        used[f.rows] = True
+        out.append(f)
+    return out
 
 
 def merge_counts(total: dict[str, int], part: Mapping[str, int]) -> None:
