@@ -27,7 +27,7 @@ from linewatch.fusion.params import FusionParams
 from linewatch.geo import WorkingFrame
 from linewatch.model import Detections, Incident, Sensors, covariance_to_ellipse
 
-__all__ = ["calibrate_wind", "incident_from", "locate_group", "locate_groups", "measurements_for"]
+__all__ = ["calibrate_wind", "incident_from", "locate_group", "locate_groups", "measurements_for", "refit"]
 
 
 def measurements_for(sensors: Sensors, detections: Detections, rows: npt.ArrayLike, *,
@@ -94,12 +94,12 @@ def calibrate_wind(p: Prepared, fits: list[Fit], c: float, params: FusionParams,
                        p.measurements(out[i].rows, c, final, out[i].x, out[i].y)) for i in usable]
             wind, _ = estimate_wind(events, c, wind)
             for i in usable:
-                out[i] = _refit(p, out[i], c, final, wind)
-    out = [_refit(p, f, c, final, wind) for f in out]
+                out[i] = refit(p, out[i], c, final, wind)
+    out = [refit(p, f, c, final, wind) for f in out]
     return out, (round(wind[0], 2), round(wind[1], 2))
 
 
-def _refit(p: Prepared, fit: Fit, c: float, params: FusionParams,
+def refit(p: Prepared, fit: Fit, c: float, params: FusionParams,
            wind: tuple[float, float]) -> Fit:
     m = p.measurements(fit.rows, c, params, fit.x, fit.y)
     x, y, t0, _ = gauss_newton(fit.x, fit.y, fit.t0, m, c, wind=wind)

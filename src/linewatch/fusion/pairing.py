@@ -29,9 +29,9 @@ from linewatch.model import Incident
 if TYPE_CHECKING:
     from linewatch.agreement import Agreement
 
-__all__ = ["Pairer", "attribute"]
+__all__ = ["INFEASIBLE", "Pairer", "attribute", "pair_cost", "pair_up"]
 
-_INFEASIBLE = 1e9
+INFEASIBLE = 1e9
 
 
 def attribute(incidents: list[Incident], agreement: Agreement | None,
@@ -94,32 +94,32 @@ class Pairer:
             xi, yi = x[impacts_a], y[impacts_a]
             near = np.flatnonzero(free & (xi >= x[li].min() - reach) & (xi <= x[li].max() + reach)
                                   & (yi >= y[li].min() - reach) & (yi <= y[li].max() + reach))
-            cost = _cost(x[li], y[li], t[li], xi[near], yi[near], t[impacts_a][near], self.params)
-            cols = np.flatnonzero((cost < _INFEASIBLE).any(axis=0))
+            cost = pair_cost(x[li], y[li], t[li], xi[near], yi[near], t[impacts_a][near], self.params)
+            cols = np.flatnonzero((cost < INFEASIBLE).any(axis=0))
             if len(cols) == 0:
                 continue
             rows, picked = linear_sum_assignment(cost[:, cols])
             for r, k in zip(rows, cols[picked]):
-                if cost[r, k] >= _INFEASIBLE:
+                if cost[r, k] >= INFEASIBLE:
                     continue
                 free[near[k]] = False
                 a, b = int(li[r]), int(impacts_a[near[k]])
-                out[a], out[b] = _paired(out[a], out[b])
+                out[a], out[b] = pair_up(out[a], out[b])
         return out
 
 
-def _cost(lx: np.ndarray, ly: np.ndarray, lt: np.ndarray, ix: np.ndarray, iy: np.ndarray,
+def pair_cost(lx: np.ndarray, ly: np.ndarray, lt: np.ndarray, ix: np.ndarray, iy: np.ndarray,
           it: np.ndarray, params: FusionParams) -> np.ndarray:
     """The cost of pairing each launch (rows) with each impact (columns): how far the speed
-    is from 300 m/s on a log scale, plus the time of flight over 10 minutes; ``_INFEASIBLE``
+    is from 300 m/s on a log scale, plus the time of flight over 10 minutes; ``INFEASIBLE``
     where the flight is impossible.
 
     A launch at the origin at time 0, and two impacts 3 km east, 10 s and 1 s later:
 
     >>> at_0 = np.zeros(1)
-    >>> cost = _cost(at_0, at_0, at_0, np.array([3000.0, 3000.0]), np.zeros(2),
+    >>> cost = pair_cost(at_0, at_0, at_0, np.array([3000.0, 3000.0]), np.zeros(2),
     ...              np.array([10.0, 1.0]), FusionParams())
-    >>> round(float(cost[0, 0]), 4), bool(cost[0, 1] == _INFEASIBLE)   # 300 m/s; 3 km/s
+    >>> round(float(cost[0, 0]), 4), bool(cost[0, 1] == INFEASIBLE)   # 300 m/s; 3 km/s
     (0.0167, True)
     """
     dist = np.hypot(lx[:, None] - ix[None, :], ly[:, None] - iy[None, :])
@@ -128,12 +128,12 @@ def _cost(lx: np.ndarray, ly: np.ndarray, lt: np.ndarray, ix: np.ndarray, iy: np
     with np.errstate(divide="ignore", invalid="ignore"):
         speed = dist / tof
     ok = (tof > 0) & (speed >= vmin) & (speed <= vmax) & (dist <= params.max_flight_m)
-    cost = np.full(dist.shape, _INFEASIBLE)
+    cost = np.full(dist.shape, INFEASIBLE)
     cost[ok] = np.abs(np.log(speed[ok] / 300.0)) + tof[ok] / 600.0
     return cost
 
 
-def _paired(launch: Incident, impact: Incident) -> tuple[Incident, Incident]:
+def pair_up(launch: Incident, impact: Incident) -> tuple[Incident, Incident]:
     pair = "pair-" + hashlib.sha256((launch.id + impact.id).encode()).hexdigest()[:10]
     return (replace(launch, pair_id=pair),
             replace(impact, pair_id=pair, side_probability=launch.side_probability, side=launch.side))

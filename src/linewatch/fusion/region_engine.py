@@ -28,7 +28,7 @@ from linewatch.fusion.pairing import attribute
 from linewatch.fusion.params import FusionParams
 from linewatch.model import Detections, Incident, Sensors, sound_speed_m_s
 
-__all__ = ["EngineState", "HourOutput", "RegionEngine", "merge_counts"]
+__all__ = ["DetectionBuffer", "EngineState", "HourOutput", "RegionEngine", "associate_hour", "merge_counts"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class RegionEngine:
         self.sensors, self.layout, self.params, self.map_fn = sensors, layout, params, map_fn
         self.region = region
         self.home = np.ones(len(sensors), bool) if home is None else home
-        self.buffer = _Buffer()
+        self.buffer = DetectionBuffer()
         self.max_travel = params.max_range_m / float(sound_speed_m_s(-40.0))
         self.reach_s = params.block_overlap_s + self.max_travel  # how far past an hour it reads
         self.hour: float | None = None if resume is None else resume.hour_s
@@ -140,13 +140,13 @@ class RegionEngine:
               if self.first and len(det) else hour)
         blocks = np.arange(b0, end, params.block_s)
         reach_s = params.block_s + params.block_overlap_s + self.max_travel
-        fits, used_now = _associate_hour(p, blocks, reach_s, used, layout, grids, alive, c, params,
+        fits, used_now = associate_hour(p, blocks, reach_s, used, layout, grids, alive, c, params,
                                          self.map_fn, stats)
         fits, wind = calibrate_wind(p, fits, c, params)
         if params.estimate_wind and params.reassociate and wind != (0.0, 0.0):
             # once more with the wind known: its far arrivals no longer fall out of the gates
             known = replace(params, wind_m_s=wind, wind_allowance_m_s=params.wind_residual_m_s)
-            fits, used_now = _associate_hour(p, blocks, reach_s, used, layout, grids, alive, c,
+            fits, used_now = associate_hour(p, blocks, reach_s, used, layout, grids, alive, c,
                                              known, self.map_fn, stats)
         if params.reassign_rounds:
             fits = reassign(p, fits, c, replace(params, wind_m_s=wind,
@@ -171,7 +171,7 @@ class RegionEngine:
                           wind, stats)
 
 
-class _Buffer:
+class DetectionBuffer:
     """The detections not yet fused, sorted by time, with a flag for those an incident took."""
 
     def __init__(self) -> None:
@@ -222,7 +222,7 @@ class _Buffer:
         self.used = self.used[keep:]
 
 
-def _associate_hour(p: Prepared, blocks: np.ndarray, reach_s: float, used: np.ndarray,
+def associate_hour(p: Prepared, blocks: np.ndarray, reach_s: float, used: np.ndarray,
                     layout: Layout, grids: list[TileGrid], alive: np.ndarray, c: float,
                     params: FusionParams, map_fn: MapFn, stats: dict[str, int]
                     ) -> tuple[list[Fit], np.ndarray]:

@@ -43,10 +43,10 @@ from linewatch.fusion.candidates import TileGrid, tile_grid
 from linewatch.fusion.columns import Prepared, prepare, sound_speed_for
 from linewatch.fusion.fitting import Fit
 from linewatch.fusion.layout import Layout, frame_for
-from linewatch.fusion.locating import _refit, calibrate_wind, incident_from
-from linewatch.fusion.pairing import _INFEASIBLE, _cost, _paired, attribute
+from linewatch.fusion.locating import calibrate_wind, incident_from, refit
+from linewatch.fusion.pairing import INFEASIBLE, attribute, pair_cost, pair_up
 from linewatch.fusion.params import FusionParams
-from linewatch.fusion.region_engine import _associate_hour, _Buffer, merge_counts
+from linewatch.fusion.region_engine import DetectionBuffer, associate_hour, merge_counts
 from linewatch.model import Detections, Incident, Sensors, sound_speed_m_s
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ class WatermarkEngine:
         self.sensors, self.params, self.agreement, self.map_fn = sensors, params, agreement, map_fn
         self.frame = frame_for(sensors, agreement)
         self.layout = Layout.build(sensors, self.frame, agreement, params)
-        self.buffer = _Buffer()
+        self.buffer = DetectionBuffer()
         self.max_travel = _max_travel_s(params)
         self.reach_s = params.step_overlap_s + self.max_travel
         self.watermark = -math.inf
@@ -191,7 +191,7 @@ class WatermarkEngine:
         known = replace(params, block_s=params.step_s, block_overlap_s=params.step_overlap_s,
                         wind_m_s=self.wind)
         stats: dict[str, int] = {}
-        fits, used_now = _associate_hour(p, np.array([bs]), params.step_s + self.reach_s, used,
+        fits, used_now = associate_hour(p, np.array([bs]), params.step_s + self.reach_s, used,
                                          self.layout, grids, alive, c, known, self.map_fn, stats)
         if params.reassign_rounds and fits:
             fits = reassign(p, fits, c, known, alive)
@@ -200,7 +200,7 @@ class WatermarkEngine:
                 used_now[f.rows] = True
         buffer.used[lo:hi] = used_now
         final = replace(known, wind_allowance_m_s=params.wind_residual_m_s)
-        fits = [_refit(p, f, c, final, self.wind) for f in fits] if params.estimate_wind else fits
+        fits = [refit(p, f, c, final, self.wind) for f in fits] if params.estimate_wind else fits
         return self._incidents(fits, p, det), stats
 
     def _alive_and_grids(self, bs: float, p: Prepared) -> tuple[np.ndarray, list[TileGrid]]:
@@ -241,13 +241,13 @@ class WatermarkEngine:
                                       np.array([i.lat for i in launches]))
             ix, iy = self.frame.to_xy(np.array([i.lon for i in impacts]),
                                       np.array([i.lat for i in impacts]))
-            cost = _cost(np.asarray(lx), np.asarray(ly), np.array([i.time_s for i in launches]),
+            cost = pair_cost(np.asarray(lx), np.asarray(ly), np.array([i.time_s for i in launches]),
                          np.asarray(ix), np.asarray(iy), np.array([i.time_s for i in impacts]),
                          params)
             rows, cols = linear_sum_assignment(cost)
             for r, k in zip(rows, cols):
-                if cost[r, k] < _INFEASIBLE:
-                    a, b = _paired(launches[r], impacts[k])
+                if cost[r, k] < INFEASIBLE:
+                    a, b = pair_up(launches[r], impacts[k])
                     paired[a.id], paired[b.id] = a, b
         out_new = [paired.get(i.id, i) for i in new]
         revised = [paired[i.id] for i in waiting if i.id in paired]
