@@ -14,7 +14,7 @@ of issue 17 (60 km, 2 hours):
 
     .venv/bin/pip install --no-deps pyocto==0.2.2 pandas python-dateutil pytz tzdata
     .venv/bin/python bench/bench_fuse_process.py                 # both cases, seed 1
-    .venv/bin/python bench/bench_fuse_process.py --case dense --workers 2
+    .venv/bin/python bench/bench_fuse_process.py --case dense --workers 2   # and PyOcto on 2 threads
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ PYOCTO_PROCESS = """
 import sys
 from pathlib import Path
 sys.path.insert(0, {bench!r})
-from pyocto_peer import run_pyocto
+from pyocto_peer import PyOctoSettings, run_pyocto
 from linewatch.formats.sensors import iter_detection_chunks, read_sensors
 from linewatch.fusion.layout import frame_for
 from linewatch.model import Detections, sound_speed_m_s
@@ -46,7 +46,8 @@ with (d / "sensors.csv").open(encoding="utf-8") as fh:
 with (d / "detections.jsonl").open(encoding="utf-8") as fh:
     det = Detections.concat([c for c, _ in iter_detection_chunks(fh, sensors, name="detections")])
 frame = frame_for(sensors, load_agreement_file(Path({agreement!r})).agreement)
-run = run_pyocto(sensors, det, frame=frame, c_m_s=float(sound_speed_m_s(15.0)))
+run = run_pyocto(sensors, det, frame=frame, c_m_s=float(sound_speed_m_s(15.0)),
+                 settings=PyOctoSettings(n_threads=int(sys.argv[2])))
 print(len(run.incidents), run.n_picks)
 """
 
@@ -76,7 +77,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--case", choices=sorted(CASES), action="append")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--workers", type=int, default=1, help="linewatch fuse --workers")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="linewatch fuse --workers, and PyOcto's threads")
     ap.add_argument("--skip-pyocto", action="store_true")
     args = ap.parse_args()
     lw = [sys.executable, "-m", "linewatch"]
@@ -94,8 +96,9 @@ def main() -> None:
                     f"worker{'s' if args.workers > 1 else ''}) {fuse_s:.2f} s = {n / fuse_s:,.0f} detections/s")
             if not args.skip_pyocto:
                 script = PYOCTO_PROCESS.format(bench=str(ROOT / "bench"), agreement=str(AGREEMENT))
-                po_s, out = timed([sys.executable, "-c", script, str(d)])
-                line += (f"; PyOcto (whole process) {po_s:.2f} s = {n / po_s:,.0f} detections/s "
+                po_s, out = timed([sys.executable, "-c", script, str(d), str(args.workers)])
+                threads = f"{args.workers} thread{'s' if args.workers > 1 else ''}"
+                line += (f"; PyOcto (whole process, {threads}) {po_s:.2f} s = {n / po_s:,.0f} detections/s "
                          f"({out.split()[0]} events); linewatch / PyOcto {po_s / fuse_s:.2f}×")
             print(line, flush=True)
 
