@@ -114,6 +114,10 @@ def test_the_cheap_bound_is_never_below_the_ratio_it_stands_for(seed):
 
 
 def test_reassignment_never_gives_a_fit_two_detections_of_one_sensor():
+    """Each fit out of the reassignment holds one event's detections, at most one of each
+    sensor, and is refitted and trimmed by χ² as the search trims (a foreign pick the gate let
+    in is dropped, not the event): within its χ² quantile."""
+    from scipy.special import chdtri
     events = [*PAIR, (-6000.0, Y0 - 2000.0, PAIR[0][2] + 1.5, "launch")]
     det, p, alive, _, rows = _block(events, clutter=40, seed=4)
     ids = det.ids.astype(str)
@@ -131,6 +135,7 @@ def test_reassignment_never_gives_a_fit_two_detections_of_one_sensor():
         sensors = p.sensor[f.rows]
         assert len(sensors) == len(set(sensors.tolist()))
         assert len({i.split("-")[0] for i in ids[f.rows]}) == 1
+        assert f.chi2 <= float(chdtri(f.dof, 1.0 - PARAMS.trim_quantile))
 
 
 def test_engine_3_and_engine_2_find_the_same_clean_events():
@@ -171,29 +176,6 @@ def test_local_maxima_are_the_maximum_filters(nx, ny, nb, floor, seed):
     score = rng.integers(0, 6, size=(len(grid.x), nb))          # small values: many ties
     got = sorted(zip(*(a.tolist() for a in local_maxima(score, grid, 1000.0, floor))))
     assert got == _peaks_by_maximum_filter(score, grid, 1000.0, floor)
-
-
-def test_every_fit_out_of_the_reassignment_is_trimmed():
-    """The reassignment refits each fit on what it got and trims it by χ² as the search does
-    (a foreign pick the gate let in is dropped, not the event): every fit out of it is within
-    its χ² quantile, and each holds one event's detections."""
-    from scipy.special import chdtri
-    events = [*PAIR, (-6000.0, Y0 - 2000.0, PAIR[0][2] + 1.5, "launch")]
-    det, p, alive, _, rows = _block(events, clutter=40, seed=4)
-    ids = det.ids.astype(str)
-    fits = []
-    for e, (x, y, t0, _) in enumerate(events):
-        f = fit_rows(p, rows[np.char.startswith(ids, f"e{e}-")], x, y, t0, C, PARAMS)
-        assert f is not None
-        fits.append(f)
-    # a greedy, wrong start: the first fit also holds every arrival of the third
-    fits[0] = Fit(fits[0].x, fits[0].y, fits[0].t0, np.union1d(fits[0].rows, fits[2].rows),
-                  fits[0].fisher, fits[0].chi2, fits[0].dof)
-    out = reassign(p, fits, C, PARAMS, alive)
-    assert len(out) == 3
-    for f in out:
-        assert f.chi2 <= float(chdtri(f.dof, 1.0 - PARAMS.trim_quantile))
-        assert len({i.split("-")[0] for i in ids[f.rows] if not i.startswith("c")}) == 1
 
 
 def test_a_neighbours_catch_is_adopted_only_when_free_and_new():

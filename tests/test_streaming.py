@@ -29,13 +29,18 @@ AGREEMENT = ROOT / "examples" / "agreements" / "line-of-contact.yaml"
 PARAMS = FusionParams(wind_block_s=1200)
 
 
-@pytest.fixture(scope="module")
-def scenario():
+def active_hour():
+    """An hour of `active` on 30 km of the example line: the agreement and the simulation."""
     from linewatch.services import load_agreement_file
     from linewatch.sim import SCENARIOS, simulate
     ag = load_agreement_file(AGREEMENT).agreement
-    sim = simulate(ag, replace(SCENARIOS["active"], duration_s=3600.0, line_from_km=400.0,
-                               line_to_km=430.0), seed=1)
+    return ag, simulate(ag, replace(SCENARIOS["active"], duration_s=3600.0, line_from_km=400.0,
+                                    line_to_km=430.0), seed=1)
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    ag, sim = active_hour()
     ref = fuse(sim.sensors, sim.detections, agreement=ag, params=PARAMS)
     assert len(ref.incidents) >= 15
     return ag, sim, ref

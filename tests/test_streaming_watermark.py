@@ -7,11 +7,11 @@ from its snapshot with nothing lost or doubled; a quiet stretch is released on a
 from __future__ import annotations
 
 import time
-from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.test_streaming import _same_as_fuse as same_current
+from tests.test_streaming import active_hour
 
 from linewatch.fusion import FusionParams, IncidentLatency, fuse
 from linewatch.fusion.watermark import Snapshot
@@ -19,19 +19,13 @@ from linewatch.services.stream_watermark import RecordVersions, snapshot_from_js
 from linewatch.services.streaming import StreamWorker, feed_detections
 from linewatch.store import open_store
 
-ROOT = Path(__file__).resolve().parents[1]
-AGREEMENT = ROOT / "examples" / "agreements" / "line-of-contact.yaml"
 #: a 20-minute hour: three closes (snapshots) in the simulated hour
 PARAMS = FusionParams(wind_block_s=1200, release="watermark", temperature_c=15.0)
 
 
 @pytest.fixture(scope="module")
 def scenario():
-    from linewatch.services import load_agreement_file
-    from linewatch.sim import SCENARIOS, simulate
-    ag = load_agreement_file(AGREEMENT).agreement
-    sim = simulate(ag, replace(SCENARIOS["active"], duration_s=3600.0, line_from_km=400.0,
-                               line_to_km=430.0), seed=1)
+    ag, sim = active_hour()
     ref = fuse(sim.sensors, sim.detections, agreement=ag, params=PARAMS)
     assert len(ref.incidents) >= 15 and ref.engine == "fusion-3+watermark"
     return ag, sim, ref
@@ -45,22 +39,14 @@ def _worker(url, sim, ag, **kw):
 
 
 def _versions(url):
-    """Every record, and the current one of each incident (by the incident's id)."""
+    """Every record: its id and the version it supersedes."""
     with open_store(url) as store:
-        rows = store.conn.execute("SELECT id, supersedes FROM records ORDER BY id").fetchall()
-        current = {r["id"].split("~")[0]: r for r in store.record_rows()}
-    return dict(rows), current
+        return dict(store.conn.execute("SELECT id, supersedes FROM records ORDER BY id").fetchall())
 
 
 def _same_as_fuse(url, ref):
-    versions, current = _versions(url)
-    assert set(current) == {i.id for i in ref.incidents}
-    for inc in ref.incidents:
-        rec = current[inc.id]
-        assert rec["lon"] == pytest.approx(inc.lon, abs=1e-7)
-        assert rec["lat"] == pytest.approx(inc.lat, abs=1e-7)
-        assert rec["extra"]["detections"] == ",".join(inc.detections)
-        assert rec["extra"].get("pair_id") == inc.pair_id
+    same_current(url, ref)            # the current versions are fuse()'s incidents
+    versions = _versions(url)
     # a version chain per incident: v1 is the incident's id, v(n) supersedes v(n-1)
     for rid, sup in versions.items():
         base, _, n = rid.partition("~")
@@ -137,7 +123,7 @@ def test_killed_worker_resumes_from_its_snapshot(scenario, streamed, new_store_u
         assert claims and min(t for _, t, _ in claims) >= snap.hour_s - 120.0
     again = _worker(url, sim, ag, owner="b").run(until_idle_s=0.3)
     assert again.drained and 0 < again.n_replayed < len(sim.detections)
-    whole, _ = _versions(streamed[0])
+    whole = _versions(streamed[0])
     assert _same_as_fuse(url, ref) == whole
     with open_store(url) as store:
         assert sorted(r["record_id"] for r in store.stream_latencies("default")) == sorted(
