@@ -23,6 +23,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -34,7 +35,6 @@ from linewatch.fusion.candidates import Geometry
 __all__ = ["compiled_available", "stack_votes"]
 
 _CHUNK = 256
-_KERNEL: list[Callable[..., Any] | None] = []
 
 
 def compiled_available() -> bool:
@@ -79,11 +79,10 @@ def _votes_numpy(t: np.ndarray, cols: np.ndarray, bearing: np.ndarray, bearing_s
     return counts
 
 
+@functools.cache
 def _kernel() -> Callable[..., Any] | None:
-    """The compiled votes loop (built on first use; None without numba)."""
-    if not _KERNEL:
-        _KERNEL.append(_build())
-    return _KERNEL[0]
+    """The compiled votes loop, built on first use (None without numba)."""
+    return _build()
 
 
 def _build() -> Callable[..., Any] | None:
