@@ -166,3 +166,24 @@ def test_snapshot_text_round_trips(scenario):
     assert back.open_launches == snap.open_launches or all(
         a.id == b.id and a.lon == b.lon for a, b in zip(back.open_launches, snap.open_launches))
     assert v.current == versions.current
+
+
+def test_the_cli_refuses_a_bad_release_and_a_heartbeat_without_the_watermark(tmp_path):
+    """Exit code 2 with what was wrong and which option, in words rather than the parameter's
+    name: an unknown release, and a heartbeat given to the hourly release (which has none)."""
+    import subprocess
+    import sys
+    sensors = tmp_path / "sensors.csv"
+    sensors.write_text("sensor_id,lon,lat,kind\nMIC-1,37.8,48.0,microphone\n", encoding="utf-8")
+    db = tmp_path / "x.db"
+    for args, option, what in ((["--release", "fast"], "--release", "'fast'"),
+                               (["--release", "hour", "--heartbeat-lag-s", "30"], "--heartbeat-lag-s",
+                                "needs the watermark release")):
+        done = subprocess.run([sys.executable, "-m", "linewatch", "stream", "fuse", "--sensors", str(sensors),
+                               "--db", f"sqlite:///{db}", "--until-idle", "0.1", *args],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert option in done.stderr and what in done.stderr
+        assert "heartbeat_lag_s" not in done.stderr
+    with pytest.raises(ValueError, match="watermark release"):
+        StreamWorker(f"sqlite:///{db}", None, params=FusionParams(), heartbeat_lag_s=30.0)

@@ -148,13 +148,12 @@ def fuse(sensors: SensorsOpt, agreement: LineAgreementOpt = None, until_idle: Un
     from linewatch.services import load_agreement_file
     from linewatch.services.streaming import StreamWorker, with_params
     from linewatch.store import open_store
-    if release not in ("watermark", "hour"):
-        raise typer.BadParameter(f"{release!r}: 'watermark' or 'hour'", param_hint="--release")
     try:
         params = with_params(FusionParams(), wind_block_s=hour_s, temperature_c=temperature_c,
                              release=release)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--hour-s") from exc
+    except ValueError as exc:      # FusionParams names the field it refused
+        hint = "--release" if str(exc).startswith("release") else "--hour-s"
+        raise typer.BadParameter(str(exc), param_hint=hint) from exc
     agreement = optional_input(agreement, "--agreement")
     loaded = load_agreement_file(agreement) if agreement else None
     with open_store(db) as store:
@@ -169,11 +168,14 @@ def fuse(sensors: SensorsOpt, agreement: LineAgreementOpt = None, until_idle: Un
     try:
         if live is not None:
             live.start()
-        worker = StreamWorker(db, sens, name=name, agreement=loaded.agreement if loaded else None,
-                              params=params, batch=batch, poll_s=poll_s, lease_s=lease_s,
-                              replay_hours=replay_hours, map_fn=pool.map if pool else map,
-                              heartbeat_lag_s=heartbeat_lag_s,
-                              stop=stop, status=_status_printer(where, live, as_json))
+        try:
+            worker = StreamWorker(db, sens, name=name, agreement=loaded.agreement if loaded else None,
+                                  params=params, batch=batch, poll_s=poll_s, lease_s=lease_s,
+                                  replay_hours=replay_hours, map_fn=pool.map if pool else map,
+                                  heartbeat_lag_s=heartbeat_lag_s,
+                                  stop=stop, status=_status_printer(where, live, as_json))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--heartbeat-lag-s") from exc
         summary = worker.run(until_idle_s=until_idle)
     finally:
         if live is not None:

@@ -74,15 +74,20 @@ class Geometry:
         for each grid point and detection whether a source there could have made it: within
         range and, for an array, where its bearing points (3 σ and the cell's own angle)."""
         cols = np.searchsorted(self.sensors, p.sensor[toa])
-        ok = self.within[:, cols]
-        b = p.bearing[toa]
-        has_b = np.isfinite(b)
+        return cols, self.mask(cols, p.bearing[toa], p.bearing_sd[toa])
+
+    def mask(self, cols: np.ndarray, bearing: np.ndarray, bearing_sd: np.ndarray) -> np.ndarray:
+        """For each grid point and detection (its sensor's column, its bearing and standard
+        deviation, NaN for none), whether a source there could have made it: within range and,
+        with a bearing, where it points (3 σ and the cell's own angle)."""
+        ok: np.ndarray = self.within[:, cols]
+        has_b = np.isfinite(bearing)
         if has_b.any():
-            miss = b[has_b] - self.azimuth[:, cols[has_b]]
+            miss = bearing[has_b] - self.azimuth[:, cols[has_b]]
             miss -= 2 * np.pi * np.rint(miss / (2 * np.pi))
-            tol = 3.0 * p.bearing_sd[toa][has_b] + self.slack[:, cols[has_b]]
+            tol = 3.0 * bearing_sd[has_b] + self.slack[:, cols[has_b]]
             ok[:, has_b] &= np.abs(miss) <= tol
-        return cols, ok
+        return ok
 
 
 def window_candidates(p: Prepared, rows: np.ndarray, ws: float, c: float, params: FusionParams,

@@ -65,13 +65,7 @@ def stack_votes(t: np.ndarray, cols: np.ndarray, bearing: np.ndarray, bearing_sd
 
 def _votes_numpy(t: np.ndarray, cols: np.ndarray, bearing: np.ndarray, bearing_sd: np.ndarray,
                  geo: Geometry, t_lo: float, bin_s: float, nb: int) -> np.ndarray:
-    ok = geo.within[:, cols]
-    has_b = np.isfinite(bearing)
-    if has_b.any():
-        miss = bearing[has_b] - geo.azimuth[:, cols[has_b]]
-        miss -= 2 * np.pi * np.rint(miss / (2 * np.pi))
-        tol = 3.0 * bearing_sd[has_b] + geo.slack[:, cols[has_b]]
-        ok[:, has_b] &= np.abs(miss) <= tol
+    ok = geo.mask(cols, bearing, bearing_sd)
     bins = np.floor((t[None, :] - geo.travel_s[:, cols] - t_lo) / bin_s).astype(np.int64)
     ok &= (bins >= 0) & (bins < nb)
     gi, di = np.nonzero(ok)
@@ -105,7 +99,7 @@ def _build() -> Callable[..., Any] | None:
             for g in range(n_cells):
                 if not within[c, g]:
                     continue
-                if has_b:
+                if has_b:                  # Geometry.mask, cell by cell
                     miss = b - azimuth[c, g]
                     miss -= two_pi * np.rint(miss / two_pi)
                     if not abs(miss) <= 3.0 * bearing_sd[j] + slack[c, g]:

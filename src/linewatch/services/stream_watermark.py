@@ -27,13 +27,12 @@ default of ``linewatch stream fuse``; docs/streaming.md).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 from collections.abc import Iterable
 from typing import Any
 
-from linewatch.formats import record_to_dict
+from linewatch.formats import content_hash, record_to_dict
 from linewatch.fusion import Release, Snapshot, WatermarkEngine
 from linewatch.model import Detections, Incident, Report
 from linewatch.services.audit import AuditLog
@@ -113,9 +112,11 @@ class RecordVersions:
 
 
 def _content(rep: Report) -> str:
+    """What makes two versions the same: the record's canonical hash, its id and its link to
+    the version before left out."""
     doc = record_to_dict(dataclasses.replace(rep, supersedes=None, correction=None))
     doc.pop("id", None)
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+    return content_hash(doc)
 
 
 def incident_to_dict(inc: Incident) -> dict[str, Any]:
@@ -174,7 +175,7 @@ class WatermarkRun(OwnedRun):
         return True
 
     def replay_since(self) -> float | None:
-        return None if self.engine.floor is None else self.engine.floor
+        return self.engine.floor
 
     def quiet_watermark(self) -> float | None:
         lag = self.w.heartbeat_lag_s
@@ -244,7 +245,8 @@ class WatermarkRun(OwnedRun):
             n.n_hours += 1
         w.set_status(committed_s=self.mark, hours=n.n_hours, incidents=n.n_incidents,
                      last_latency_s=rows[-1].latency_s if rows else w.status.last_latency_s)
-        self.book.forget_before(self.engine.floor - 3600.0 if self.engine.floor is not None else -1e300)
+        if self.engine.floor is not None:
+            self.book.forget_before(self.engine.floor - 3600.0)
         if w.on_commit is not None and rel.hour_start_s is not None and mark is not None:
             w.on_commit(mark)
 

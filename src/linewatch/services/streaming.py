@@ -120,6 +120,9 @@ class StreamWorker:
                  clock: Callable[[], float] = time.time) -> None:
         if lease_s <= 0 or poll_s <= 0 or batch < 1:
             raise ValueError("lease_s and poll_s must be positive, batch at least 1")
+        if heartbeat_lag_s is not None and params.release != "watermark":
+            raise ValueError(f"a heartbeat (a lag of {heartbeat_lag_s:g} s) needs the watermark "
+                             f"release; the {params.release!r} release waits for the next detection")
         self.url, self.sensors, self.name, self.agreement = url, sensors, name, agreement
         self.params, self.map_fn, self.audit = params, map_fn, audit
         self.owner = owner or default_owner()
